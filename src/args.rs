@@ -1,0 +1,149 @@
+//! Arguments of remote functions: each may be a value or a ref to one.
+//
+// `f.remote(x)` accepts, for a parameter of type `A`, either an `A` or an
+// `ObjectRef<A>` (or `&ObjectRef<A>`). A ref is resolved by the runtime: the task
+// starts once every ref argument is ready, and a failed ref fails the task
+// without running it. Several parameters are passed as a tuple whose elements are
+// each a value or a ref.
+
+use std::future::{Future, IntoFuture};
+
+use crate::error::Error;
+use crate::ObjectRef;
+
+/// A value usable as an argument of type `T`: `T` itself, `ObjectRef<T>` or
+/// `&ObjectRef<T>`.
+///
+/// Implemented by the crate for exactly those types; you never implement it.
+/// Passing a ref instead of the value is Ray's `g.remote(f.remote(1))`: the
+/// consumer starts once the producer's value exists, and the value never makes a
+/// round trip through the caller.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+/// let double = rt.remote(|x: u64| async move { 2 * x });
+/// let from_value = double.remote(4);
+/// let from_ref = double.remote(rt.put(4));
+/// let from_borrowed_ref = double.remote(&from_value);
+/// assert_eq!(taskref::block_get_all([from_value, from_ref]).unwrap(), [8, 8]);
+/// assert_eq!(from_borrowed_ref.block_get().unwrap(), 16);
+/// ```
+pub trait Arg<T>: Send {
+    /// Whether the argument is available without waiting.
+    #[doc(hidden)]
+    fn is_ready(&self) -> bool;
+
+    /// Waits for the argument. The error is the upstream task's.
+    #[doc(hidden)]
+    fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static;
+}
+
+impl<T: Send + 'static> Arg<T> for T {
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static {
+        std::future::ready(Ok(self))
+    }
+}
+
+impl<T: Clone + Send + 'static> Arg<T> for ObjectRef<T> {
+    fn is_ready(&self) -> bool {
+        ObjectRef::is_ready(self)
+    }
+
+    fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static {
+        // By value: the consumer takes the producer's value without a copy when
+        // it holds the last ref.
+        self.into_future()
+    }
+}
+
+impl<T: Clone + Send + 'static> Arg<T> for &ObjectRef<T> {
+    fn is_ready(&self) -> bool {
+        ObjectRef::is_ready(self)
+    }
+
+    fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static {
+        self.clone().into_future()
+    }
+}
+
+/// The whole argument list of a remote function whose parameters are `L` (a
+/// tuple): one [`Arg`] for one parameter, a tuple of them for several, `()` for
+/// none.
+///
+/// Implemented by the crate; you never implement it.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+/// let add = rt.remote(|a: u64, b: u64| async move { a + b });
+/// let r = add.remote((rt.put(1), 2)); // each element a value or a ref
+/// assert_eq!(r.block_get().unwrap(), 3);
+/// let answer = rt.remote(|| async { 42 });
+/// assert_eq!(answer.remote(()).block_get().unwrap(), 42);
+/// ```
+pub trait IntoArgs<L>: Send {
+    /// Whether every argument is available without waiting.
+    #[doc(hidden)]
+    fn is_ready(&self) -> bool;
+
+    /// Waits for every argument. The error is the first failed upstream task's.
+    #[doc(hidden)]
+    fn resolve(self) -> impl Future<Output = Result<L, Error>> + Send + 'static;
+}
+
+impl IntoArgs<()> for () {
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    fn resolve(self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        std::future::ready(Ok(()))
+    }
+}
+
+impl<A, X: Arg<A>> IntoArgs<(A,)> for X
+where
+    A: Send + 'static,
+{
+    fn is_ready(&self) -> bool {
+        Arg::is_ready(self)
+    }
+
+    fn resolve(self) -> impl Future<Output = Result<(A,), Error>> + Send + 'static {
+        let arg = Arg::resolve(self);
+        async move { Ok((arg.await?,)) }
+    }
+}
+
+macro_rules! impl_into_args_for_tuple {
+    ($($param:ident $arg:ident $idx:tt),+) => {
+        impl<$($param, $arg: Arg<$param>),+> IntoArgs<($($param,)+)> for ($($arg,)+)
+        where
+            $($param: Send + 'static),+
+        {
+            fn is_ready(&self) -> bool {
+                $(Arg::is_ready(&self.$idx))&&+
+            }
+
+            fn resolve(self) -> impl Future<Output = Result<($($param,)+), Error>> + Send + 'static {
+                // Start every resolution before awaiting any, so each ref is
+                // awaited exactly once, in order: the task needs all of them.
+                let pending = ($(Arg::resolve(self.$idx),)+);
+                async move { Ok(($(pending.$idx.await?,)+)) }
+            }
+        }
+    };
+}
+
+impl_into_args_for_tuple!(A0 X0 0, A1 X1 1);
+impl_into_args_for_tuple!(A0 X0 0, A1 X1 1, A2 X2 2);
+impl_into_args_for_tuple!(A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3);
+impl_into_args_for_tuple!(A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4);
+impl_into_args_for_tuple!(A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4, A5 X5 5);

@@ -1,0 +1,328 @@
+//! The blocking facade: `block_*` twins of the async API, for plain threads.
+//
+// Each function is its async twin driven by `park::park_on`, after one decision
+// about the calling thread, taken by `context`:
+//
+// - no tokio runtime, a blocking-pool thread, a taskref blocking task: park the
+//   thread;
+// - a multi-thread runtime's worker (or its `block_on`): step out of the
+//   scheduler with `block_in_place`, so the worker's other tasks move elsewhere;
+// - a current-thread runtime's own thread or a `LocalSet`: blocking would stop
+//   every task that thread drives, possibly the very one being waited on, so
+//   refuse with `Error::BlockingInAsyncContext`.
+//
+// A taskref blocking task that parks lends its CPU back for the duration (see
+// `resources`), so nested gets cannot starve the pool.
+//
+// Timeouts here are deadlines for `park_timeout`: they work on any thread and
+// never need a tokio timer.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::pin::pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::task::noop_waker_ref;
+use futures::StreamExt;
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::error::Error;
+use crate::gather::{self, AsCompleted, WaitOutput};
+use crate::park::park_on;
+use crate::resources;
+use crate::ObjectRef;
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// Park this thread directly.
+    Park,
+    /// Park inside `block_in_place`.
+    InPlace,
+}
+
+fn context(location: &'static Location<'static>) -> Result<Mode, Error> {
+    if resources::in_blocking_task() {
+        return Ok(Mode::Park);
+    }
+    let Ok(handle) = Handle::try_current() else {
+        return Ok(Mode::Park);
+    };
+    match handle.runtime_flavor() {
+        RuntimeFlavor::MultiThread => Ok(Mode::InPlace),
+        // A current-thread runtime's blocking pool, or a thread that merely
+        // entered the handle, may block; the runtime's own thread may not. Tokio
+        // has no query for the difference, but `block_in_place` makes exactly
+        // that check (and panics on the runtime's own thread).
+        _ => match crate::quiet::probe(|| tokio::task::block_in_place(|| ())) {
+            Some(()) => Ok(Mode::Park),
+            None => Err(Error::BlockingInAsyncContext { location }),
+        },
+    }
+}
+
+/// Drives `future` to completion on this thread; `Ok(None)` if `deadline` passes
+/// first.
+fn block_on<F: Future>(
+    future: F,
+    deadline: Option<Instant>,
+    location: &'static Location<'static>,
+) -> Result<Option<F::Output>, Error> {
+    Ok(block_in_mode(context(location)?, future, deadline))
+}
+
+fn block_in_mode<F: Future>(mode: Mode, future: F, deadline: Option<Instant>) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match mode {
+        Mode::Park => park_on(future, deadline, resources::lend_cpu),
+        Mode::InPlace => {
+            // `block_in_place` hands the worker's queue to another thread: only
+            // worth it if we really have to wait.
+            let mut cx = Context::from_waker(noop_waker_ref());
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return Some(output);
+            }
+            tokio::task::block_in_place(|| park_on(future, deadline, resources::lend_cpu))
+        }
+    }
+}
+
+fn deadline_after(timeout: Duration) -> Instant {
+    // A timeout too large to represent is as good as none.
+    Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(60 * 60 * 24 * 365 * 100))
+}
+
+impl<T: Clone> ObjectRef<T> {
+    /// Blocks the current thread until the task finishes and returns a clone of
+    /// its value: Ray's `ray.get(ref)`.
+    ///
+    /// For plain threads and sync programs; in async code use
+    /// [`get`](ObjectRef::get). Calling it right after each submit, in a loop,
+    /// runs the tasks one at a time: submit everything first, then use
+    /// [`block_get_all`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let r = rt.spawn_blocking(|| 2 + 2);
+    /// assert_eq!(r.block_get()?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`get`](ObjectRef::get), and [`Error::BlockingInAsyncContext`] on a
+    /// thread that must not block.
+    ///
+    /// # Blocking
+    ///
+    /// Blocks the calling thread. On a plain thread or a blocking-pool thread it
+    /// parks; on a multi-thread tokio worker it steps out of the scheduler with
+    /// `block_in_place` first; on a current-thread runtime's thread or in a
+    /// `LocalSet` it returns [`Error::BlockingInAsyncContext`] instead. Inside a
+    /// blocking task it lends the task's CPU back while it waits.
+    #[track_caller]
+    pub fn block_get(&self) -> Result<T, Error> {
+        let location = Location::caller();
+        block_on(self.get(), None, location)?.expect("no deadline")
+    }
+
+    /// Like [`block_get`](ObjectRef::block_get), but gives up after `timeout` with
+    /// [`Error::GetTimeout`]; the task keeps running and the ref stays valid. A zero
+    /// timeout never waits. Works on any thread, without a tokio timer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = taskref::Runtime::new()?;
+    /// let slow = rt.spawn(std::future::pending::<()>());
+    /// let err = slow.block_get_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(rt.put(1).block_get_timeout(Duration::ZERO)?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`block_get`](ObjectRef::block_get), plus [`Error::GetTimeout`].
+    ///
+    /// # Blocking
+    ///
+    /// As [`block_get`](ObjectRef::block_get), for at most `timeout`.
+    #[track_caller]
+    pub fn block_get_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        let location = Location::caller();
+        match block_on(self.get(), Some(deadline_after(timeout)), location)? {
+            Some(outcome) => outcome,
+            None => Err(Error::GetTimeout {
+                task: self.task().clone(),
+                timeout,
+            }),
+        }
+    }
+}
+
+/// Blocks until every ref is ready and returns the values in the same order as
+/// provided: [`get_all`](crate::get_all) for plain threads.
+///
+/// Fails fast on the first error, as `get_all` does.
+///
+/// # Examples
+///
+/// ```
+/// let rt = taskref::Runtime::new()?;
+/// let f = rt.remote_blocking(|i: u64| i * 2);
+/// let refs: Vec<_> = (0..4).map(|i| f.remote(i)).collect();
+/// assert_eq!(taskref::block_get_all(refs)?, [0, 2, 4, 6]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Those of [`get_all`](crate::get_all), and [`Error::BlockingInAsyncContext`].
+///
+/// # Blocking
+///
+/// As [`ObjectRef::block_get`].
+#[track_caller]
+pub fn block_get_all<T, I>(refs: I) -> Result<Vec<T>, Error>
+where
+    T: Clone,
+    I: IntoIterator<Item = ObjectRef<T>>,
+{
+    let location = Location::caller();
+    block_on(gather::get_all(refs), None, location)?.expect("no deadline")
+}
+
+/// Blocks until every ref is ready and returns every outcome in input order:
+/// [`get_all_settled`](crate::get_all_settled) for plain threads.
+///
+/// ```
+/// let rt = taskref::Runtime::new()?;
+/// let outcomes = taskref::block_get_all_settled([rt.put(1), rt.spawn(async { panic!() })])?;
+/// assert!(outcomes[0].is_ok() && outcomes[1].is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Only [`Error::BlockingInAsyncContext`]; each task's error is in its slot.
+///
+/// # Blocking
+///
+/// As [`ObjectRef::block_get`].
+#[track_caller]
+pub fn block_get_all_settled<T, I>(refs: I) -> Result<Vec<Result<T, Error>>, Error>
+where
+    T: Clone,
+    I: IntoIterator<Item = ObjectRef<T>>,
+{
+    let location = Location::caller();
+    Ok(block_on(gather::get_all_settled(refs), None, location)?.expect("no deadline"))
+}
+
+/// Blocks until `num_returns` refs are ready or `timeout` passes: Ray's
+/// `ray.wait` for plain threads. Same semantics as [`wait`](crate::wait).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = taskref::Runtime::new()?;
+/// let refs = vec![rt.spawn(std::future::pending::<u8>()), rt.put(1)];
+/// let (ready, rest) = taskref::block_wait(&refs, 2, Some(Duration::from_millis(10)))?;
+/// assert_eq!((ready.len(), rest.len()), (1, 1), "timed out with one ready");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Those of [`wait`](crate::wait) (except `NoTimer`: the timeout needs no tokio
+/// timer here), and [`Error::BlockingInAsyncContext`].
+///
+/// # Blocking
+///
+/// As [`ObjectRef::block_get`], for at most `timeout`.
+#[track_caller]
+pub fn block_wait<T>(
+    refs: &[ObjectRef<T>],
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> Result<WaitOutput<T>, Error> {
+    let location = Location::caller();
+    let mut wait = gather::Wait::new(refs, num_returns, None, location);
+    match block_on(&mut wait, timeout.map(deadline_after), location)? {
+        Some(result) => result,
+        None => Ok(wait.partition()),
+    }
+}
+
+/// An iterator over `(index, outcome)` in completion order:
+/// [`as_completed`](crate::as_completed) for plain threads.
+///
+/// The calling thread is checked once, here: the iterator then blocks in
+/// `next()` until the next task finishes. It stays on this thread (it is not
+/// `Send`), so that check stays true. O(1) amortised per item.
+///
+/// # Examples
+///
+/// ```
+/// let rt = taskref::Runtime::new()?;
+/// let refs = vec![rt.spawn(async { 1 }), rt.put(2)];
+/// let mut seen: Vec<u8> = taskref::block_as_completed(refs)?
+///     .map(|(_, outcome)| outcome.unwrap())
+///     .collect();
+/// seen.sort();
+/// assert_eq!(seen, [1, 2]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::BlockingInAsyncContext`] on a thread that must not block.
+///
+/// # Blocking
+///
+/// Each `next()` blocks as [`ObjectRef::block_get`] does.
+#[track_caller]
+pub fn block_as_completed<T, I>(refs: I) -> Result<BlockAsCompleted<T>, Error>
+where
+    T: Clone,
+    I: IntoIterator<Item = ObjectRef<T>>,
+{
+    let mode = context(Location::caller())?;
+    Ok(BlockAsCompleted {
+        stream: gather::as_completed(refs),
+        mode,
+        _not_send: PhantomData,
+    })
+}
+
+/// Iterator returned by [`block_as_completed`].
+#[derive(Debug)]
+pub struct BlockAsCompleted<T> {
+    stream: AsCompleted<T>,
+    mode: Mode,
+    /// The blocking mode was decided for the creating thread.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<T: Clone> Iterator for BlockAsCompleted<T> {
+    type Item = (usize, Result<T, Error>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.stream.is_empty() {
+            return None;
+        }
+        block_in_mode(self.mode, self.stream.next(), None).expect("no deadline")
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.stream.len(), Some(self.stream.len()))
+    }
+}

@@ -1,0 +1,365 @@
+//! The one error type of the crate, and the task identity every error carries.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ObjectId;
+
+/// A `Result` whose error is [`taskref::Error`](Error).
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Who a task is: its id, its optional name and the line of code that submitted it.
+///
+/// Every [`Error`] about a task carries one, so a message always says which task
+/// failed and where it came from.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+/// let r = rt.spawn(async { panic!("boom") });
+/// let err = r.block_get().unwrap_err();
+/// let task = err.task().unwrap();
+/// assert_eq!(task.id(), r.id());
+/// assert!(task.location().file().ends_with(".rs"));
+/// ```
+#[derive(Clone)]
+pub struct TaskInfo {
+    id: ObjectId,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+}
+
+impl TaskInfo {
+    pub(crate) fn new(
+        id: ObjectId,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> Self {
+        TaskInfo { id, name, location }
+    }
+
+    /// The id of the task's [`ObjectRef`](crate::ObjectRef).
+    pub fn id(&self) -> ObjectId {
+        self.id
+    }
+
+    /// The name given with [`RemoteFn::name`](crate::RemoteFn::name), if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The call site that submitted the task (`remote`, `spawn`, `put`, ...).
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "task `{name}` ({})", self.location),
+            None => write!(f, "task {} ({})", self.id, self.location),
+        }
+    }
+}
+
+impl fmt::Debug for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskInfo")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("location", &format_args!("{}", self.location))
+            .finish()
+    }
+}
+
+/// Everything that can go wrong when a task runs or a caller waits for it.
+///
+/// Errors are values: a panicking task, a failed dependency or a shut-down runtime
+/// never take the caller down. Every variant about a task names it (its name if it
+/// has one, its id otherwise, and the call site that submitted it) in `Display`.
+///
+/// `Error` is `Clone` so that every holder of a failed [`ObjectRef`](crate::ObjectRef)
+/// can get the same error. It is `#[non_exhaustive]`: match the variants you care
+/// about and keep a `_` arm, or use the `is_*` helpers.
+///
+/// # Examples
+///
+/// ```
+/// use taskref::{Error, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build().unwrap();
+/// let r = rt.spawn(async { panic!("boom") });
+/// match r.block_get() {
+///     Err(Error::TaskPanicked { message, .. }) => assert_eq!(message, "boom"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The task panicked. Other tasks and the runtime are unaffected.
+    TaskPanicked {
+        /// The task that panicked.
+        task: TaskInfo,
+        /// The panic message (`"<non-string panic payload>"` when it was not a string).
+        message: String,
+    },
+    /// An argument of the task was a ref whose task failed, so this task never ran.
+    DependencyFailed {
+        /// The task that did not run.
+        task: TaskInfo,
+        /// Its direct upstream task, the one whose ref was passed as an argument.
+        upstream: TaskInfo,
+        /// The original error at the root of the chain (never itself a
+        /// `DependencyFailed`, so long chains do not nest).
+        cause: Arc<Error>,
+    },
+    /// The task was cancelled before it produced a value.
+    Cancelled {
+        /// The cancelled task.
+        task: TaskInfo,
+    },
+    /// A `get_timeout` / `block_get_timeout` gave up waiting. The task keeps running
+    /// and the ref stays valid.
+    GetTimeout {
+        /// The task that was waited on.
+        task: TaskInfo,
+        /// How long the caller waited.
+        timeout: Duration,
+    },
+    /// The runtime was shut down (or dropped) before the task produced a value.
+    Shutdown {
+        /// The task that did not finish.
+        task: TaskInfo,
+    },
+    /// A `block_*` call was made on a thread that must not block.
+    BlockingInAsyncContext {
+        /// Where the blocking call was made.
+        location: &'static Location<'static>,
+    },
+    /// A caller passed an argument that cannot work (e.g. `num_returns > refs.len()`).
+    InvalidArgument {
+        /// What is wrong, and how to fix it.
+        message: String,
+        /// Where the bad call was made.
+        location: &'static Location<'static>,
+    },
+    /// The task asks for more of a resource than the runtime has in total, so it
+    /// could never start.
+    Infeasible {
+        /// The task that cannot run.
+        task: TaskInfo,
+        /// The resource (`"CPU"` or a custom name).
+        resource: String,
+        /// The amount the task asked for.
+        requested: f64,
+        /// The runtime's total capacity of that resource.
+        capacity: f64,
+    },
+    /// An async timeout was asked of a runtime whose tokio timer is disabled.
+    NoTimer {
+        /// Where the timeout was asked for.
+        location: &'static Location<'static>,
+    },
+}
+
+impl Error {
+    /// The task this error is about, if it is about one.
+    pub fn task(&self) -> Option<&TaskInfo> {
+        match self {
+            Error::TaskPanicked { task, .. }
+            | Error::DependencyFailed { task, .. }
+            | Error::Cancelled { task }
+            | Error::GetTimeout { task, .. }
+            | Error::Shutdown { task }
+            | Error::Infeasible { task, .. } => Some(task),
+            Error::BlockingInAsyncContext { .. }
+            | Error::InvalidArgument { .. }
+            | Error::NoTimer { .. } => None,
+        }
+    }
+
+    /// The error at the root of a chain of failed dependencies (`self` otherwise).
+    pub fn root_cause(&self) -> &Error {
+        match self {
+            Error::DependencyFailed { cause, .. } => cause,
+            other => other,
+        }
+    }
+
+    /// Whether the task panicked (directly, not through a dependency).
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Error::TaskPanicked { .. })
+    }
+
+    /// Whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled { .. })
+    }
+
+    /// Whether a get gave up waiting.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::GetTimeout { .. })
+    }
+
+    /// Whether the runtime was shut down before the task finished.
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, Error::Shutdown { .. })
+    }
+
+    /// Whether a dependency of the task failed.
+    pub fn is_dependency_failed(&self) -> bool {
+        matches!(self, Error::DependencyFailed { .. })
+    }
+
+    pub(crate) fn panicked(task: TaskInfo, payload: Box<dyn Any + Send>) -> Error {
+        Error::TaskPanicked {
+            task,
+            message: panic_message(payload.as_ref()),
+        }
+    }
+
+    /// The error a task gets when the ref given to it as an argument failed.
+    /// `DependencyFailed` upstream errors are flattened to their root cause, so a
+    /// failing chain of any length builds one error, not a nested tower.
+    pub(crate) fn dependency_failed(task: TaskInfo, upstream: &Error) -> Error {
+        let upstream_task = upstream
+            .task()
+            .cloned()
+            .unwrap_or_else(|| task.clone());
+        let cause = match upstream {
+            Error::DependencyFailed { cause, .. } => Arc::clone(cause),
+            other => Arc::new(other.clone()),
+        };
+        Error::DependencyFailed {
+            task,
+            upstream: upstream_task,
+            cause,
+        }
+    }
+}
+
+/// Extracts a readable message from a panic payload, as tokio's `JoinError` does.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::TaskPanicked { task, message } => {
+                write!(f, "{task} panicked with message {message:?}")
+            }
+            Error::DependencyFailed {
+                task,
+                upstream,
+                cause,
+            } => write!(
+                f,
+                "{task} did not run because its dependency {upstream} failed: {cause}"
+            ),
+            Error::Cancelled { task } => write!(f, "{task} was cancelled"),
+            Error::GetTimeout { task, timeout } => {
+                write!(f, "{task} was not ready after waiting {timeout:?}")
+            }
+            Error::Shutdown { task } => {
+                write!(f, "{task} did not finish: its runtime was shut down")
+            }
+            Error::BlockingInAsyncContext { location } => write!(
+                f,
+                "blocking call at {location} on a thread that must not block: this thread \
+                 runs a current-thread tokio runtime or a LocalSet, and blocking it would stop \
+                 every task it drives; use the async API (`.await`) here, or call `block_*` \
+                 from a plain thread, a multi-thread runtime or a blocking task"
+            ),
+            Error::InvalidArgument { message, location } => {
+                write!(f, "invalid argument at {location}: {message}")
+            }
+            Error::Infeasible {
+                task,
+                resource,
+                requested,
+                capacity,
+            } => write!(
+                f,
+                "{task} is infeasible: it asks for {requested} of resource `{resource}` but \
+                 the runtime has {capacity} in total"
+            ),
+            Error::NoTimer { location } => write!(
+                f,
+                "timeout asked at {location}, but the tokio runtime has no timer: build it \
+                 with `enable_time()` (or `enable_all()`)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::DependencyFailed { cause, .. } => Some(cause.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: Option<&str>) -> TaskInfo {
+        TaskInfo::new(ObjectId::next(), name.map(Arc::from), Location::caller())
+    }
+
+    #[test]
+    fn panic_messages_are_extracted_from_str_and_string() {
+        assert_eq!(panic_message(&"boom"), "boom");
+        assert_eq!(panic_message(&String::from("bang")), "bang");
+        assert_eq!(panic_message(&42_u32), "<non-string panic payload>");
+    }
+
+    #[test]
+    fn display_names_the_task_and_call_site() {
+        let err = Error::TaskPanicked {
+            task: info(Some("fetch")),
+            message: "boom".into(),
+        };
+        let text = err.to_string();
+        assert!(text.starts_with("task `fetch` ("), "{text}");
+        assert!(text.contains("error.rs:"), "{text}");
+        assert!(text.ends_with("panicked with message \"boom\""), "{text}");
+    }
+
+    #[test]
+    fn dependency_failures_flatten_to_the_root_cause() {
+        let root = Error::TaskPanicked {
+            task: info(Some("root")),
+            message: "boom".into(),
+        };
+        let first = Error::dependency_failed(info(Some("a")), &root);
+        let second = Error::dependency_failed(info(Some("b")), &first);
+        match &second {
+            Error::DependencyFailed {
+                upstream, cause, ..
+            } => {
+                assert_eq!(upstream.name(), Some("a"));
+                assert!(cause.is_panic());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let source = std::error::Error::source(&second).unwrap();
+        assert!(source.to_string().contains("`root`"));
+        assert!(second.root_cause().is_panic());
+    }
+}

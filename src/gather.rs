@@ -1,0 +1,22 @@
+//! Waiting on many refs at once: the batched `ray.get`.
+//!
+//! | function | returns | order | cost |
+//! |---|---|---|---|
+//! | [`get_all`] | every value, or the first error | input order | O(n) |
+//! | [`get_all_settled`] | every outcome | input order | O(n) |
+//! | [`wait`] | `(ready, not_ready)` once `num_returns` are ready | input order in both lists | O(n) per call |
+//! | [`as_completed`] | a stream of `(index, outcome)` | completion order | O(1) amortised per item |
+//!
+//! All of them wait with wakers, never by polling or sleeping, and their futures
+//! are `Send` when `T` is.
+
+mod as_completed;
+mod get_all;
+mod readiness;
+mod wait;
+
+pub use as_completed::{as_completed, AsCompleted};
+pub use get_all::{get_all, get_all_settled, GetAll, GetAllSettled};
+pub use wait::{wait, Wait, WaitOutput};
+
+pub(crate) use readiness::Readiness;

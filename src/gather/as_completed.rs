@@ -1,0 +1,110 @@
+//! `as_completed`: a stream of outcomes in completion order.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::stream::{FusedStream, FuturesUnordered, Stream, StreamExt};
+
+use crate::error::Error;
+use crate::gather::Readiness;
+use crate::ObjectRef;
+
+/// Turns refs into a [`Stream`] of `(index, outcome)` in the order the tasks
+/// finish, where `index` is the ref's position in the input.
+///
+/// Refs that are already ready come first, in input order. Each item costs O(1)
+/// amortised, so draining n refs is O(n) (a `wait(&rest, 1, None)` loop rescans
+/// the rest for every item). Values are moved out of refs this stream holds last.
+///
+/// Processing results as they complete, rather than in submission order, keeps
+/// the caller busy while slow tasks are still running.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use futures::StreamExt;
+/// use std::time::Duration;
+/// # let rt = taskref::Runtime::from_handle(tokio::runtime::Handle::current());
+/// let sleepy = rt.remote(|ms: u64| async move {
+///     tokio::time::sleep(Duration::from_millis(ms)).await;
+///     ms
+/// });
+/// let refs = vec![sleepy.remote(60), sleepy.remote(1), sleepy.remote(30)];
+/// let order: Vec<usize> = taskref::as_completed(refs)
+///     .map(|(index, value)| { value.unwrap(); index })
+///     .collect()
+///     .await;
+/// assert_eq!(order, [1, 2, 0]);
+/// # }
+/// ```
+///
+/// # Cancel safety
+///
+/// [`StreamExt::next`] on this stream is cancel safe: an item is removed from the
+/// stream only when it is returned.
+pub fn as_completed<T, I>(refs: I) -> AsCompleted<T>
+where
+    T: Clone,
+    I: IntoIterator<Item = ObjectRef<T>>,
+{
+    let pending: FuturesUnordered<_> = refs
+        .into_iter()
+        .enumerate()
+        .map(|(index, object)| Readiness::new(index, object))
+        .collect();
+    AsCompleted { pending }
+}
+
+/// Stream returned by [`as_completed`].
+#[must_use = "streams do nothing unless polled"]
+pub struct AsCompleted<T> {
+    pending: FuturesUnordered<Readiness<T>>,
+}
+
+impl<T> AsCompleted<T> {
+    /// How many refs have not been yielded yet.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether every ref has been yielded.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+impl<T: Clone> Stream for AsCompleted<T> {
+    type Item = (usize, Result<T, Error>);
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.pending.poll_next_unpin(cx).map(|next| {
+            next.map(|(index, object)| {
+                let outcome = object
+                    .take_outcome()
+                    .unwrap_or_else(|_| unreachable!("a ready ref has an outcome"));
+                (index, outcome)
+            })
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.pending.len(), Some(self.pending.len()))
+    }
+}
+
+impl<T: Clone> FusedStream for AsCompleted<T> {
+    fn is_terminated(&self) -> bool {
+        self.pending.is_terminated()
+    }
+}
+
+impl<T> fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompleted")
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}

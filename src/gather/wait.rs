@@ -1,0 +1,204 @@
+//! `wait`: Ray's `ray.wait`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::error::Error;
+use crate::gather::Readiness;
+use crate::ObjectRef;
+
+/// What [`wait`] returns: the ready refs and the rest, both in input order.
+pub type WaitOutput<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
+
+/// Waits until `num_returns` of `refs` are ready, or `timeout` passes: Ray's
+/// `ray.wait(refs, num_returns=..., timeout=...)`.
+///
+/// Returns `(ready, not_ready)`: `ready` holds at most `num_returns` refs that
+/// have finished (with a value or an error), `not_ready` holds all the others;
+/// both keep input order. On timeout, `ready` holds whatever was ready by then.
+/// `timeout: None` waits as long as it takes; a zero timeout never waits.
+/// `num_returns == 0` returns at once with every ref in `not_ready`. The tasks
+/// keep running either way, and the refs are clones of the input.
+///
+/// To process results in completion order, call `wait(&rest, 1, None)` in a
+/// loop, or better, use [`as_completed`](crate::as_completed), which does not
+/// rescan the remaining refs for every item.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), taskref::Error> {
+/// # let rt = taskref::Runtime::from_handle(tokio::runtime::Handle::current());
+/// let refs = vec![rt.spawn(std::future::pending::<u8>()), rt.put(2), rt.put(3)];
+/// let (ready, rest) = taskref::wait(&refs, 1, None).await?;
+/// assert_eq!(ready.len(), 1);
+/// assert_eq!(ready[0].id(), refs[1].id()); // the first ready one in input order
+/// assert_eq!(rest.len(), 2);
+/// assert_eq!(rest[0].id(), refs[0].id());
+///
+/// let err = taskref::wait(&refs, 4, None).await.unwrap_err();
+/// assert!(matches!(err, taskref::Error::InvalidArgument { .. }));
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] if `num_returns > refs.len()` or the same ref is
+/// in `refs` twice; [`Error::NoTimer`] if a timeout is asked of a runtime
+/// attached to a tokio runtime without a timer. A failed task does not make
+/// `wait` fail: its ref is simply ready.
+///
+/// # Cancel safety
+///
+/// This function is cancel safe: dropping the future loses nothing.
+#[track_caller]
+pub fn wait<T>(refs: &[ObjectRef<T>], num_returns: usize, timeout: Option<Duration>) -> Wait<'_, T> {
+    Wait::new(refs, num_returns, timeout, Location::caller())
+}
+
+/// Future returned by [`wait`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Wait<'a, T> {
+    refs: &'a [ObjectRef<T>],
+    num_returns: usize,
+    timeout: Option<Duration>,
+    location: &'static Location<'static>,
+    /// `None` before the first poll.
+    pending: Option<FuturesUnordered<Readiness<T>>>,
+    ready_count: usize,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<'a, T> Wait<'a, T> {
+    pub(crate) fn new(
+        refs: &'a [ObjectRef<T>],
+        num_returns: usize,
+        timeout: Option<Duration>,
+        location: &'static Location<'static>,
+    ) -> Self {
+        Wait {
+            refs,
+            num_returns,
+            timeout,
+            location,
+            pending: None,
+            ready_count: 0,
+            sleep: None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let invalid = |message: String| Error::InvalidArgument {
+            message,
+            location: self.location,
+        };
+        if self.num_returns > self.refs.len() {
+            return Err(invalid(format!(
+                "`wait` asked for num_returns = {} but was given only {} refs",
+                self.num_returns,
+                self.refs.len()
+            )));
+        }
+        let mut seen = HashSet::with_capacity(self.refs.len());
+        if let Some(dup) = self.refs.iter().find(|r| !seen.insert(r.id())) {
+            return Err(invalid(format!(
+                "`wait` was given the ref {} more than once",
+                dup.id()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Splits the refs as they are now: up to `num_returns` ready ones, in input
+    /// order, and the rest.
+    pub(crate) fn partition(&self) -> WaitOutput<T> {
+        let mut ready = Vec::with_capacity(self.num_returns);
+        let mut rest = Vec::with_capacity(self.refs.len().saturating_sub(self.num_returns));
+        for object in self.refs {
+            if ready.len() < self.num_returns && object.is_ready() {
+                ready.push(object.clone());
+            } else {
+                rest.push(object.clone());
+            }
+        }
+        (ready, rest)
+    }
+
+    fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let Some(timeout) = self.timeout else {
+            return Poll::Pending;
+        };
+        if timeout.is_zero() {
+            return Poll::Ready(Ok(()));
+        }
+        if self.sleep.is_none() {
+            // Only refs of a runtime can be pending, and the first pending one
+            // provides the timer.
+            let runtime = self
+                .refs
+                .iter()
+                .find(|r| !r.is_ready())
+                .and_then(|r| r.slot.runtime());
+            let Some(runtime) = runtime else {
+                return Poll::Ready(Ok(()));
+            };
+            self.sleep = Some(runtime.sleep(timeout, self.location)?);
+        }
+        let sleep = self.sleep.as_mut().expect("set above");
+        crate::timer::poll_sleep(sleep, cx).map(Ok)
+    }
+}
+
+impl<T> Future for Wait<'_, T> {
+    type Output = Result<WaitOutput<T>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.pending.is_none() {
+            this.validate()?;
+            let pending = FuturesUnordered::new();
+            for (index, object) in this.refs.iter().enumerate() {
+                if object.is_ready() {
+                    this.ready_count += 1;
+                } else {
+                    pending.push(Readiness::new(index, object.clone()));
+                }
+            }
+            this.pending = Some(pending);
+        }
+        let pending = this.pending.as_mut().expect("set above");
+        while this.ready_count < this.num_returns {
+            match pending.poll_next_unpin(cx) {
+                Poll::Ready(Some(_)) => this.ready_count += 1,
+                Poll::Ready(None) => break,
+                Poll::Pending => {
+                    return match this.poll_timeout(cx) {
+                        Poll::Ready(Ok(())) => Poll::Ready(Ok(this.partition())),
+                        Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
+        Poll::Ready(Ok(this.partition()))
+    }
+}
+
+impl<T> fmt::Debug for Wait<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wait")
+            .field("refs", &self.refs.len())
+            .field("num_returns", &self.num_returns)
+            .field("timeout", &self.timeout)
+            .field("ready", &self.ready_count)
+            .finish_non_exhaustive()
+    }
+}

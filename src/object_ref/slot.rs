@@ -1,0 +1,296 @@
+//! The cell behind every `ObjectRef`: where a task's outcome lands and waiters wait.
+//
+// # State machine
+//
+//     Pending(waiters) ──complete(Ok(v))──▶ Ready(v)
+//            │
+//            └─────────complete(Err(e))──▶ Failed(e)
+//
+// A slot moves out of `Pending` exactly once. Whoever calls `complete` first wins:
+// the task's own completion, a cancel, or the runtime's shutdown; later calls
+// return `false` and drop what they carried. `Ready` and `Failed` are final.
+//
+// # Who touches it
+//
+// - The task (through `task::Completer`) completes it once.
+// - `cancel` and shutdown may complete it first, with an error.
+// - Any number of readers poll it. Each waiting future owns a *key* into the
+//   waiter list, so the future, not the handle, holds per-waiter state: cloning an
+//   `ObjectRef` is one refcount increment and can never confuse two waiters. A
+//   future that is dropped while pending removes its waker (no growth when callers
+//   time out in a loop).
+//
+// Everything is behind one `std::sync::Mutex`; the `done` flag is a lock-free
+// hint for `is_ready` and for the fast path of readers. It is set under the lock
+// and only ever goes from false to true, so a reader that sees `true` and then
+// takes the lock always finds a final state.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{Error, TaskInfo};
+use crate::runtime::Shared;
+
+/// Where a pending slot keeps its waiters: a slab of wakers with a free list, so
+/// registration and removal are O(1) and keys stay stable.
+#[derive(Default)]
+struct Waiters {
+    wakers: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+impl Waiters {
+    fn insert(&mut self, waker: Waker) -> usize {
+        match self.free.pop() {
+            Some(key) => {
+                self.wakers[key] = Some(waker);
+                key
+            }
+            None => {
+                self.wakers.push(Some(waker));
+                self.wakers.len() - 1
+            }
+        }
+    }
+
+    fn update(&mut self, key: usize, waker: &Waker) {
+        match &mut self.wakers[key] {
+            Some(old) if old.will_wake(waker) => {}
+            entry => *entry = Some(waker.clone()),
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        if self.wakers[key].take().is_some() {
+            self.free.push(key);
+        }
+    }
+
+    fn wake_all(self) {
+        for waker in self.wakers.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}
+
+enum State<T> {
+    /// The task has not produced its outcome yet.
+    Pending(Waiters),
+    /// The task returned this value. Readers clone it (or move it out when they
+    /// hold the last handle).
+    Ready(T),
+    /// The task failed, was cancelled, or its runtime shut down.
+    Failed(Error),
+}
+
+/// The shared cell of one task's outcome.
+pub(crate) struct Slot<T> {
+    state: Mutex<State<T>>,
+    /// Set (under the lock) when `state` leaves `Pending`.
+    done: AtomicBool,
+    info: TaskInfo,
+    /// The runtime that runs the task (`None` for `put`): its timer serves
+    /// `get_timeout`, its registry serves `cancel`.
+    runtime: Option<Arc<Shared>>,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn pending(info: TaskInfo, runtime: Option<Arc<Shared>>) -> Self {
+        Slot {
+            state: Mutex::new(State::Pending(Waiters::default())),
+            done: AtomicBool::new(false),
+            info,
+            runtime,
+        }
+    }
+
+    pub(crate) fn ready(info: TaskInfo, value: T) -> Self {
+        Slot {
+            state: Mutex::new(State::Ready(value)),
+            done: AtomicBool::new(true),
+            info,
+            runtime: None,
+        }
+    }
+
+    pub(crate) fn info(&self) -> &TaskInfo {
+        &self.info
+    }
+
+    pub(crate) fn runtime(&self) -> Option<&Arc<Shared>> {
+        self.runtime.as_ref()
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while the lock is held can only come from a waker's `clone`;
+        // the state itself is always consistent, so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Moves the slot to its final state. Returns `false` (and drops `outcome`)
+    /// if another party completed it first.
+    pub(crate) fn complete(&self, outcome: Result<T, Error>) -> bool {
+        let mut state = self.lock();
+        if !matches!(*state, State::Pending(_)) {
+            drop(state);
+            return false;
+        }
+        let new_state = match outcome {
+            Ok(value) => State::Ready(value),
+            Err(err) => State::Failed(err),
+        };
+        let State::Pending(waiters) = std::mem::replace(&mut *state, new_state) else {
+            unreachable!("checked above")
+        };
+        self.done.store(true, Ordering::Release);
+        drop(state);
+        // Wake outside the lock: a woken reader takes the lock straight away.
+        waiters.wake_all();
+        true
+    }
+
+    /// Reads the outcome if it is final, with `read`; otherwise registers (or
+    /// refreshes) the caller's waker under `key`.
+    pub(crate) fn poll_read<R>(
+        &self,
+        key: &mut Option<usize>,
+        cx: &mut Context<'_>,
+        read: impl FnOnce(Result<&T, &Error>) -> R,
+    ) -> Poll<R> {
+        let mut state = self.lock();
+        match &mut *state {
+            State::Pending(waiters) => {
+                match *key {
+                    Some(k) => waiters.update(k, cx.waker()),
+                    None => *key = Some(waiters.insert(cx.waker().clone())),
+                }
+                Poll::Pending
+            }
+            State::Ready(value) => {
+                *key = None;
+                Poll::Ready(read(Ok(value)))
+            }
+            State::Failed(err) => {
+                *key = None;
+                Poll::Ready(read(Err(err)))
+            }
+        }
+    }
+
+    /// Reads the outcome if it is final, without registering anything.
+    pub(crate) fn try_read<R>(&self, read: impl FnOnce(Result<&T, &Error>) -> R) -> Option<R> {
+        match &*self.lock() {
+            State::Pending(_) => None,
+            State::Ready(value) => Some(read(Ok(value))),
+            State::Failed(err) => Some(read(Err(err))),
+        }
+    }
+
+    /// Takes the outcome out of a slot that nobody else can read any more.
+    pub(crate) fn into_outcome(self) -> Option<Result<T, Error>> {
+        match self
+            .state
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        {
+            State::Pending(_) => None,
+            State::Ready(value) => Some(Ok(value)),
+            State::Failed(err) => Some(Err(err)),
+        }
+    }
+
+    /// Fails a pending slot with the error `make` builds from the task's
+    /// identity. Returns `false` if the slot was already complete.
+    pub(crate) fn fail(&self, make: fn(TaskInfo) -> Error) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        self.complete(Err(make(self.info.clone())))
+    }
+
+    /// Forgets a waiter whose future was dropped before the slot completed.
+    pub(crate) fn remove_waiter(&self, key: usize) {
+        if let State::Pending(waiters) = &mut *self.lock() {
+            waiters.remove(key);
+        }
+    }
+
+    #[cfg(test)]
+    fn waiter_count(&self) -> usize {
+        match &*self.lock() {
+            State::Pending(w) => w.wakers.iter().filter(|w| w.is_some()).count(),
+            _ => 0,
+        }
+    }
+}
+
+/// The type-erased view of a slot that the runtime's registry keeps, so shutdown
+/// and cancel can fail a pending task without knowing its value type.
+pub(crate) trait ErasedSlot: Send + Sync {
+    /// Fails the slot with the error `make` builds from the task's identity.
+    /// Returns `false` if the slot was already complete.
+    fn fail_with(&self, make: fn(TaskInfo) -> Error) -> bool;
+
+    /// Whether the slot has left `Pending`.
+    fn is_complete(&self) -> bool;
+}
+
+impl<T: Send> ErasedSlot for Slot<T> {
+    fn fail_with(&self, make: fn(TaskInfo) -> Error) -> bool {
+        self.fail(make)
+    }
+
+    fn is_complete(&self) -> bool {
+        self.is_done()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ObjectId;
+    use futures::task::noop_waker_ref;
+    use std::panic::Location;
+
+    fn slot() -> Slot<u32> {
+        Slot::pending(
+            TaskInfo::new(ObjectId::next(), None, Location::caller()),
+            None,
+        )
+    }
+
+    #[test]
+    fn first_completion_wins() {
+        let s = slot();
+        assert!(!s.is_done());
+        assert!(s.complete(Ok(1)));
+        assert!(!s.complete(Ok(2)));
+        assert!(!s.fail_with(|task| Error::Cancelled { task }));
+        assert_eq!(s.try_read(|r| *r.unwrap()), Some(1));
+    }
+
+    #[test]
+    fn dropped_waiters_are_removed_and_keys_reused() {
+        let s = slot();
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let (mut a, mut b) = (None, None);
+        assert!(s.poll_read(&mut a, &mut cx, |_| ()).is_pending());
+        assert!(s.poll_read(&mut b, &mut cx, |_| ()).is_pending());
+        assert_eq!(s.waiter_count(), 2);
+        s.remove_waiter(a.unwrap());
+        assert_eq!(s.waiter_count(), 1);
+        let mut c = None;
+        assert!(s.poll_read(&mut c, &mut cx, |_| ()).is_pending());
+        assert_eq!(c, a, "a freed key is reused");
+        s.complete(Err(Error::Cancelled {
+            task: s.info().clone(),
+        }));
+        assert!(s.poll_read(&mut c, &mut cx, |r| r.is_err()).is_ready());
+        assert_eq!(c, None);
+    }
+}

@@ -1,0 +1,116 @@
+//! Driving a future to completion on the current thread by parking it: the engine
+//! of the blocking facade. Works on any thread, needs no runtime, and honours a
+//! deadline (so blocking timeouts never depend on a tokio timer).
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::Instant;
+
+/// Wakes a parked thread. The flag keeps a wake that arrives between a poll and
+/// the park from being lost (`unpark` before `park` is remembered too, but the
+/// flag also filters spurious wake-ups).
+struct ThreadWaker {
+    thread: Thread,
+    woken: AtomicBool,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.woken.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
+}
+
+thread_local! {
+    static WAKER: (Arc<ThreadWaker>, Waker) = {
+        let inner = Arc::new(ThreadWaker {
+            thread: thread::current(),
+            woken: AtomicBool::new(false),
+        });
+        let waker = Waker::from(Arc::clone(&inner));
+        (inner, waker)
+    };
+}
+
+/// Polls `future` on this thread until it is ready, parking in between. Returns
+/// `None` if `deadline` passes first.
+///
+/// `before_first_park` runs once, just before the thread first parks (never if
+/// the future is ready at once); what it returns is held until this returns. The
+/// blocking facade uses it to lend a blocking task's CPU back only when it really
+/// waits.
+pub(crate) fn park_on<F: Future, G>(
+    future: F,
+    deadline: Option<Instant>,
+    before_first_park: impl FnOnce() -> G,
+) -> Option<F::Output> {
+    let (inner, waker) = WAKER.with(|(inner, waker)| (Arc::clone(inner), waker.clone()));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    let mut before_first_park = Some(before_first_park);
+    let mut _held = None;
+    loop {
+        inner.woken.store(false, Ordering::Relaxed);
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+        if let Some(hook) = before_first_park.take() {
+            _held = Some(hook());
+        }
+        while !inner.woken.load(Ordering::Acquire) {
+            match deadline {
+                None => thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return None;
+                    }
+                    thread::park_timeout(deadline - now);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn ready_futures_return_without_parking() {
+        let mut parked = false;
+        assert_eq!(park_on(async { 3 }, None, || parked = true), Some(3));
+        assert!(!parked);
+    }
+
+    #[test]
+    fn deadline_gives_up_on_a_pending_future() {
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let mut parked = false;
+        let out = park_on(std::future::pending::<()>(), Some(deadline), || parked = true);
+        assert_eq!(out, None);
+        assert!(parked);
+        assert!(Instant::now() >= deadline);
+    }
+
+    #[test]
+    fn a_wake_from_another_thread_completes_the_wait() {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let sender = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(10));
+            tx.send(7).unwrap();
+        });
+        assert_eq!(park_on(rx, None, || ()), Some(Ok(7)));
+        sender.join().unwrap();
+    }
+}

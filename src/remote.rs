@@ -1,0 +1,224 @@
+//! Remote functions: `rt.remote(f)` / `rt.remote_blocking(f)` and their options.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::sync::Arc;
+
+use crate::args::IntoArgs;
+use crate::runtime::Runtime;
+use crate::task::TaskOptions;
+use crate::ObjectRef;
+
+/// A function usable as a remote function, called with its parameters as a tuple
+/// `L`: implemented for every `Fn` of zero to six parameters that is
+/// `Send + Sync + 'static`.
+///
+/// Implemented by the crate; you never implement or name it. Annotate the
+/// closure's parameters (`|x: u64| ...`) so the compiler can tell its arity.
+pub trait Func<L>: Send + Sync + 'static {
+    /// What one call returns (a future for [`Runtime::remote`], the value for
+    /// [`Runtime::remote_blocking`]).
+    type Output;
+
+    /// Calls the function.
+    #[doc(hidden)]
+    fn call(&self, args: L) -> Self::Output;
+}
+
+macro_rules! impl_func {
+    ($($param:ident $idx:tt),*) => {
+        impl<Fun, Out, $($param),*> Func<($($param,)*)> for Fun
+        where
+            Fun: Fn($($param),*) -> Out + Send + Sync + 'static,
+        {
+            type Output = Out;
+
+            #[allow(clippy::unused_unit, unused_variables)] // the zero-parameter case
+            fn call(&self, args: ($($param,)*)) -> Out {
+                (self)($(args.$idx),*)
+            }
+        }
+    };
+}
+
+impl_func!();
+impl_func!(A0 0);
+impl_func!(A0 0, A1 1);
+impl_func!(A0 0, A1 1, A2 2);
+impl_func!(A0 0, A1 1, A2 2, A3 3);
+impl_func!(A0 0, A1 1, A2 2, A3 3, A4 4);
+impl_func!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5);
+
+/// Marker for remote functions that return a future and run on the async workers.
+#[derive(Debug, Clone, Copy)]
+pub enum AsyncTask {}
+
+/// Marker for remote functions that run to completion on the blocking pool.
+#[derive(Debug, Clone, Copy)]
+pub enum BlockingTask {}
+
+/// A function registered with a runtime: `.remote(args)` submits a call and
+/// returns its [`ObjectRef`] at once. Ray's `@ray.remote`.
+///
+/// Made by [`Runtime::remote`] (async functions, run on the tokio workers, 0 CPUs
+/// by default) and [`Runtime::remote_blocking`] (CPU-bound functions, run on the
+/// blocking pool, 1 CPU by default, so at most `num_cpus` run at once). Its type
+/// parameters are an implementation detail; store it with `let` or pass it as
+/// `impl Clone`.
+///
+/// `RemoteFn` is a cheap `Clone + Send + Sync` handle: clone it into tasks to
+/// submit from them. Options (`name`, `num_cpus`) return a new handle, like Ray's
+/// `.options(...)`; the original keeps its own.
+///
+/// # Examples
+///
+/// ```
+/// use taskref::Runtime;
+///
+/// let rt = Runtime::builder().num_cpus(2).build().unwrap();
+/// let square = rt.remote_blocking(|x: u64| x * x).name("square");
+/// let refs: Vec<_> = (0..4).map(|i| square.remote(i)).collect();
+/// assert_eq!(taskref::block_get_all(refs).unwrap(), [0, 1, 4, 9]);
+/// ```
+pub struct RemoteFn<F, L, K> {
+    runtime: Runtime,
+    func: Arc<F>,
+    options: TaskOptions,
+    _marker: PhantomData<fn(L) -> K>,
+}
+
+impl<F, L, K> Clone for RemoteFn<F, L, K> {
+    fn clone(&self) -> Self {
+        RemoteFn {
+            runtime: self.runtime.clone(),
+            func: Arc::clone(&self.func),
+            options: self.options.clone(),
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<F, L, K> fmt::Debug for RemoteFn<F, L, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteFn")
+            .field("function", &std::any::type_name::<F>())
+            .field("kind", &std::any::type_name::<K>())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<F, L, K> RemoteFn<F, L, K> {
+    pub(crate) fn new(runtime: Runtime, func: F, options: TaskOptions) -> Self {
+        RemoteFn {
+            runtime,
+            func: Arc::new(func),
+            options,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Names the tasks this function submits; errors and debug output show the
+    /// name (the default is the submitting call site).
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let f = rt.remote(|x: u8| async move { x }).name("echo");
+    /// assert_eq!(f.remote(1).task().name(), Some("echo"));
+    /// ```
+    #[must_use = "options return a new `RemoteFn`; use the returned value"]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.options.name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// How many CPUs each call holds while it runs (fractions allowed, 1/10,000
+    /// precision): at most the runtime's `num_cpus` worth run at once. Defaults to
+    /// 1 for blocking functions and 0 (unbounded) for async ones.
+    ///
+    /// A request larger than the runtime's capacity fails each call's ref with
+    /// [`Error::Infeasible`](crate::Error::Infeasible); a negative or NaN request
+    /// with [`Error::InvalidArgument`](crate::Error::InvalidArgument).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().num_cpus(2).build().unwrap();
+    /// let half = rt.remote_blocking(|x: u8| x).num_cpus(0.5); // four at once
+    /// assert_eq!(half.remote(3).block_get().unwrap(), 3);
+    /// let greedy = rt.remote_blocking(|x: u8| x).num_cpus(3.0);
+    /// assert!(matches!(
+    ///     greedy.remote(3).block_get(),
+    ///     Err(taskref::Error::Infeasible { .. })
+    /// ));
+    /// ```
+    #[must_use = "options return a new `RemoteFn`; use the returned value"]
+    pub fn num_cpus(mut self, cpus: f64) -> Self {
+        self.options.num_cpus = Some(cpus);
+        self
+    }
+}
+
+impl<F, L, Fut> RemoteFn<F, L, AsyncTask>
+where
+    F: Func<L, Output = Fut>,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+    L: Send + 'static,
+{
+    /// Submits one call and returns its ref at once. Ray's `f.remote(x)`.
+    ///
+    /// `args` is one argument (a value or a ref to one) for a one-parameter
+    /// function, a tuple of them for several, `()` for none. The call starts once
+    /// every ref argument is ready; if one fails, the call never runs and its ref
+    /// fails with [`Error::DependencyFailed`](crate::Error::DependencyFailed).
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let inc = rt.remote(|x: u64| async move { x + 1 });
+    /// let two = inc.remote(inc.remote(0)); // no get in between
+    /// assert_eq!(two.block_get().unwrap(), 2);
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<Fut::Output> {
+        let func = Arc::clone(&self.func);
+        self.runtime.shared().submit_async(
+            &self.options,
+            Location::caller(),
+            args,
+            move |args| func.call(args),
+        )
+    }
+}
+
+impl<F, L, R> RemoteFn<F, L, BlockingTask>
+where
+    F: Func<L, Output = R>,
+    R: Send + 'static,
+    L: Send + 'static,
+{
+    /// Submits one call and returns its ref at once. Ray's `f.remote(x)`.
+    ///
+    /// Arguments work as for async functions: values, refs, or a tuple of them.
+    /// The call runs on the blocking pool once its ref arguments are ready and its
+    /// CPUs are free.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let sum = rt.remote_blocking(|v: Vec<u64>| v.iter().sum::<u64>());
+    /// let data = rt.put(vec![1, 2, 3]);
+    /// assert_eq!(sum.remote(data).block_get().unwrap(), 6);
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<R> {
+        let func = Arc::clone(&self.func);
+        self.runtime.shared().submit_blocking(
+            &self.options,
+            Location::caller(),
+            args,
+            move |args| func.call(args),
+        )
+    }
+}

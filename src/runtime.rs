@@ -1,0 +1,394 @@
+//! `Runtime`: the handle through which tasks are submitted.
+
+mod builder;
+
+pub use builder::Builder;
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+
+use crate::error::{Error, TaskInfo};
+use crate::object_ref::slot::Slot;
+use crate::remote::{AsyncTask, BlockingTask, Func, RemoteFn};
+use crate::resources::Cpus;
+use crate::store::{self, Store};
+use crate::task::TaskOptions;
+use crate::timer::Timer;
+use crate::{ObjectId, ObjectRef};
+
+/// A taskref runtime: submits tasks, hands back [`ObjectRef`]s, and bounds how
+/// many blocking tasks run at once.
+///
+/// Either *owned* ([`Runtime::new`], [`Runtime::builder`]): it owns a
+/// multi-thread tokio runtime sized to the machine; or *attached*
+/// ([`Runtime::from_handle`]): it runs its tasks on a tokio runtime that the
+/// application already has.
+///
+/// `Runtime` is a cheap `Clone + Send + Sync` handle (one `Arc`). Tasks may
+/// capture it to submit more tasks. Dropping the last handle of an owned runtime
+/// shuts it down (see [`shutdown`](Runtime::shutdown)); handles captured by
+/// tasks keep it alive. Dropping the last handle of an attached runtime leaves
+/// its tasks running on the application's tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use taskref::Runtime;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let rt = Runtime::new()?;
+/// let f = rt.remote(|i: u64| async move { i * 10 });
+/// let refs: Vec<_> = (0..5).map(|i| f.remote(i)).collect(); // submit everything
+/// assert_eq!(taskref::block_get_all(refs)?, [0, 10, 20, 30, 40]); // then gather
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    /// The tokio runtime of an owned taskref runtime; `None` when attached, or
+    /// once shut down.
+    owned: Mutex<Option<tokio::runtime::Runtime>>,
+}
+
+/// What tasks and refs need of their runtime. Tasks hold this, never `Inner`, so
+/// that a pending task does not keep an owned runtime alive by itself.
+pub(crate) struct Shared {
+    pub(crate) handle: Handle,
+    pub(crate) store: Store,
+    pub(crate) cpus: Cpus,
+    num_cpus: usize,
+    timer: Timer,
+}
+
+impl Runtime {
+    /// Creates an owned runtime with the defaults: a multi-thread tokio runtime
+    /// with one worker per core, and `num_cpus` equal to the available
+    /// parallelism.
+    ///
+    /// # Errors
+    ///
+    /// If the tokio runtime cannot be built (the OS refused a thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// assert_eq!(rt.put(1).block_get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new() -> std::io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A builder to configure an owned runtime (`num_cpus`, `worker_threads`) or
+    /// attach a configured one to a tokio handle.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().num_cpus(4).worker_threads(2).build()?;
+    /// assert_eq!(rt.num_cpus(), 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Attaches a runtime to an existing tokio runtime, to run inside an
+    /// application that already has one (`num_cpus` is the available
+    /// parallelism; use [`Builder::attach`] to choose).
+    ///
+    /// Tasks run on that tokio runtime: async tasks on its workers, blocking ones
+    /// on its blocking pool. [`shutdown`](Runtime::shutdown) aborts taskref's
+    /// tasks but never the application's runtime. If that runtime shuts down
+    /// first, pending refs fail with [`Error::Shutdown`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), taskref::Error> {
+    ///     let rt = taskref::Runtime::from_handle(tokio::runtime::Handle::current());
+    ///     let r = rt.spawn(async { "hello" });
+    ///     assert_eq!(r.await?, "hello");
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn from_handle(handle: Handle) -> Runtime {
+        Runtime::assemble(handle, None, builder::default_parallelism())
+    }
+
+    fn assemble(
+        handle: Handle,
+        owned: Option<tokio::runtime::Runtime>,
+        num_cpus: usize,
+    ) -> Runtime {
+        let timer = match owned {
+            Some(_) => Timer::owned(handle.clone()),
+            None => Timer::attached(handle.clone()),
+        };
+        let shared = Arc::new(Shared {
+            handle,
+            store: Store::default(),
+            cpus: Cpus::new(num_cpus),
+            num_cpus,
+            timer,
+        });
+        Runtime {
+            inner: Arc::new(Inner {
+                shared,
+                owned: Mutex::new(owned),
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// The runtime's CPU capacity: how many blocking tasks of 1 CPU run at once.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().num_cpus(3).build()?;
+    /// assert_eq!(rt.num_cpus(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn num_cpus(&self) -> usize {
+        self.inner.shared.num_cpus
+    }
+
+    /// The tokio runtime handle the tasks run on.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let n = rt.handle().block_on(async { 1 + 1 });
+    /// assert_eq!(n, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn handle(&self) -> &Handle {
+        &self.inner.shared.handle
+    }
+
+    /// Runs a future to completion as a task and returns its ref at once.
+    ///
+    /// The future runs on the tokio workers. A panic inside it fails the ref with
+    /// [`Error::TaskPanicked`]; the runtime and other tasks are unaffected.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let r = rt.spawn(async { 1 + 2 });
+    /// assert_eq!(r.block_get().unwrap(), 3);
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
+    pub fn spawn<F>(&self, future: F) -> ObjectRef<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.shared.submit_async(
+            &TaskOptions::default(),
+            Location::caller(),
+            (),
+            move |()| future,
+        )
+    }
+
+    /// Runs a closure on the blocking pool and returns its ref at once.
+    ///
+    /// It holds 1 CPU while it runs, so at most `num_cpus` such closures run at
+    /// once; it never occupies an async worker.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let r = rt.spawn_blocking(|| (1..=10).sum::<u32>());
+    /// assert_eq!(r.block_get().unwrap(), 55);
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> ObjectRef<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.inner.shared.submit_blocking(
+            &TaskOptions::default(),
+            Location::caller(),
+            (),
+            move |()| f(),
+        )
+    }
+
+    /// Stores a value and returns an already-ready ref to it: Ray's `ray.put`.
+    ///
+    /// Useful to pass one large value to many tasks: each task receives a clone
+    /// (wrap the value in `Arc` to share it instead).
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let data = rt.put(vec![1.0, 2.0, 3.0]);
+    /// assert!(data.is_ready());
+    /// let sum = rt.remote_blocking(|v: Vec<f64>| v.iter().sum::<f64>());
+    /// assert_eq!(sum.remote(&data).block_get().unwrap(), 6.0);
+    /// ```
+    #[track_caller]
+    #[must_use = "a put value is only reachable through its ref"]
+    pub fn put<T: Send + 'static>(&self, value: T) -> ObjectRef<T> {
+        let info = TaskInfo::new(ObjectId::next(), None, Location::caller());
+        ObjectRef::from_slot(Arc::new(Slot::ready(info, value)))
+    }
+
+    /// Registers an async function as a remote function: each `.remote(args)`
+    /// call runs it as a task on the tokio workers. Ray's `@ray.remote`.
+    ///
+    /// Annotate the parameters (`|x: u64| async move { ... }`). Async tasks ask
+    /// for 0 CPUs by default: they are not bounded by `num_cpus`.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let f = rt.remote(|i: u64| async move { i + 1 });
+    /// assert_eq!(f.remote(1).block_get().unwrap(), 2);
+    /// ```
+    pub fn remote<F, L>(&self, f: F) -> RemoteFn<F, L, AsyncTask>
+    where
+        F: Func<L>,
+        F::Output: Future + Send + 'static,
+        <F::Output as Future>::Output: Send + 'static,
+    {
+        RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
+
+    /// Registers a CPU-bound function as a remote function: each call runs on the
+    /// blocking pool and holds 1 CPU (by default) while it runs.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let g = rt.remote_blocking(|v: Vec<f64>| v.iter().sum::<f64>());
+    /// assert_eq!(g.remote(vec![0.5, 0.5]).block_get().unwrap(), 1.0);
+    /// ```
+    pub fn remote_blocking<F, L>(&self, f: F) -> RemoteFn<F, L, BlockingTask>
+    where
+        F: Func<L>,
+        F::Output: Send + 'static,
+    {
+        RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
+
+    /// Cancels the task behind `id`, if it is one of this runtime's and has not
+    /// finished; see [`ObjectRef::cancel`]. Returns whether it was cancelled.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let r = rt.spawn(std::future::pending::<()>());
+    /// assert!(rt.cancel(r.id()));
+    /// assert!(r.block_get().unwrap_err().is_cancelled());
+    /// ```
+    pub fn cancel(&self, id: ObjectId) -> bool {
+        self.inner.shared.store.cancel(id)
+    }
+
+    /// Shuts the runtime down: every pending ref fails with [`Error::Shutdown`]
+    /// and later submissions fail at once.
+    ///
+    /// Nothing waits: async tasks are dropped at their next `.await`; a blocking
+    /// task that is already running cannot be interrupted, so it finishes in the
+    /// background and its result is discarded. For an owned runtime the tokio
+    /// runtime is shut down too; for an attached one only taskref's tasks are
+    /// aborted. Safe to call from async code, from the runtime's own threads, and
+    /// more than once.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let r = rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown();
+    /// assert!(r.block_get().unwrap_err().is_shutdown());
+    /// assert!(rt.spawn(async {}).block_get().unwrap_err().is_shutdown());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shutdown(&self) {
+        self.inner.shutdown();
+    }
+
+    /// Whether [`shutdown`](Runtime::shutdown) has been called.
+    pub fn is_shutdown(&self) -> bool {
+        self.inner.shared.store.is_closed()
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) {
+        self.shared.shutdown();
+        let owned = self
+            .owned
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(runtime) = owned {
+            // Never blocks: safe inside async code and on the runtime's own
+            // threads, where a plain drop would panic or deadlock.
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let owned = self
+            .owned
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some();
+        if owned {
+            self.shutdown();
+        }
+    }
+}
+
+impl Shared {
+    fn shutdown(&self) {
+        self.store.close();
+        self.cpus.close();
+    }
+
+    pub(crate) fn cancel<T>(&self, id: ObjectId, slot: &Slot<T>) -> bool {
+        if !slot.fail(store::cancelled) {
+            return false;
+        }
+        self.store.abort(id);
+        true
+    }
+
+    pub(crate) fn sleep(
+        &self,
+        duration: Duration,
+        location: &'static Location<'static>,
+    ) -> Result<Pin<Box<tokio::time::Sleep>>, Error> {
+        self.timer.sleep(duration, location)
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.inner.shared;
+        let owned = self
+            .inner
+            .owned
+            .lock()
+            .map(|owned| owned.is_some())
+            .unwrap_or(false);
+        f.debug_struct("Runtime")
+            .field("owned", &owned)
+            .field("num_cpus", &shared.num_cpus)
+            .field("unfinished_tasks", &shared.store.len())
+            .field("shutdown", &shared.store.is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,253 @@
+//! The one place where user code runs: argument resolution, CPU acquisition,
+//! panic capture and completion of the task's slot.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, Location};
+use std::sync::Arc;
+
+use futures::FutureExt;
+
+use crate::args::IntoArgs;
+use crate::error::{Error, TaskInfo};
+use crate::object_ref::slot::{ErasedSlot, Slot};
+use crate::resources::{cpu_units, BlockingTaskScope, CpuPermit};
+use crate::runtime::Shared;
+use crate::{ObjectId, ObjectRef};
+
+/// Per-function options: Ray's `.options(...)`.
+#[derive(Clone, Default)]
+pub(crate) struct TaskOptions {
+    pub(crate) name: Option<Arc<str>>,
+    /// `None`: the default of the task's kind (0 for async, 1 for blocking).
+    pub(crate) num_cpus: Option<f64>,
+}
+
+impl fmt::Debug for TaskOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskOptions")
+            .field("name", &self.name)
+            .field("num_cpus", &self.num_cpus)
+            .finish()
+    }
+}
+
+/// The task's side of its slot. Completing it stores the outcome and forgets the
+/// task in the registry; dropping it unfinished (the future was dropped by a
+/// runtime shutdown or an abort) fails the slot, so no ref waits forever.
+pub(crate) struct Completer<T: Send + 'static> {
+    slot: Arc<Slot<T>>,
+    shared: Arc<Shared>,
+    armed: bool,
+}
+
+impl<T: Send + 'static> Completer<T> {
+    fn info(&self) -> &TaskInfo {
+        self.slot.info()
+    }
+
+    /// Whether someone else (cancel, shutdown) already decided the outcome, in
+    /// which case the task should not start.
+    fn is_decided(&self) -> bool {
+        self.slot.is_done()
+    }
+
+    fn complete(mut self, outcome: Result<T, Error>) {
+        self.armed = false;
+        self.slot.complete(outcome);
+        self.shared.store.remove(self.slot.info().id());
+    }
+}
+
+impl<T: Send + 'static> Drop for Completer<T> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.slot.fail_with(|task| Error::Shutdown { task });
+            self.shared.store.remove(self.slot.info().id());
+        }
+    }
+}
+
+impl Shared {
+    /// Creates the slot of a new task, or a failed one if its CPU request is
+    /// invalid or can never be met, or the runtime is shut down.
+    fn new_task<T: Send + 'static>(
+        self: &Arc<Self>,
+        options: &TaskOptions,
+        location: &'static Location<'static>,
+        default_cpus: f64,
+    ) -> (ObjectRef<T>, Result<(Completer<T>, u32), ()>) {
+        let info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+        let request = options.num_cpus.unwrap_or(default_cpus);
+        let rejection = match cpu_units(request) {
+            None => Some(Error::InvalidArgument {
+                message: format!(
+                    "{info} asks for {request} CPUs; a request must be a finite number >= 0"
+                ),
+                location,
+            }),
+            Some(units) if !self.cpus.fits(units) => Some(Error::Infeasible {
+                task: info.clone(),
+                resource: "CPU".to_owned(),
+                requested: request,
+                capacity: self.cpus.capacity(),
+            }),
+            Some(_) if self.store.is_closed() => Some(Error::Shutdown { task: info.clone() }),
+            Some(_) => None,
+        };
+        let slot = Arc::new(Slot::pending(info, Some(Arc::clone(self))));
+        let object = ObjectRef::from_slot(Arc::clone(&slot));
+        if let Some(err) = rejection {
+            slot.complete(Err(err));
+            return (object, Err(()));
+        }
+        let units = cpu_units(request).unwrap_or(0);
+        let completer = Completer {
+            slot,
+            shared: Arc::clone(self),
+            armed: true,
+        };
+        (object, Ok((completer, units)))
+    }
+
+    fn register<T: Send + 'static>(&self, object: &ObjectRef<T>, abort: tokio::task::AbortHandle) {
+        let slot: Arc<dyn ErasedSlot> = object.slot.clone();
+        self.store.register(object.id(), slot, abort);
+    }
+
+    /// Submits an async task: `call(args)` runs on the tokio workers once `args`
+    /// are resolved and its CPUs (0 by default) are free.
+    pub(crate) fn submit_async<L, X, Fut>(
+        self: &Arc<Self>,
+        options: &TaskOptions,
+        location: &'static Location<'static>,
+        args: X,
+        call: impl FnOnce(L) -> Fut + Send + 'static,
+    ) -> ObjectRef<Fut::Output>
+    where
+        X: IntoArgs<L>,
+        L: Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let (object, task) = self.new_task(options, location, 0.0);
+        let Ok((completer, units)) = task else {
+            return object;
+        };
+        let join = self
+            .handle
+            .spawn(run_async(completer, args.resolve(), call, units));
+        self.register(&object, join.abort_handle());
+        object
+    }
+
+    /// Submits a blocking task: `call(args)` runs on the blocking pool once
+    /// `args` are resolved and its CPUs (1 by default) are free.
+    pub(crate) fn submit_blocking<L, X, R>(
+        self: &Arc<Self>,
+        options: &TaskOptions,
+        location: &'static Location<'static>,
+        args: X,
+        call: impl FnOnce(L) -> R + Send + 'static,
+    ) -> ObjectRef<R>
+    where
+        X: IntoArgs<L>,
+        L: Send + 'static,
+        R: Send + 'static,
+    {
+        let (object, task) = self.new_task(options, location, 1.0);
+        let Ok((completer, units)) = task else {
+            return object;
+        };
+        // Fast path: nothing to wait for, so skip the async stage.
+        if args.is_ready() {
+            if let Some(permit) = self.cpus.try_acquire(units) {
+                let args = args
+                    .resolve()
+                    .now_or_never()
+                    .expect("ready arguments resolve at once");
+                let join = match args {
+                    Ok(args) => self
+                        .handle
+                        .spawn_blocking(move || run_blocking(completer, call, args, permit))
+                        .abort_handle(),
+                    Err(upstream) => {
+                        let err = Error::dependency_failed(completer.info().clone(), &upstream);
+                        completer.complete(Err(err));
+                        return object;
+                    }
+                };
+                self.register(&object, join);
+                return object;
+            }
+        }
+        let resolving = args.resolve();
+        let join = self.handle.spawn(async move {
+            let args = match resolving.await {
+                Ok(args) => args,
+                Err(upstream) => {
+                    let err = Error::dependency_failed(completer.info().clone(), &upstream);
+                    return completer.complete(Err(err));
+                }
+            };
+            let permit = completer.shared.cpus.acquire(units).await;
+            if completer.is_decided() {
+                return;
+            }
+            let handle = completer.shared.handle.clone();
+            // Not awaited: the closure completes the slot itself, and an abort of
+            // this wrapper could not interrupt it anyway.
+            drop(handle.spawn_blocking(move || run_blocking(completer, call, args, permit)));
+        });
+        self.register(&object, join.abort_handle());
+        object
+    }
+}
+
+async fn run_async<L, Fut>(
+    completer: Completer<Fut::Output>,
+    resolving: impl Future<Output = Result<L, Error>>,
+    call: impl FnOnce(L) -> Fut,
+    units: u32,
+) where
+    Fut: Future,
+    Fut::Output: Send + 'static,
+{
+    let args = match resolving.await {
+        Ok(args) => args,
+        Err(upstream) => {
+            let err = Error::dependency_failed(completer.info().clone(), &upstream);
+            return completer.complete(Err(err));
+        }
+    };
+    let permit = completer.shared.cpus.acquire(units).await;
+    if completer.is_decided() {
+        return;
+    }
+    // `call` itself may panic (building the future), so it runs inside the
+    // guarded future too.
+    let outcome = AssertUnwindSafe(async move { call(args).await })
+        .catch_unwind()
+        .await;
+    drop(permit);
+    let outcome = outcome.map_err(|payload| Error::panicked(completer.info().clone(), payload));
+    completer.complete(outcome);
+}
+
+fn run_blocking<L, R: Send + 'static>(
+    completer: Completer<R>,
+    call: impl FnOnce(L) -> R,
+    args: L,
+    permit: CpuPermit,
+) {
+    if completer.is_decided() {
+        return;
+    }
+    let scope = BlockingTaskScope::enter(&completer.shared.cpus, permit);
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || call(args)));
+    // Give the CPU back before waking waiters, so a waiter that submits more work
+    // at once finds it free.
+    drop(scope);
+    let outcome = outcome.map_err(|payload| Error::panicked(completer.info().clone(), payload));
+    completer.complete(outcome);
+}

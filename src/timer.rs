@@ -1,0 +1,64 @@
+//! Async timeouts on tokio's timer, without ever panicking when there is none.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::time::Sleep;
+
+use crate::error::Error;
+
+/// The timer of one runtime: tokio's, reached through its handle.
+pub(crate) struct Timer {
+    handle: Handle,
+    /// Whether the runtime was built with its time driver. Known up front for an
+    /// owned runtime; probed on first use for an attached one.
+    available: OnceLock<bool>,
+}
+
+impl Timer {
+    pub(crate) fn owned(handle: Handle) -> Timer {
+        Timer {
+            handle,
+            available: OnceLock::from(true),
+        }
+    }
+
+    pub(crate) fn attached(handle: Handle) -> Timer {
+        Timer {
+            handle,
+            available: OnceLock::new(),
+        }
+    }
+
+    /// A `Sleep` of `duration` on this runtime's timer, whichever context the
+    /// caller is in.
+    pub(crate) fn sleep(
+        &self,
+        duration: Duration,
+        location: &'static Location<'static>,
+    ) -> Result<Pin<Box<Sleep>>, Error> {
+        let available = *self.available.get_or_init(|| {
+            crate::quiet::probe(|| {
+                let _enter = self.handle.enter();
+                drop(tokio::time::sleep(Duration::ZERO));
+            })
+            .is_some()
+        });
+        if !available {
+            return Err(Error::NoTimer { location });
+        }
+        let _enter = self.handle.enter();
+        Ok(Box::pin(tokio::time::sleep(duration)))
+    }
+}
+
+/// Polls a sleep. Tokio panics when a sleep is polled after its runtime shut
+/// down; a waiter then stops waiting (it reports a timeout) instead of unwinding.
+pub(crate) fn poll_sleep(sleep: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
+    crate::quiet::probe(|| sleep.as_mut().poll(cx)).unwrap_or(Poll::Ready(()))
+}
