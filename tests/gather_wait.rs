@@ -1,0 +1,115 @@
+//! wait: ray.wait semantics and bad input.
+
+mod support;
+
+use std::time::Duration;
+
+use taskref::{Error, ObjectRef, Runtime};
+
+fn ids<T>(refs: &[ObjectRef<T>]) -> Vec<taskref::ObjectId> {
+    refs.iter().map(ObjectRef::id).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_returns_once_num_returns_are_ready_in_input_order() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let sleepy = rt.remote(|ms: u64| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        ms
+    });
+    let refs: Vec<_> = [40, 10, 1000, 20].iter().map(|&ms| sleepy.remote(ms)).collect();
+    let (ready, rest) = taskref::wait(&refs, 2, None).await.unwrap();
+    // 10 and 20 finish first; the ready list keeps input order.
+    assert_eq!(ids(&ready), ids(&[refs[1].clone(), refs[3].clone()]));
+    assert_eq!(ids(&rest), ids(&[refs[0].clone(), refs[2].clone()]));
+    assert!(!refs[2].is_ready());
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_caps_the_ready_list_at_num_returns() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let refs: Vec<_> = (0..5).map(|i| rt.put(i)).collect();
+    let (ready, rest) = taskref::wait(&refs, 2, None).await.unwrap();
+    assert_eq!(ids(&ready), ids(&refs[..2]));
+    assert_eq!(ids(&rest), ids(&refs[2..]), "ready refs beyond the cap go to the rest");
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_times_out_with_what_is_ready() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let refs = vec![rt.spawn(std::future::pending::<u8>()), rt.put(1), rt.spawn(std::future::pending::<u8>())];
+    let (ready, rest) = taskref::wait(&refs, 3, Some(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&ready), ids(&refs[1..2]));
+    assert_eq!(rest.len(), 2);
+    assert!(!refs[0].is_ready(), "a timeout leaves tasks running");
+}
+
+#[tokio::test]
+async fn zero_timeout_and_zero_returns_never_wait() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let refs = vec![rt.spawn(std::future::pending::<u8>()), rt.put(1)];
+    let (ready, rest) = taskref::wait(&refs, 2, Some(Duration::ZERO)).await.unwrap();
+    assert_eq!((ready.len(), rest.len()), (1, 1));
+    let (ready, rest) = taskref::wait(&refs, 0, None).await.unwrap();
+    assert!(ready.is_empty());
+    assert_eq!(ids(&rest), ids(&refs));
+}
+
+#[tokio::test]
+async fn failed_tasks_count_as_ready() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let refs = vec![rt.spawn(std::future::pending::<u8>()), rt.spawn(async { panic!("x") })];
+    let (ready, _) = taskref::wait(&refs, 1, None).await.unwrap();
+    assert!(ready[0].get().await.unwrap_err().is_panic());
+}
+
+#[tokio::test]
+async fn bad_arguments_are_errors_not_hangs() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let refs = vec![rt.spawn(std::future::pending::<u8>())];
+    let err = taskref::wait(&refs, 2, None).await.unwrap_err();
+    match &err {
+        Error::InvalidArgument { message, location } => {
+            assert!(message.contains("num_returns = 2"), "{message}");
+            assert!(location.file().ends_with("gather_wait.rs"), "names the caller: {location}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let twice = vec![refs[0].clone(), refs[0].clone()];
+    let err = taskref::wait(&twice, 1, None).await.unwrap_err();
+    assert!(err.to_string().contains("more than once"), "{err}");
+    assert!(taskref::block_wait(&refs, 5, None).is_err());
+}
+
+#[test]
+fn block_wait_drains_in_completion_order() {
+    support::within_deadline(|| {
+        let rt = support::runtime(2);
+        let sleepy = rt.remote(|ms: u64| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ms
+        });
+        let mut rest: Vec<_> = [300, 10, 150].iter().map(|&ms| sleepy.remote(ms)).collect();
+        let mut order = Vec::new();
+        while !rest.is_empty() {
+            let (ready, not_ready) = taskref::block_wait(&rest, 1, None).unwrap();
+            order.push(ready[0].block_get().unwrap());
+            rest = not_ready;
+        }
+        assert_eq!(order, [10, 150, 300]);
+    });
+}
+
+#[test]
+fn block_wait_timeout_needs_no_tokio_timer() {
+    support::within_deadline(|| {
+        let rt = support::runtime(1);
+        let refs = vec![rt.spawn(std::future::pending::<u8>())];
+        let start = std::time::Instant::now();
+        let (ready, rest) = taskref::block_wait(&refs, 1, Some(Duration::from_millis(30))).unwrap();
+        assert!(ready.is_empty() && rest.len() == 1);
+        assert!(start.elapsed() >= Duration::from_millis(30));
+    });
+}

@@ -1,0 +1,103 @@
+//! Helpers shared by the behaviour tests.
+#![allow(dead_code, unreachable_pub)] // shared helpers: each test crate uses a subset
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::Duration;
+
+use taskref::Runtime;
+
+/// How long any single blocking step may take before the test fails: generous
+/// on a noisy 2-core machine, but far below CI's patience.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs `f` on a helper thread and returns its result, failing the test if it
+/// does not finish within [`DEADLINE`] (instead of hanging CI on a deadlock).
+#[track_caller]
+pub fn within_deadline<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = mpsc::channel();
+    let worker = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(value) => {
+            worker.join().expect("helper thread");
+            value
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish within {DEADLINE:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            // The closure panicked: surface its panic.
+            match worker.join() {
+                Err(payload) => std::panic::resume_unwind(payload),
+                Ok(()) => unreachable!("sender dropped without sending"),
+            }
+        }
+    }
+}
+
+/// A small owned runtime.
+pub fn runtime(num_cpus: usize) -> Runtime {
+    Runtime::builder()
+        .num_cpus(num_cpus)
+        .worker_threads(2)
+        .build()
+        .expect("runtime")
+}
+
+/// Counts drops of the values it hands out.
+#[derive(Clone, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+impl DropCounter {
+    pub fn token(&self) -> Tracked {
+        Tracked(Arc::clone(&self.0))
+    }
+
+    pub fn drops(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A value whose drop is counted by its [`DropCounter`].
+#[derive(Debug)]
+pub struct Tracked(Arc<AtomicUsize>);
+
+impl Clone for Tracked {
+    fn clone(&self) -> Self {
+        Tracked(Arc::clone(&self.0))
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Tracks how many tasks run at once, and the peak.
+#[derive(Clone, Default)]
+pub struct Concurrency {
+    now: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl Concurrency {
+    pub fn enter(&self) -> ConcurrencyGuard {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        ConcurrencyGuard(Arc::clone(&self.now))
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+pub struct ConcurrencyGuard(Arc<AtomicUsize>);
+
+impl Drop for ConcurrencyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
