@@ -228,10 +228,7 @@ impl Error {
     /// `DependencyFailed` upstream errors are flattened to their root cause, so a
     /// failing chain of any length builds one error, not a nested tower.
     pub(crate) fn dependency_failed(task: TaskInfo, upstream: &Error) -> Error {
-        let upstream_task = upstream
-            .task()
-            .cloned()
-            .unwrap_or_else(|| task.clone());
+        let upstream_task = upstream.task().cloned().unwrap_or_else(|| task.clone());
         let cause = match upstream {
             Error::DependencyFailed { cause, .. } => Arc::clone(cause),
             other => Arc::new(other.clone()),

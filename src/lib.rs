@@ -127,6 +127,7 @@
 //! [`Runtime::shutdown`], or dropping the last handle of an owned runtime, fails
 //! every pending ref with [`Error::Shutdown`]: nothing waits forever.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
 mod args;

@@ -71,6 +71,13 @@ impl fmt::Display for ObjectId {
 /// trip through the caller. See the crate docs for the three ways to lose
 /// parallelism with refs and how to avoid them.
 ///
+/// Values cross threads, so they must be `Send`; a task cannot produce an `Rc`:
+///
+/// ```compile_fail
+/// let rt = taskref::Runtime::new().unwrap();
+/// let r = rt.spawn(async { std::rc::Rc::new(1) }); // error: `Rc` is not `Send`
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -385,7 +392,11 @@ impl<T: Clone> Future for IntoGet<T> {
             .object
             .take()
             .expect("`IntoGet` polled after completion");
-        if object.slot.poll_read(&mut this.key, cx, |_| ()).is_pending() {
+        if object
+            .slot
+            .poll_read(&mut this.key, cx, |_| ())
+            .is_pending()
+        {
             this.object = Some(object);
             return Poll::Pending;
         }

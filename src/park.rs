@@ -97,7 +97,9 @@ mod tests {
     fn deadline_gives_up_on_a_pending_future() {
         let deadline = Instant::now() + Duration::from_millis(20);
         let mut parked = false;
-        let out = park_on(std::future::pending::<()>(), Some(deadline), || parked = true);
+        let out = park_on(std::future::pending::<()>(), Some(deadline), || {
+            parked = true
+        });
         assert_eq!(out, None);
         assert!(parked);
         assert!(Instant::now() >= deadline);

@@ -183,12 +183,11 @@ where
     #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
     pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<Fut::Output> {
         let func = Arc::clone(&self.func);
-        self.runtime.shared().submit_async(
-            &self.options,
-            Location::caller(),
-            args,
-            move |args| func.call(args),
-        )
+        self.runtime
+            .shared()
+            .submit_async(&self.options, Location::caller(), args, move |args| {
+                func.call(args)
+            })
     }
 }
 

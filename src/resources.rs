@@ -177,8 +177,7 @@ impl Drop for CpuLoan {
     fn drop(&mut self) {
         let acquire = Arc::clone(&self.semaphore).acquire_many_owned(self.units);
         // A closed semaphore means shutdown: carry on without the permit.
-        let permit = crate::park::park_on(acquire, None, || ())
-            .and_then(Result::ok);
+        let permit = crate::park::park_on(acquire, None, || ()).and_then(Result::ok);
         let units = self.units;
         BLOCKING_TASK.with(|held| {
             if let Some(held) = held.borrow_mut().as_mut() {

@@ -194,12 +194,11 @@ impl Runtime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.inner.shared.submit_async(
-            &TaskOptions::default(),
-            Location::caller(),
-            (),
-            move |()| future,
-        )
+        self.inner
+            .shared
+            .submit_async(&TaskOptions::default(), Location::caller(), (), move |()| {
+                future
+            })
     }
 
     /// Runs a closure on the blocking pool and returns its ref at once.

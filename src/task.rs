@@ -54,8 +54,14 @@ impl<T: Send + 'static> Completer<T> {
 
     fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
-        self.slot.complete(outcome);
+        let wake = self.slot.complete_deferred(outcome);
         self.shared.store.remove(self.slot.info().id());
+        // Let go of the slot before waking anyone: a reader that holds the last
+        // ref then moves the value out instead of cloning it.
+        drop(self);
+        if let Some(wake) = wake {
+            wake.wake_all();
+        }
     }
 }
 
@@ -68,6 +74,12 @@ impl<T: Send + 'static> Drop for Completer<T> {
     }
 }
 
+/// A task that passed the submit-time checks: its completer and CPU request.
+struct Admitted<T: Send + 'static> {
+    completer: Completer<T>,
+    units: u32,
+}
+
 impl Shared {
     /// Creates the slot of a new task, or a failed one if its CPU request is
     /// invalid or can never be met, or the runtime is shut down.
@@ -76,7 +88,7 @@ impl Shared {
         options: &TaskOptions,
         location: &'static Location<'static>,
         default_cpus: f64,
-    ) -> (ObjectRef<T>, Result<(Completer<T>, u32), ()>) {
+    ) -> (ObjectRef<T>, Option<Admitted<T>>) {
         let info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
         let request = options.num_cpus.unwrap_or(default_cpus);
         let rejection = match cpu_units(request) {
@@ -99,7 +111,7 @@ impl Shared {
         let object = ObjectRef::from_slot(Arc::clone(&slot));
         if let Some(err) = rejection {
             slot.complete(Err(err));
-            return (object, Err(()));
+            return (object, None);
         }
         let units = cpu_units(request).unwrap_or(0);
         let completer = Completer {
@@ -107,7 +119,7 @@ impl Shared {
             shared: Arc::clone(self),
             armed: true,
         };
-        (object, Ok((completer, units)))
+        (object, Some(Admitted { completer, units }))
     }
 
     fn register<T: Send + 'static>(&self, object: &ObjectRef<T>, abort: tokio::task::AbortHandle) {
@@ -131,7 +143,7 @@ impl Shared {
         Fut::Output: Send + 'static,
     {
         let (object, task) = self.new_task(options, location, 0.0);
-        let Ok((completer, units)) = task else {
+        let Some(Admitted { completer, units }) = task else {
             return object;
         };
         let join = self
@@ -156,7 +168,7 @@ impl Shared {
         R: Send + 'static,
     {
         let (object, task) = self.new_task(options, location, 1.0);
-        let Ok((completer, units)) = task else {
+        let Some(Admitted { completer, units }) = task else {
             return object;
         };
         // Fast path: nothing to wait for, so skip the async stage.

@@ -88,7 +88,7 @@ fn from_a_current_thread_runtime_it_refuses() {
             assert_refused(ready.block_get());
             assert_refused(pending.block_get_timeout(Duration::from_millis(1)));
             assert_refused(taskref::block_get_all([ready.clone()]));
-            assert_refused(taskref::block_wait(&[ready.clone()], 1, None));
+            assert_refused(taskref::block_wait(std::slice::from_ref(&ready), 1, None));
             assert_refused(taskref::block_as_completed([ready.clone()]).map(|_| ()));
             // The async API works there.
             assert_eq!(ready.get().await.unwrap(), 1);
@@ -183,11 +183,18 @@ fn a_three_level_tree_of_blocking_tasks_finishes_on_one_cpu() {
                         rt.spawn_blocking(move || {
                             let grandchildren: Vec<_> =
                                 (0..2).map(|_| rt2.spawn_blocking(|| 1u64)).collect();
-                            taskref::block_get_all(grandchildren).unwrap().iter().sum::<u64>()
+                            taskref::block_get_all(grandchildren)
+                                .unwrap()
+                                .iter()
+                                .sum::<u64>()
                         })
                     })
                     .collect();
-                child.block_get().unwrap() + taskref::block_get_all(children).unwrap().iter().sum::<u64>()
+                child.block_get().unwrap()
+                    + taskref::block_get_all(children)
+                        .unwrap()
+                        .iter()
+                        .sum::<u64>()
             }
         });
         assert_eq!(level.remote(1).block_get().unwrap(), 1 + 6);

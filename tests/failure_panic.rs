@@ -58,7 +58,11 @@ fn the_error_names_the_task_and_its_call_site() {
         let err = unnamed.block_get().unwrap_err();
         let task = err.task().unwrap();
         assert_eq!(task.name(), None);
-        assert_eq!(task.location().line(), line, "default name is the submitting line");
+        assert_eq!(
+            task.location().line(),
+            line,
+            "default name is the submitting line"
+        );
         assert!(err.to_string().contains("formatted"));
     });
 }

@@ -69,7 +69,10 @@ fn blocking_twin_yields_every_item() {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             ms
         });
-        let refs: Vec<_> = [200u64, 5, 100].iter().map(|&ms| sleepy.remote(ms)).collect();
+        let refs: Vec<_> = [200u64, 5, 100]
+            .iter()
+            .map(|&ms| sleepy.remote(ms))
+            .collect();
         let values: Vec<u64> = taskref::block_as_completed(refs)
             .unwrap()
             .map(|(_, v)| v.unwrap())

@@ -41,9 +41,11 @@ async fn get_all_fails_fast_without_waiting_for_the_rest() {
 async fn get_all_of_nothing_is_empty() {
     let none: Vec<taskref::ObjectRef<u8>> = Vec::new();
     assert!(taskref::get_all(none).await.unwrap().is_empty());
-    assert!(taskref::get_all_settled(Vec::<taskref::ObjectRef<u8>>::new())
-        .await
-        .is_empty());
+    assert!(
+        taskref::get_all_settled(Vec::<taskref::ObjectRef<u8>>::new())
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -69,7 +71,9 @@ fn gathered_is_much_faster_than_awaited_in_a_loop() {
             i
         });
         let start = std::time::Instant::now();
-        let looped: Vec<u64> = (0..100).map(|i| sleepy.remote(i).block_get().unwrap()).collect();
+        let looped: Vec<u64> = (0..100)
+            .map(|i| sleepy.remote(i).block_get().unwrap())
+            .collect();
         let loop_time = start.elapsed();
 
         let start = std::time::Instant::now();
@@ -93,8 +97,14 @@ fn get_all_future_is_send_and_runs_inside_tasks() {
         let rt = support::runtime(1);
         let inner = rt.clone();
         let total = rt.spawn(async move {
-            let refs: Vec<_> = (0..1000u64).map(|i| inner.spawn(async move { i })).collect();
-            taskref::get_all(refs).await.unwrap().into_iter().sum::<u64>()
+            let refs: Vec<_> = (0..1000u64)
+                .map(|i| inner.spawn(async move { i }))
+                .collect();
+            taskref::get_all(refs)
+                .await
+                .unwrap()
+                .into_iter()
+                .sum::<u64>()
         });
         assert_eq!(total.block_get().unwrap(), 499_500);
     });

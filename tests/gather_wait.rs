@@ -17,7 +17,10 @@ async fn wait_returns_once_num_returns_are_ready_in_input_order() {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         ms
     });
-    let refs: Vec<_> = [40, 10, 1000, 20].iter().map(|&ms| sleepy.remote(ms)).collect();
+    let refs: Vec<_> = [40, 10, 1000, 20]
+        .iter()
+        .map(|&ms| sleepy.remote(ms))
+        .collect();
     let (ready, rest) = taskref::wait(&refs, 2, None).await.unwrap();
     // 10 and 20 finish first; the ready list keeps input order.
     assert_eq!(ids(&ready), ids(&[refs[1].clone(), refs[3].clone()]));
@@ -31,13 +34,21 @@ async fn wait_caps_the_ready_list_at_num_returns() {
     let refs: Vec<_> = (0..5).map(|i| rt.put(i)).collect();
     let (ready, rest) = taskref::wait(&refs, 2, None).await.unwrap();
     assert_eq!(ids(&ready), ids(&refs[..2]));
-    assert_eq!(ids(&rest), ids(&refs[2..]), "ready refs beyond the cap go to the rest");
+    assert_eq!(
+        ids(&rest),
+        ids(&refs[2..]),
+        "ready refs beyond the cap go to the rest"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn wait_times_out_with_what_is_ready() {
     let rt = Runtime::from_handle(tokio::runtime::Handle::current());
-    let refs = vec![rt.spawn(std::future::pending::<u8>()), rt.put(1), rt.spawn(std::future::pending::<u8>())];
+    let refs = vec![
+        rt.spawn(std::future::pending::<u8>()),
+        rt.put(1),
+        rt.spawn(std::future::pending::<u8>()),
+    ];
     let (ready, rest) = taskref::wait(&refs, 3, Some(Duration::from_millis(50)))
         .await
         .unwrap();
@@ -60,7 +71,10 @@ async fn zero_timeout_and_zero_returns_never_wait() {
 #[tokio::test]
 async fn failed_tasks_count_as_ready() {
     let rt = Runtime::from_handle(tokio::runtime::Handle::current());
-    let refs = vec![rt.spawn(std::future::pending::<u8>()), rt.spawn(async { panic!("x") })];
+    let refs = vec![
+        rt.spawn(std::future::pending::<u8>()),
+        rt.spawn(async { panic!("x") }),
+    ];
     let (ready, _) = taskref::wait(&refs, 1, None).await.unwrap();
     assert!(ready[0].get().await.unwrap_err().is_panic());
 }
@@ -73,7 +87,10 @@ async fn bad_arguments_are_errors_not_hangs() {
     match &err {
         Error::InvalidArgument { message, location } => {
             assert!(message.contains("num_returns = 2"), "{message}");
-            assert!(location.file().ends_with("gather_wait.rs"), "names the caller: {location}");
+            assert!(
+                location.file().ends_with("gather_wait.rs"),
+                "names the caller: {location}"
+            );
         }
         other => panic!("unexpected {other:?}"),
     }

@@ -25,7 +25,10 @@ fn clones_are_read_from_many_tasks() {
                 rt.spawn_blocking(move || r.block_get().unwrap().iter().sum::<u64>())
             })
             .collect();
-        assert!(taskref::block_get_all(readers).unwrap().iter().all(|&s| s == 6));
+        assert!(taskref::block_get_all(readers)
+            .unwrap()
+            .iter()
+            .all(|&s| s == 6));
         assert!(taskref::block_get_all(blocking_readers)
             .unwrap()
             .iter()
@@ -77,7 +80,11 @@ fn value_is_freed_when_the_last_ref_is_dropped() {
         drop(r);
         assert_eq!(counter.drops(), 1, "one ref is still alive");
         drop(copy);
-        assert_eq!(counter.drops(), 2, "the stored value is freed with the last ref");
+        assert_eq!(
+            counter.drops(),
+            2,
+            "the stored value is freed with the last ref"
+        );
     });
 }
 
@@ -119,16 +126,27 @@ async fn get_timeout_leaves_the_task_running_and_the_ref_valid() {
     });
     let err = r.get_timeout(Duration::from_millis(10)).await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
-    assert!(err.to_string().contains("was not ready after waiting"), "{err}");
+    assert!(
+        err.to_string().contains("was not ready after waiting"),
+        "{err}"
+    );
     assert_eq!(r.get_timeout(Duration::from_secs(1)).await.unwrap(), 5);
-    assert_eq!(r.get_timeout(Duration::ZERO).await.unwrap(), 5, "ready refs need no time");
+    assert_eq!(
+        r.get_timeout(Duration::ZERO).await.unwrap(),
+        5,
+        "ready refs need no time"
+    );
 }
 
 #[tokio::test]
 async fn zero_timeout_on_a_pending_ref_never_waits() {
     let rt = Runtime::from_handle(tokio::runtime::Handle::current());
     let r = rt.spawn(std::future::pending::<()>());
-    assert!(r.get_timeout(Duration::ZERO).await.unwrap_err().is_timeout());
+    assert!(r
+        .get_timeout(Duration::ZERO)
+        .await
+        .unwrap_err()
+        .is_timeout());
     assert!(r.block_get_timeout(Duration::ZERO).is_err());
 }
 
@@ -136,7 +154,9 @@ async fn zero_timeout_on_a_pending_ref_never_waits() {
 fn get_timeout_works_from_a_runtime_without_a_timer() {
     // The caller's runtime has no timer; the task's runtime does, and serves it.
     let rt = runtime(1);
-    let caller = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let caller = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let r = rt.spawn(std::future::pending::<()>());
     let err = caller
         .block_on(r.get_timeout(Duration::from_millis(10)))
@@ -158,7 +178,10 @@ fn attached_runtime_without_a_timer_reports_no_timer() {
     assert!(matches!(err, taskref::Error::NoTimer { .. }), "{err}");
     assert!(err.to_string().contains("enable_time"));
     // The blocking facade's timeouts need no tokio timer.
-    assert!(r.block_get_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
+    assert!(r
+        .block_get_timeout(Duration::from_millis(10))
+        .unwrap_err()
+        .is_timeout());
 }
 
 #[test]
@@ -202,7 +225,10 @@ fn many_waiters_on_one_ref_all_wake() {
             .collect();
         std::thread::sleep(Duration::from_millis(20));
         tx.send(11).unwrap();
-        assert!(taskref::block_get_all(waiters).unwrap().iter().all(|&v| v == 11));
+        assert!(taskref::block_get_all(waiters)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 11));
         for t in threads {
             assert_eq!(t.join().unwrap(), 11);
         }

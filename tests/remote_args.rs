@@ -72,7 +72,11 @@ fn a_failed_dependency_fails_the_task_without_running_it_and_names_upstream() {
         let err = consumer.remote(upstream).block_get().unwrap_err();
         assert!(!ran.load(std::sync::atomic::Ordering::SeqCst), "never ran");
         match &err {
-            Error::DependencyFailed { task, upstream, cause } => {
+            Error::DependencyFailed {
+                task,
+                upstream,
+                cause,
+            } => {
                 assert_eq!(task.name(), Some("consumer"));
                 assert_eq!(upstream.name(), Some("producer"));
                 assert!(cause.is_panic());
@@ -80,9 +84,15 @@ fn a_failed_dependency_fails_the_task_without_running_it_and_names_upstream() {
             other => panic!("unexpected {other:?}"),
         }
         let text = err.to_string();
-        assert!(text.contains("`consumer`") && text.contains("`producer`"), "{text}");
+        assert!(
+            text.contains("`consumer`") && text.contains("`producer`"),
+            "{text}"
+        );
         assert!(text.contains("upstream broke"), "{text}");
-        assert!(std::error::Error::source(&err).unwrap().to_string().contains("upstream broke"));
+        assert!(std::error::Error::source(&err)
+            .unwrap()
+            .to_string()
+            .contains("upstream broke"));
     });
 }
 
@@ -124,7 +134,10 @@ fn many_dependents_of_one_ref_all_run() {
         let f = rt.remote(|x: u64| async move { x });
         let refs: Vec<_> = (0..20_000).map(|_| f.remote(&source)).collect();
         tx.send(1).unwrap();
-        assert_eq!(taskref::block_get_all(refs).unwrap().iter().sum::<u64>(), 20_000);
+        assert_eq!(
+            taskref::block_get_all(refs).unwrap().iter().sum::<u64>(),
+            20_000
+        );
     });
 }
 
@@ -138,7 +151,11 @@ fn tasks_submit_tasks() {
             async move {
                 let square = rt.remote(|x: u64| async move { x * x });
                 let refs: Vec<_> = (0..n).map(|i| square.remote(i)).collect();
-                taskref::get_all(refs).await.unwrap().into_iter().sum::<u64>()
+                taskref::get_all(refs)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .sum::<u64>()
             }
         });
         assert_eq!(fanout.remote(10).block_get().unwrap(), 285);
@@ -153,5 +170,8 @@ fn remote_fns_are_clone_and_options_do_not_leak_back() {
     assert_eq!(named.remote(1).task().name(), Some("named"));
     assert_eq!(f.remote(1).task().name(), None);
     let text = format!("{named:?}");
-    assert!(text.contains("RemoteFn") && text.contains("named"), "{text}");
+    assert!(
+        text.contains("RemoteFn") && text.contains("named"),
+        "{text}"
+    );
 }

@@ -27,7 +27,12 @@ fn shutdown_fails_every_kind_of_pending_ref() {
         std::thread::sleep(Duration::from_millis(20));
 
         rt.shutdown();
-        for r in [&async_pending, &running_blocking, &queued_blocking, &dependent] {
+        for r in [
+            &async_pending,
+            &running_blocking,
+            &queued_blocking,
+            &dependent,
+        ] {
             let err = r.block_get().unwrap_err();
             assert!(err.is_shutdown(), "{err}");
             assert!(err.to_string().contains("runtime was shut down"), "{err}");
@@ -47,7 +52,11 @@ fn submissions_after_shutdown_fail_at_once() {
         rt.shutdown(); // idempotent
         assert!(rt.is_shutdown());
         assert!(rt.spawn(async { 1 }).block_get().unwrap_err().is_shutdown());
-        assert!(rt.spawn_blocking(|| 1).block_get().unwrap_err().is_shutdown());
+        assert!(rt
+            .spawn_blocking(|| 1)
+            .block_get()
+            .unwrap_err()
+            .is_shutdown());
         let f = rt.remote(|x: u8| async move { x });
         assert!(f.remote(1).block_get().unwrap_err().is_shutdown());
         assert_eq!(rt.put(5).block_get().unwrap(), 5, "put needs no runtime");
@@ -110,7 +119,10 @@ fn last_handle_dropped_on_a_runtime_thread() {
             drop(holder);
         });
         drop(rt);
-        assert!(!pending.is_ready(), "the task's handle keeps the runtime alive");
+        assert!(
+            !pending.is_ready(),
+            "the task's handle keeps the runtime alive"
+        );
         go_tx.send(()).unwrap();
         assert!(pending.block_get().unwrap_err().is_shutdown());
     });
@@ -139,7 +151,10 @@ fn shutdown_of_an_attached_runtime_spares_the_users_runtime() {
         let pending = rt.spawn(std::future::pending::<u8>());
         rt.shutdown();
         assert!(pending.block_get().unwrap_err().is_shutdown());
-        assert_eq!(user.block_on(async { tokio::spawn(async { 7 }).await.unwrap() }), 7);
+        assert_eq!(
+            user.block_on(async { tokio::spawn(async { 7 }).await.unwrap() }),
+            7
+        );
     });
 }
 

@@ -146,7 +146,9 @@ impl<T: Clone> Future for GetAll<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let done = ready!(this.gather.poll_into(cx, &mut this.values, |outcome| outcome));
+        let done = ready!(this
+            .gather
+            .poll_into(cx, &mut this.values, |outcome| outcome));
         Poll::Ready(done.map(|()| collect_all(&mut this.values)))
     }
 }

@@ -60,7 +60,11 @@ pub type WaitOutput<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 ///
 /// This function is cancel safe: dropping the future loses nothing.
 #[track_caller]
-pub fn wait<T>(refs: &[ObjectRef<T>], num_returns: usize, timeout: Option<Duration>) -> Wait<'_, T> {
+pub fn wait<T>(
+    refs: &[ObjectRef<T>],
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> Wait<'_, T> {
     Wait::new(refs, num_returns, timeout, Location::caller())
 }
 

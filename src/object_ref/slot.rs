@@ -74,6 +74,16 @@ impl Waiters {
     }
 }
 
+/// Waiters of a slot that has just completed, to be woken outside its lock.
+#[must_use = "waiters must be woken"]
+pub(crate) struct PendingWake(Waiters);
+
+impl PendingWake {
+    pub(crate) fn wake_all(self) {
+        self.0.wake_all();
+    }
+}
+
 enum State<T> {
     /// The task has not produced its outcome yet.
     Pending(Waiters),
@@ -129,16 +139,31 @@ impl<T> Slot<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // A panic while the lock is held can only come from a waker's `clone`;
         // the state itself is always consistent, so poisoning is ignored.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Moves the slot to its final state. Returns `false` (and drops `outcome`)
     /// if another party completed it first.
     pub(crate) fn complete(&self, outcome: Result<T, Error>) -> bool {
+        match self.complete_deferred(outcome) {
+            Some(wake) => {
+                wake.wake_all();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Like `complete`, but hands back the waiters instead of waking them, so the
+    /// task can first drop its own handles to the slot: a woken reader holding
+    /// the last ref can then move the value out instead of cloning it.
+    pub(crate) fn complete_deferred(&self, outcome: Result<T, Error>) -> Option<PendingWake> {
         let mut state = self.lock();
         if !matches!(*state, State::Pending(_)) {
             drop(state);
-            return false;
+            return None;
         }
         let new_state = match outcome {
             Ok(value) => State::Ready(value),
@@ -149,9 +174,7 @@ impl<T> Slot<T> {
         };
         self.done.store(true, Ordering::Release);
         drop(state);
-        // Wake outside the lock: a woken reader takes the lock straight away.
-        waiters.wake_all();
-        true
+        Some(PendingWake(waiters))
     }
 
     /// Reads the outcome if it is final, with `read`; otherwise registers (or

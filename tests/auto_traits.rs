@@ -1,0 +1,51 @@
+//! Send/Sync of every public type and future, pinned so they cannot regress.
+
+use taskref::*;
+
+fn send<T: Send>(_: &T) {}
+fn sync<T: Sync>(_: &T) {}
+fn send_sync<T: Send + Sync>(_: &T) {}
+
+#[test]
+fn public_types_and_futures_are_send_and_sync() {
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    send_sync(&rt);
+    send_sync(&Runtime::builder());
+    let r: ObjectRef<u64> = rt.put(1);
+    send_sync(&r);
+    send_sync(&r.id());
+    send_sync(r.task());
+    send_sync(&Error::Cancelled {
+        task: r.task().clone(),
+    });
+    let f = rt.remote(|x: u64| async move { x });
+    send_sync(&f);
+    let g = rt.remote_blocking(|x: u64| x);
+    send_sync(&g);
+
+    send(&r.get());
+    send(&r.get_timeout(std::time::Duration::ZERO));
+    send(&r.clone().into_future());
+    send(&get_all(vec![r.clone()]));
+    send(&get_all_settled(vec![r.clone()]));
+    let refs = vec![r.clone()];
+    send(&wait(&refs, 1, None));
+    send(&as_completed(vec![r.clone()]));
+    sync(&as_completed(vec![r.clone()]));
+}
+
+#[test]
+fn futures_can_be_spawned_on_tokio() {
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    let r = rt.put(5u64);
+    let refs = vec![r.clone()];
+    let handle = rt.handle().spawn(async move {
+        let a = r.get().await.unwrap();
+        let b = get_all(refs.clone()).await.unwrap()[0];
+        let (ready, _) = wait(&refs, 1, None).await.unwrap();
+        a + b + ready.len() as u64
+    });
+    assert_eq!(rt.handle().block_on(handle).unwrap(), 11);
+}
+
+use std::future::IntoFuture;
