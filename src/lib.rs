@@ -156,3 +156,8 @@ pub use gather::{
 pub use object_ref::{Get, GetTimeout, IntoGet, ObjectId, ObjectRef};
 pub use remote::{AsyncTask, BlockingTask, Func, RemoteFn};
 pub use runtime::{Builder, Runtime};
+
+/// The README's examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -52,6 +52,19 @@ impl<T: Send + 'static> Completer<T> {
         self.slot.is_done()
     }
 
+    /// The error for this task when an argument's task failed. During shutdown
+    /// the upstream failure is the shutdown itself, and this task reports the
+    /// same (the store is closed before any slot is failed).
+    fn upstream_failed(&self, upstream: &Error) -> Error {
+        if self.shared.store.is_closed() {
+            Error::Shutdown {
+                task: self.info().clone(),
+            }
+        } else {
+            Error::dependency_failed(self.info().clone(), upstream)
+        }
+    }
+
     fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
         let wake = self.slot.complete_deferred(outcome);
@@ -184,7 +197,7 @@ impl Shared {
                         .spawn_blocking(move || run_blocking(completer, call, args, permit))
                         .abort_handle(),
                     Err(upstream) => {
-                        let err = Error::dependency_failed(completer.info().clone(), &upstream);
+                        let err = completer.upstream_failed(&upstream);
                         completer.complete(Err(err));
                         return object;
                     }
@@ -198,7 +211,7 @@ impl Shared {
             let args = match resolving.await {
                 Ok(args) => args,
                 Err(upstream) => {
-                    let err = Error::dependency_failed(completer.info().clone(), &upstream);
+                    let err = completer.upstream_failed(&upstream);
                     return completer.complete(Err(err));
                 }
             };
@@ -228,7 +241,7 @@ async fn run_async<L, Fut>(
     let args = match resolving.await {
         Ok(args) => args,
         Err(upstream) => {
-            let err = Error::dependency_failed(completer.info().clone(), &upstream);
+            let err = completer.upstream_failed(&upstream);
             return completer.complete(Err(err));
         }
     };

@@ -200,9 +200,7 @@ fn values_are_dropped_once_across_shutdown() {
             let token = counter.token();
             rt.spawn(async move { token })
         };
-        while !done.is_ready() {
-            std::thread::yield_now();
-        }
+        support::eventually("the first task finishes", || done.is_ready());
         let never = {
             let token = counter.token();
             rt.spawn(async move {
@@ -214,7 +212,8 @@ fn values_are_dropped_once_across_shutdown() {
         assert!(matches!(never.block_get(), Err(Error::Shutdown { .. })));
         drop((done, never, rt));
         // The captured token of the aborted future and the stored value: once each.
-        std::thread::sleep(Duration::from_millis(50));
+        support::eventually("both values are dropped", || counter.drops() >= 2);
+        std::thread::sleep(Duration::from_millis(20));
         assert_eq!(counter.drops(), 2);
     });
 }

@@ -36,6 +36,18 @@ pub fn within_deadline<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static
     }
 }
 
+/// Waits until `condition` holds, failing the test after [`DEADLINE`]. For
+/// effects that trail an event by a moment (a task lets go of its value just
+/// after its ref becomes ready).
+#[track_caller]
+pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < DEADLINE, "never happened: {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A small owned runtime.
 pub fn runtime(num_cpus: usize) -> Runtime {
     Runtime::builder()
