@@ -304,12 +304,20 @@ where
 }
 
 /// Iterator returned by [`block_as_completed`].
-#[derive(Debug)]
 pub struct BlockAsCompleted<T> {
     stream: AsCompleted<T>,
     mode: Mode,
     /// The blocking mode was decided for the creating thread.
     _not_send: PhantomData<*const ()>,
+}
+
+impl<T> std::fmt::Debug for BlockAsCompleted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockAsCompleted")
+            .field("pending", &self.stream.len())
+            .field("mode", &self.mode)
+            .finish()
+    }
 }
 
 impl<T: Clone> Iterator for BlockAsCompleted<T> {
