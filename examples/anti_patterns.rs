@@ -110,52 +110,51 @@ fn measure(
         .collect()
 }
 
+/// Anti-pattern 1 on a workload of 100 tasks: get each one right after
+/// submitting it, against submitting all of them and gathering once.
+fn get_in_a_loop(
+    rt: &Runtime,
+    workload: &'static str,
+    submit: impl Fn(u64) -> ObjectRef<u64>,
+) -> Vec<Row> {
+    let submit = &submit;
+    measure(
+        rt,
+        "get in a loop",
+        workload,
+        |rt, face| {
+            time(rt, face, |face| async move {
+                for i in 0..100 {
+                    get(face, submit(i)).await;
+                }
+            })
+        },
+        |rt, face| {
+            time(rt, face, |face| async move {
+                get_all(face, (0..100).map(submit).collect()).await;
+            })
+        },
+    )
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rt = Runtime::new()?;
     let mut rows = Vec::new();
 
     // W1, seed: 100 tasks f(i) = i.
-    let seed = &rt.remote(|i: u64| async move { i });
-    rows.extend(measure(
-        &rt,
-        "get in a loop",
-        "W1 seed, 100 x f(i)=i",
-        |rt, face| {
-            time(rt, face, |face| async move {
-                for i in 0..100 {
-                    get(face, seed.remote(i)).await;
-                }
-            })
-        },
-        |rt, face| {
-            time(rt, face, |face| async move {
-                get_all(face, (0..100).map(|i| seed.remote(i)).collect()).await;
-            })
-        },
-    ));
+    let seed = rt.remote(|i: u64| async move { i });
+    rows.extend(get_in_a_loop(&rt, "W1 seed, 100 x f(i)=i", |i| {
+        seed.remote(i)
+    }));
 
     // W2, latency-bound: 100 tasks that sleep 10 ms.
-    let sleepy = &rt.remote(|i: u64| async move {
+    let sleepy = rt.remote(|i: u64| async move {
         tokio::time::sleep(Duration::from_millis(10)).await;
         i
     });
-    rows.extend(measure(
-        &rt,
-        "get in a loop",
-        "W2 100 x sleep 10 ms",
-        |rt, face| {
-            time(rt, face, |face| async move {
-                for i in 0..100 {
-                    get(face, sleepy.remote(i)).await;
-                }
-            })
-        },
-        |rt, face| {
-            time(rt, face, |face| async move {
-                get_all(face, (0..100).map(|i| sleepy.remote(i)).collect()).await;
-            })
-        },
-    ));
+    rows.extend(get_in_a_loop(&rt, "W2 100 x sleep 10 ms", |i| {
+        sleepy.remote(i)
+    }));
 
     // W5, unnecessary get: an 8 MB producer, a consumer that sums it.
     let produce = &rt.remote(|n: usize| async move { vec![1u8; n] });

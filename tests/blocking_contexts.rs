@@ -60,11 +60,7 @@ fn from_a_multi_thread_worker_of_its_own_runtime() {
 fn from_another_multi_thread_runtime_block_on() {
     within_deadline(|| {
         let rt = runtime(1);
-        let user = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_multi_thread();
         let r = rt.spawn(async {
             tokio::time::sleep(Duration::from_millis(10)).await;
             5
@@ -77,10 +73,7 @@ fn from_another_multi_thread_runtime_block_on() {
 fn from_a_current_thread_runtime_it_refuses() {
     within_deadline(|| {
         let rt = runtime(1);
-        let user = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_current_thread();
         let pending = rt.spawn(std::future::pending::<u8>());
         let ready = rt.put(1);
         user.block_on(async {
@@ -99,10 +92,7 @@ fn from_a_current_thread_runtime_it_refuses() {
 #[test]
 fn inside_a_local_set_it_refuses() {
     within_deadline(|| {
-        let user = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_current_thread();
         let local = tokio::task::LocalSet::new();
         let rt = runtime(1);
         let r = rt.spawn(async { 2 });
@@ -119,10 +109,7 @@ fn inside_a_local_set_it_refuses() {
 #[test]
 fn on_the_blocking_pool_of_a_current_thread_runtime_it_blocks() {
     within_deadline(|| {
-        let user = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_current_thread();
         let rt = runtime(1);
         let r = rt.spawn(async {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -138,10 +125,7 @@ fn on_the_blocking_pool_of_a_current_thread_runtime_it_blocks() {
 #[test]
 fn attached_to_a_current_thread_runtime_blocking_tasks_can_block() {
     within_deadline(|| {
-        let user = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_current_thread();
         user.block_on(async {
             let rt = Runtime::from_handle(tokio::runtime::Handle::current());
             let child = rt.spawn_blocking(|| 4);

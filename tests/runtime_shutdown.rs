@@ -76,10 +76,7 @@ fn dropping_the_last_handle_shuts_an_owned_runtime_down() {
 #[test]
 fn dropping_inside_async_code_does_not_panic() {
     within_deadline(|| {
-        let user = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_current_thread();
         let pending = user.block_on(async {
             let rt = runtime(1);
             let pending = rt.spawn(std::future::pending::<u8>());
@@ -142,11 +139,7 @@ fn shutdown_from_a_blocking_task() {
 #[test]
 fn shutdown_of_an_attached_runtime_spares_the_users_runtime() {
     within_deadline(|| {
-        let user = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_multi_thread();
         let rt = Runtime::from_handle(user.handle().clone());
         let pending = rt.spawn(std::future::pending::<u8>());
         rt.shutdown();
@@ -161,11 +154,7 @@ fn shutdown_of_an_attached_runtime_spares_the_users_runtime() {
 #[test]
 fn dropping_an_attached_runtime_keeps_its_tasks_running() {
     within_deadline(|| {
-        let user = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_multi_thread();
         let rt = Runtime::from_handle(user.handle().clone());
         let r = rt.spawn(async {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -179,11 +168,7 @@ fn dropping_an_attached_runtime_keeps_its_tasks_running() {
 #[test]
 fn the_users_runtime_shutting_down_fails_attached_refs() {
     within_deadline(|| {
-        let user = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let user = support::user_multi_thread();
         let rt = Runtime::from_handle(user.handle().clone());
         let pending = rt.spawn(std::future::pending::<u8>());
         drop(user);

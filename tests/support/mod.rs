@@ -57,6 +57,23 @@ pub fn runtime(num_cpus: usize) -> Runtime {
         .expect("runtime")
 }
 
+/// A user's multi-thread tokio runtime (one worker, all drivers).
+pub fn user_multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A user's current-thread tokio runtime (all drivers).
+pub fn user_current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Counts drops of the values it hands out.
 #[derive(Clone, Default)]
 pub struct DropCounter(Arc<AtomicUsize>);
