@@ -64,7 +64,7 @@ fn context(location: &'static Location<'static>) -> Result<Mode, Error> {
 
 /// Drives `future` to completion on this thread; `Ok(None)` if `deadline` passes
 /// first.
-fn block_on<F: Future>(
+pub(crate) fn block_on<F: Future>(
     future: F,
     deadline: Option<Instant>,
     location: &'static Location<'static>,
@@ -88,7 +88,7 @@ fn block_in_mode<F: Future>(mode: Mode, future: F, deadline: Option<Instant>) ->
     }
 }
 
-fn deadline_after(timeout: Duration) -> Instant {
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     // A timeout too large to represent is as good as none.
     Instant::now()
         .checked_add(timeout)

@@ -6,6 +6,7 @@
 //! | [`get_all_settled`] | every outcome | input order | O(n) |
 //! | [`wait`] | `(ready, not_ready)` once `num_returns` are ready | input order in both lists | O(n) per call |
 //! | [`as_completed`] | a stream of `(index, outcome)` | completion order | O(1) amortised per item |
+//! | [`WaitSet::wait`] | the ready refs, removed from the set | completion order | O(1) amortised per item |
 //!
 //! All of them wait with wakers, never by polling or sleeping, and their futures
 //! are `Send` when `T` is.
@@ -14,9 +15,11 @@ mod as_completed;
 mod get_all;
 mod readiness;
 mod wait;
+mod wait_set;
 
 pub use as_completed::{as_completed, AsCompleted};
 pub use get_all::{get_all, get_all_settled, GetAll, GetAllSettled};
 pub use wait::{wait, Wait, WaitOutput};
+pub use wait_set::{WaitSet, WaitSetWait};
 
 pub(crate) use readiness::Readiness;

@@ -151,7 +151,7 @@ pub use blocking::{
 pub use error::{Error, Result, TaskInfo};
 pub use gather::{
     as_completed, get_all, get_all_settled, wait, AsCompleted, GetAll, GetAllSettled, Wait,
-    WaitOutput,
+    WaitOutput, WaitSet, WaitSetWait,
 };
 pub use object_ref::{Get, GetTimeout, IntoGet, ObjectId, ObjectRef};
 pub use remote::{AsyncTask, BlockingTask, Func, RemoteFn};

@@ -130,3 +130,60 @@ fn block_wait_timeout_needs_no_tokio_timer() {
         assert!(start.elapsed() >= Duration::from_millis(30));
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn wait_set_drains_in_completion_order() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let sleepy = rt.remote(|ms: u64| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        ms
+    });
+    let mut set: taskref::WaitSet<u64> = [30, 10, 20].iter().map(|&ms| sleepy.remote(ms)).collect();
+    let mut order = Vec::new();
+    while !set.is_empty() {
+        for r in set.wait(1, None).await.unwrap() {
+            order.push(r.await.unwrap());
+        }
+    }
+    assert_eq!(order, [10, 20, 30]);
+    assert!(set.wait(1, None).await.is_err(), "num_returns > len");
+    assert!(set.wait(0, None).await.unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_set_timeout_returns_what_is_ready() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let mut set = taskref::WaitSet::new([rt.spawn(std::future::pending::<u8>()), rt.put(1)]);
+    let ready = set.wait(2, Some(Duration::from_millis(10))).await.unwrap();
+    assert_eq!(ready.len(), 1);
+    assert_eq!(set.len(), 1);
+    let none = set.wait(1, Some(Duration::ZERO)).await.unwrap();
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn a_dropped_wait_set_wait_loses_nothing() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let mut set = taskref::WaitSet::new([rt.put(1), rt.spawn(std::future::pending::<u8>())]);
+    {
+        // Collects the ready ref, then waits for a second that never comes.
+        let wait = set.wait(2, None);
+        let timed_out = tokio::time::timeout(Duration::from_millis(10), wait).await;
+        assert!(timed_out.is_err());
+    }
+    assert_eq!(set.len(), 2, "the collected ref went back into the set");
+    assert_eq!(set.wait(1, None).await.unwrap().len(), 1);
+}
+
+#[test]
+fn wait_set_block_wait() {
+    support::within_deadline(|| {
+        let rt = support::runtime(1);
+        let mut set = taskref::WaitSet::new([rt.spawn(std::future::pending::<u8>()), rt.put(7)]);
+        let ready = set.block_wait(1, None).unwrap();
+        assert_eq!(ready[0].block_get().unwrap(), 7);
+        let nothing = set.block_wait(1, Some(Duration::from_millis(10))).unwrap();
+        assert!(nothing.is_empty());
+        assert_eq!(set.len(), 1);
+    });
+}

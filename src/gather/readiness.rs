@@ -25,6 +25,13 @@ impl<T> Readiness<T> {
     }
 }
 
+impl<T> Readiness<T> {
+    /// The ref this future waits on, until it is ready.
+    pub(crate) fn object(&self) -> Option<&ObjectRef<T>> {
+        self.object.as_ref()
+    }
+}
+
 impl<T> Future for Readiness<T> {
     type Output = (usize, ObjectRef<T>);
 

@@ -28,8 +28,9 @@ pub type WaitOutput<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 /// keep running either way, and the refs are clones of the input.
 ///
 /// To process results in completion order, call `wait(&rest, 1, None)` in a
-/// loop, or better, use [`as_completed`](crate::as_completed), which does not
-/// rescan the remaining refs for every item.
+/// loop as in Ray; each call costs O(`refs.len()`) (it returns a new list of the
+/// rest), so draining n refs that way is O(n²). [`WaitSet`](crate::WaitSet) and
+/// [`as_completed`](crate::as_completed) drain in O(n).
 ///
 /// # Examples
 ///

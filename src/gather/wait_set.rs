@@ -1,0 +1,251 @@
+//! `WaitSet`: Ray's `wait` drain loop at O(1) amortised per item.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::error::Error;
+use crate::gather::Readiness;
+use crate::ObjectRef;
+
+/// A set of pending refs to drain with repeated waits: the linear form of Ray's
+/// `ready, refs = ray.wait(refs, num_returns=1)` loop.
+///
+/// [`wait`](crate::wait) takes a slice and returns the refs that are not ready as
+/// a new `Vec`, as `ray.wait` does, so a drain loop over n refs rebuilds that list
+/// n times: O(n²) in all (Ray's loop is quadratic too). A `WaitSet` keeps the
+/// pending refs itself and hands out the ready ones as they complete, so draining
+/// n refs costs O(n).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), taskref::Error> {
+/// # let rt = taskref::Runtime::from_handle(tokio::runtime::Handle::current());
+/// let refs: Vec<_> = (0..10u64).map(|i| rt.spawn(async move { i })).collect();
+/// let mut pending = taskref::WaitSet::new(refs);
+/// let mut sum = 0;
+/// while !pending.is_empty() {
+///     for r in pending.wait(1, None).await? {
+///         sum += r.await?;
+///     }
+/// }
+/// assert_eq!(sum, 45);
+/// # Ok(()) }
+/// ```
+pub struct WaitSet<T> {
+    pending: FuturesUnordered<Readiness<T>>,
+}
+
+impl<T> WaitSet<T> {
+    /// A set holding `refs`.
+    pub fn new(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Self {
+        WaitSet {
+            pending: refs
+                .into_iter()
+                .enumerate()
+                .map(|(index, object)| Readiness::new(index, object))
+                .collect(),
+        }
+    }
+
+    /// How many refs the set still holds.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether every ref has been handed out.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Adds a ref to the set.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let mut set = taskref::WaitSet::new(Vec::new());
+    /// set.push(rt.put(1));
+    /// assert_eq!(set.len(), 1);
+    /// ```
+    pub fn push(&mut self, object: ObjectRef<T>) {
+        self.pending
+            .push(Readiness::new(self.pending.len(), object));
+    }
+
+    /// Waits until `num_returns` refs of the set are ready, or `timeout` passes,
+    /// and removes and returns the ready ones (at most `num_returns`), in the
+    /// order they became ready. On timeout it returns what was ready by then,
+    /// possibly nothing. O(1) amortised per returned ref.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `num_returns` exceeds [`len`](WaitSet::len);
+    /// [`Error::NoTimer`] if a timeout is asked of a runtime attached to a tokio
+    /// runtime without a timer.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: refs collected by a dropped future go back
+    /// into the set.
+    #[track_caller]
+    pub fn wait(&mut self, num_returns: usize, timeout: Option<Duration>) -> WaitSetWait<'_, T> {
+        WaitSetWait {
+            set: self,
+            num_returns,
+            timeout,
+            location: Location::caller(),
+            ready: Vec::new(),
+            sleep: None,
+        }
+    }
+
+    /// Blocks until `num_returns` refs are ready or `timeout` passes, and removes
+    /// and returns them: [`wait`](WaitSet::wait) for plain threads.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let mut set = taskref::WaitSet::new([rt.spawn(async { 1 }), rt.put(2)]);
+    /// let first = set.block_wait(1, None)?;
+    /// assert_eq!((first.len(), set.len()), (1, 1));
+    /// # Ok::<(), taskref::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`wait`](WaitSet::wait) (except `NoTimer`), and
+    /// [`Error::BlockingInAsyncContext`].
+    ///
+    /// # Blocking
+    ///
+    /// As [`ObjectRef::block_get`], for at most `timeout`.
+    #[track_caller]
+    pub fn block_wait(
+        &mut self,
+        num_returns: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<ObjectRef<T>>, Error> {
+        let location = Location::caller();
+        let mut wait = WaitSetWait {
+            set: self,
+            num_returns,
+            timeout: None,
+            location,
+            ready: Vec::new(),
+            sleep: None,
+        };
+        let deadline = timeout.map(crate::blocking::deadline_after);
+        match crate::blocking::block_on(&mut wait, deadline, location)? {
+            Some(result) => result,
+            None => Ok(wait.take_ready()),
+        }
+    }
+}
+
+impl<T> FromIterator<ObjectRef<T>> for WaitSet<T> {
+    fn from_iter<I: IntoIterator<Item = ObjectRef<T>>>(refs: I) -> Self {
+        WaitSet::new(refs)
+    }
+}
+
+impl<T> fmt::Debug for WaitSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitSet")
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+/// Future returned by [`WaitSet::wait`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct WaitSetWait<'a, T> {
+    set: &'a mut WaitSet<T>,
+    num_returns: usize,
+    timeout: Option<Duration>,
+    location: &'static Location<'static>,
+    /// Ready refs collected so far, with their index in the set.
+    ready: Vec<(usize, ObjectRef<T>)>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> WaitSetWait<'_, T> {
+    fn take_ready(&mut self) -> Vec<ObjectRef<T>> {
+        self.ready.drain(..).map(|(_, object)| object).collect()
+    }
+
+    fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let Some(timeout) = self.timeout else {
+            return Poll::Pending;
+        };
+        if timeout.is_zero() {
+            return Poll::Ready(Ok(()));
+        }
+        if self.sleep.is_none() {
+            let runtime = self
+                .set
+                .pending
+                .iter()
+                .find_map(|waiting| waiting.object()?.slot.runtime().cloned());
+            let Some(runtime) = runtime else {
+                return Poll::Ready(Ok(()));
+            };
+            self.sleep = Some(runtime.sleep(timeout, self.location)?);
+        }
+        let sleep = self.sleep.as_mut().expect("set above");
+        crate::timer::poll_sleep(sleep, cx).map(Ok)
+    }
+}
+
+impl<T> Future for WaitSetWait<'_, T> {
+    type Output = Result<Vec<ObjectRef<T>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let available = this.set.len() + this.ready.len();
+        if this.num_returns > available {
+            return Poll::Ready(Err(Error::InvalidArgument {
+                message: format!(
+                    "`WaitSet::wait` asked for num_returns = {} but the set holds only {available} refs",
+                    this.num_returns
+                ),
+                location: this.location,
+            }));
+        }
+        while this.ready.len() < this.num_returns {
+            match this.set.pending.poll_next_unpin(cx) {
+                Poll::Ready(Some(ready)) => this.ready.push(ready),
+                Poll::Ready(None) => break,
+                Poll::Pending => match this.poll_timeout(cx) {
+                    Poll::Ready(Ok(())) => break,
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        }
+        Poll::Ready(Ok(this.take_ready()))
+    }
+}
+
+impl<T> Drop for WaitSetWait<'_, T> {
+    fn drop(&mut self) {
+        // Cancel safety: what this wait collected but did not return goes back.
+        for (index, object) in self.ready.drain(..) {
+            self.set.pending.push(Readiness::new(index, object));
+        }
+    }
+}
+
+impl<T> fmt::Debug for WaitSetWait<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitSetWait")
+            .field("num_returns", &self.num_returns)
+            .field("ready", &self.ready.len())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
