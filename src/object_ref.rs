@@ -170,7 +170,7 @@ impl<T> ObjectRef<T> {
     /// ```
     pub fn cancel(&self) -> bool {
         match self.slot.runtime() {
-            Some(runtime) => runtime.cancel(self.id(), &self.slot),
+            Some(runtime) => runtime.cancel(&self.slot),
             None => false,
         }
     }

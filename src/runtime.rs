@@ -357,12 +357,8 @@ impl Shared {
         self.cpus.close();
     }
 
-    pub(crate) fn cancel<T>(&self, id: ObjectId, slot: &Slot<T>) -> bool {
-        if !slot.fail(store::cancelled) {
-            return false;
-        }
-        self.store.abort(id);
-        true
+    pub(crate) fn cancel<T>(&self, slot: &Slot<T>) -> bool {
+        slot.fail(store::cancelled)
     }
 
     pub(crate) fn sleep(
@@ -386,7 +382,6 @@ impl fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("owned", &owned)
             .field("num_cpus", &shared.num_cpus)
-            .field("unfinished_tasks", &shared.store.len())
             .field("shutdown", &shared.store.is_closed())
             .finish()
     }

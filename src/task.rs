@@ -32,18 +32,21 @@ impl fmt::Debug for TaskOptions {
     }
 }
 
-/// The task's side of its slot. Completing it stores the outcome and forgets the
-/// task in the registry; dropping it unfinished (the future was dropped by a
-/// runtime shutdown or an abort) fails the slot, so no ref waits forever.
+/// The task's side of its slot. Completing it stores the outcome; dropping it
+/// unfinished (the future was dropped by a runtime shutdown or an abort) fails
+/// the slot, so no ref waits forever.
 pub(crate) struct Completer<T: Send + 'static> {
     slot: Arc<Slot<T>>,
-    shared: Arc<Shared>,
     armed: bool,
 }
 
 impl<T: Send + 'static> Completer<T> {
     fn info(&self) -> &TaskInfo {
         self.slot.info()
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        self.slot.runtime().expect("a task's slot has a runtime")
     }
 
     /// Whether someone else (cancel, shutdown) already decided the outcome, in
@@ -56,7 +59,7 @@ impl<T: Send + 'static> Completer<T> {
     /// the upstream failure is the shutdown itself, and this task reports the
     /// same (the store is closed before any slot is failed).
     fn upstream_failed(&self, upstream: &Error) -> Error {
-        if self.shared.store.is_closed() {
+        if self.shared().store.is_closed() {
             Error::Shutdown {
                 task: self.info().clone(),
             }
@@ -68,7 +71,6 @@ impl<T: Send + 'static> Completer<T> {
     fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
         let wake = self.slot.complete_deferred(outcome);
-        self.shared.store.remove(self.slot.info().id());
         // Let go of the slot before waking anyone: a reader that holds the last
         // ref then moves the value out instead of cloning it.
         drop(self);
@@ -81,8 +83,7 @@ impl<T: Send + 'static> Completer<T> {
 impl<T: Send + 'static> Drop for Completer<T> {
     fn drop(&mut self) {
         if self.armed {
-            self.slot.fail_with(|task| Error::Shutdown { task });
-            self.shared.store.remove(self.slot.info().id());
+            self.slot.fail(|task| Error::Shutdown { task });
         }
     }
 }
@@ -104,7 +105,8 @@ impl Shared {
     ) -> (ObjectRef<T>, Option<Admitted<T>>) {
         let info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
         let request = options.num_cpus.unwrap_or(default_cpus);
-        let rejection = match cpu_units(request) {
+        let units = cpu_units(request);
+        let rejection = match units {
             None => Some(Error::InvalidArgument {
                 message: format!(
                     "{info} asks for {request} CPUs; a request must be a finite number >= 0"
@@ -126,18 +128,18 @@ impl Shared {
             slot.complete(Err(err));
             return (object, None);
         }
-        let units = cpu_units(request).unwrap_or(0);
-        let completer = Completer {
-            slot,
-            shared: Arc::clone(self),
-            armed: true,
+        let admitted = Admitted {
+            completer: Completer { slot, armed: true },
+            units: units.unwrap_or(0),
         };
-        (object, Some(Admitted { completer, units }))
+        (object, Some(admitted))
     }
 
+    /// Records the tokio task behind `object`, for cancel and shutdown.
     fn register<T: Send + 'static>(&self, object: &ObjectRef<T>, abort: tokio::task::AbortHandle) {
+        object.slot.set_abort(abort);
         let slot: Arc<dyn ErasedSlot> = object.slot.clone();
-        self.store.register(object.id(), slot, abort);
+        self.store.register(object.id(), &slot);
     }
 
     /// Submits an async task: `call(args)` runs on the tokio workers once `args`
@@ -159,9 +161,22 @@ impl Shared {
         let Some(Admitted { completer, units }) = task else {
             return object;
         };
-        let join = self
-            .handle
-            .spawn(run_async(completer, args.resolve(), call, units));
+        let join = if units == 0 && args.is_ready() {
+            // The common case, kept lean (it sets the memory cost of a pending
+            // task): no arguments to wait for, no CPU to acquire.
+            match args.resolve().now_or_never() {
+                Some(Ok(args)) => self.handle.spawn(run_ready(completer, args, call)),
+                Some(Err(upstream)) => {
+                    let err = completer.upstream_failed(&upstream);
+                    completer.complete(Err(err));
+                    return object;
+                }
+                None => unreachable!("ready arguments resolve at once"),
+            }
+        } else {
+            self.handle
+                .spawn(run_async(completer, args.resolve(), call, units))
+        };
         self.register(&object, join.abort_handle());
         object
     }
@@ -187,22 +202,18 @@ impl Shared {
         // Fast path: nothing to wait for, so skip the async stage.
         if args.is_ready() {
             if let Some(permit) = self.cpus.try_acquire(units) {
-                let args = args
-                    .resolve()
-                    .now_or_never()
-                    .expect("ready arguments resolve at once");
-                let join = match args {
-                    Ok(args) => self
+                let join = match args.resolve().now_or_never() {
+                    Some(Ok(args)) => self
                         .handle
-                        .spawn_blocking(move || run_blocking(completer, call, args, permit))
-                        .abort_handle(),
-                    Err(upstream) => {
+                        .spawn_blocking(move || run_blocking(completer, call, args, permit)),
+                    Some(Err(upstream)) => {
                         let err = completer.upstream_failed(&upstream);
                         completer.complete(Err(err));
                         return object;
                     }
+                    None => unreachable!("ready arguments resolve at once"),
                 };
-                self.register(&object, join);
+                self.register(&object, join.abort_handle());
                 return object;
             }
         }
@@ -215,11 +226,11 @@ impl Shared {
                     return completer.complete(Err(err));
                 }
             };
-            let permit = completer.shared.cpus.acquire(units).await;
+            let permit = completer.shared().cpus.acquire(units).await;
             if completer.is_decided() {
                 return;
             }
-            let handle = completer.shared.handle.clone();
+            let handle = completer.shared().handle.clone();
             // Not awaited: the closure completes the slot itself, and an abort of
             // this wrapper could not interrupt it anyway.
             drop(handle.spawn_blocking(move || run_blocking(completer, call, args, permit)));
@@ -229,6 +240,38 @@ impl Shared {
     }
 }
 
+/// Runs `call(args)` and completes the slot with its output or its panic.
+async fn run_guarded<L, Fut>(
+    completer: &Completer<Fut::Output>,
+    args: L,
+    call: impl FnOnce(L) -> Fut,
+) -> Result<Fut::Output, Error>
+where
+    Fut: Future,
+    Fut::Output: Send + 'static,
+{
+    // `call` itself may panic (building the future), so it runs inside the
+    // guarded future too.
+    AssertUnwindSafe(async move { call(args).await })
+        .catch_unwind()
+        .await
+        .map_err(|payload| Error::panicked(completer.info().clone(), payload))
+}
+
+/// The lean task: arguments already resolved, no CPU to take.
+async fn run_ready<L, Fut>(completer: Completer<Fut::Output>, args: L, call: impl FnOnce(L) -> Fut)
+where
+    Fut: Future,
+    Fut::Output: Send + 'static,
+{
+    if completer.is_decided() {
+        return;
+    }
+    let outcome = run_guarded(&completer, args, call).await;
+    completer.complete(outcome);
+}
+
+/// The general task: waits for its arguments and its CPUs first.
 async fn run_async<L, Fut>(
     completer: Completer<Fut::Output>,
     resolving: impl Future<Output = Result<L, Error>>,
@@ -245,17 +288,12 @@ async fn run_async<L, Fut>(
             return completer.complete(Err(err));
         }
     };
-    let permit = completer.shared.cpus.acquire(units).await;
+    let permit = completer.shared().cpus.acquire(units).await;
     if completer.is_decided() {
         return;
     }
-    // `call` itself may panic (building the future), so it runs inside the
-    // guarded future too.
-    let outcome = AssertUnwindSafe(async move { call(args).await })
-        .catch_unwind()
-        .await;
+    let outcome = run_guarded(&completer, args, call).await;
     drop(permit);
-    let outcome = outcome.map_err(|payload| Error::panicked(completer.info().clone(), payload));
     completer.complete(outcome);
 }
 
@@ -268,7 +306,7 @@ fn run_blocking<L, R: Send + 'static>(
     if completer.is_decided() {
         return;
     }
-    let scope = BlockingTaskScope::enter(&completer.shared.cpus, permit);
+    let scope = BlockingTaskScope::enter(&completer.shared().cpus, permit);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || call(args)));
     // Give the CPU back before waking waiters, so a waiter that submits more work
     // at once finds it free.

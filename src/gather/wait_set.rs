@@ -113,7 +113,7 @@ impl<T> WaitSet<T> {
     /// let mut set = taskref::WaitSet::new([rt.spawn(async { 1 }), rt.put(2)]);
     /// let first = set.block_wait(1, None)?;
     /// assert_eq!((first.len(), set.len()), (1, 1));
-    /// # Ok::<(), taskref::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors

@@ -29,69 +29,138 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use tokio::task::AbortHandle;
+
 use crate::error::{Error, TaskInfo};
 use crate::runtime::Shared;
 
 /// Where a pending slot keeps its waiters: a slab of wakers with a free list, so
 /// registration and removal are O(1) and keys stay stable.
+///
+/// Most refs have exactly one waiter (the task that gathers them), so the first
+/// one is stored inline (key 0) and the slab is only allocated for a second one.
+/// That saves an allocation per task, and one that the completing worker thread
+/// would otherwise free: cross-thread frees contend on the allocator.
 #[derive(Default)]
 struct Waiters {
+    first: Option<Waker>,
+    more: Option<Box<Overflow>>,
+}
+
+/// Waiters beyond the first: key `k >= 1` lives at `wakers[k - 1]`.
+#[derive(Default)]
+struct Overflow {
     wakers: Vec<Option<Waker>>,
     free: Vec<usize>,
 }
 
 impl Waiters {
     fn insert(&mut self, waker: Waker) -> usize {
-        match self.free.pop() {
+        if self.first.is_none() {
+            self.first = Some(waker);
+            return 0;
+        }
+        let more = self.more.get_or_insert_with(Box::default);
+        match more.free.pop() {
             Some(key) => {
-                self.wakers[key] = Some(waker);
+                more.wakers[key - 1] = Some(waker);
                 key
             }
             None => {
-                self.wakers.push(Some(waker));
-                self.wakers.len() - 1
+                more.wakers.push(Some(waker));
+                more.wakers.len()
+            }
+        }
+    }
+
+    fn entry(&mut self, key: usize) -> &mut Option<Waker> {
+        match key {
+            0 => &mut self.first,
+            k => {
+                &mut self
+                    .more
+                    .as_mut()
+                    .expect("keys above 0 live in the overflow")
+                    .wakers[k - 1]
             }
         }
     }
 
     fn update(&mut self, key: usize, waker: &Waker) {
-        match &mut self.wakers[key] {
+        match self.entry(key) {
             Some(old) if old.will_wake(waker) => {}
             entry => *entry = Some(waker.clone()),
         }
     }
 
     fn remove(&mut self, key: usize) {
-        if self.wakers[key].take().is_some() {
-            self.free.push(key);
+        if self.entry(key).take().is_some() && key > 0 {
+            if let Some(more) = &mut self.more {
+                more.free.push(key);
+            }
         }
     }
 
     fn wake_all(self) {
-        for waker in self.wakers.into_iter().flatten() {
+        if let Some(waker) = self.first {
             waker.wake();
         }
+        if let Some(more) = self.more {
+            for waker in more.wakers.into_iter().flatten() {
+                waker.wake();
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn count(&self) -> usize {
+        usize::from(self.first.is_some())
+            + self
+                .more
+                .as_ref()
+                .map_or(0, |m| m.wakers.iter().filter(|w| w.is_some()).count())
     }
 }
 
-/// Waiters of a slot that has just completed, to be woken outside its lock.
+/// What a pending slot holds besides its waiters.
+#[derive(Default)]
+struct Pending {
+    waiters: Waiters,
+    /// The tokio task that will complete the slot, so cancel and shutdown can
+    /// abort it. Kept only while pending: a handle keeps the tokio task's memory
+    /// alive, and a finished task's refs may live long.
+    abort: Option<AbortHandle>,
+}
+
+/// A slot's state just before it completed: its waiters, to be woken outside
+/// the lock, and its task's abort handle.
 #[must_use = "waiters must be woken"]
-pub(crate) struct PendingWake(Waiters);
+pub(crate) struct PendingWake(Pending);
 
 impl PendingWake {
+    /// Wakes the waiters (the task completed the slot itself).
     pub(crate) fn wake_all(self) {
-        self.0.wake_all();
+        self.0.waiters.wake_all();
+    }
+
+    /// Aborts the task, then wakes the waiters (someone else decided the outcome).
+    fn abort_and_wake_all(self) {
+        if let Some(abort) = &self.0.abort {
+            abort.abort();
+        }
+        self.wake_all();
     }
 }
 
 enum State<T> {
     /// The task has not produced its outcome yet.
-    Pending(Waiters),
+    Pending(Pending),
     /// The task returned this value. Readers clone it (or move it out when they
     /// hold the last handle).
     Ready(T),
-    /// The task failed, was cancelled, or its runtime shut down.
-    Failed(Error),
+    /// The task failed, was cancelled, or its runtime shut down. Boxed: errors
+    /// are rare and large, and every pending slot would pay for their size.
+    Failed(Box<Error>),
 }
 
 /// The shared cell of one task's outcome.
@@ -108,7 +177,7 @@ pub(crate) struct Slot<T> {
 impl<T> Slot<T> {
     pub(crate) fn pending(info: TaskInfo, runtime: Option<Arc<Shared>>) -> Self {
         Slot {
-            state: Mutex::new(State::Pending(Waiters::default())),
+            state: Mutex::new(State::Pending(Pending::default())),
             done: AtomicBool::new(false),
             info,
             runtime,
@@ -167,14 +236,28 @@ impl<T> Slot<T> {
         }
         let new_state = match outcome {
             Ok(value) => State::Ready(value),
-            Err(err) => State::Failed(err),
+            Err(err) => State::Failed(Box::new(err)),
         };
-        let State::Pending(waiters) = std::mem::replace(&mut *state, new_state) else {
+        let State::Pending(pending) = std::mem::replace(&mut *state, new_state) else {
             unreachable!("checked above")
         };
         self.done.store(true, Ordering::Release);
         drop(state);
-        Some(PendingWake(waiters))
+        Some(PendingWake(pending))
+    }
+
+    /// Remembers the tokio task that runs this slot's task while it is pending;
+    /// aborts it at once if the slot was cancelled or shut down meanwhile.
+    pub(crate) fn set_abort(&self, abort: AbortHandle) {
+        let mut state = self.lock();
+        match &mut *state {
+            State::Pending(pending) => pending.abort = Some(abort),
+            State::Failed(_) => {
+                drop(state);
+                abort.abort();
+            }
+            State::Ready(_) => {}
+        }
     }
 
     /// Reads the outcome if it is final, with `read`; otherwise registers (or
@@ -187,7 +270,7 @@ impl<T> Slot<T> {
     ) -> Poll<R> {
         let mut state = self.lock();
         match &mut *state {
-            State::Pending(waiters) => {
+            State::Pending(Pending { waiters, .. }) => {
                 match *key {
                     Some(k) => waiters.update(k, cx.waker()),
                     None => *key = Some(waiters.insert(cx.waker().clone())),
@@ -200,7 +283,7 @@ impl<T> Slot<T> {
             }
             State::Failed(err) => {
                 *key = None;
-                Poll::Ready(read(Err(err)))
+                Poll::Ready(read(Err(&**err)))
             }
         }
     }
@@ -210,7 +293,7 @@ impl<T> Slot<T> {
         match &*self.lock() {
             State::Pending(_) => None,
             State::Ready(value) => Some(read(Ok(value))),
-            State::Failed(err) => Some(read(Err(err))),
+            State::Failed(err) => Some(read(Err(&**err))),
         }
     }
 
@@ -223,30 +306,37 @@ impl<T> Slot<T> {
         {
             State::Pending(_) => None,
             State::Ready(value) => Some(Ok(value)),
-            State::Failed(err) => Some(Err(err)),
+            State::Failed(err) => Some(Err(*err)),
         }
     }
 
     /// Fails a pending slot with the error `make` builds from the task's
-    /// identity. Returns `false` if the slot was already complete.
+    /// identity, and aborts its task. Returns `false` if the slot was already
+    /// complete.
     pub(crate) fn fail(&self, make: fn(TaskInfo) -> Error) -> bool {
         if self.is_done() {
             return false;
         }
-        self.complete(Err(make(self.info.clone())))
+        match self.complete_deferred(Err(make(self.info.clone()))) {
+            Some(wake) => {
+                wake.abort_and_wake_all();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Forgets a waiter whose future was dropped before the slot completed.
     pub(crate) fn remove_waiter(&self, key: usize) {
-        if let State::Pending(waiters) = &mut *self.lock() {
-            waiters.remove(key);
+        if let State::Pending(pending) = &mut *self.lock() {
+            pending.waiters.remove(key);
         }
     }
 
     #[cfg(test)]
     fn waiter_count(&self) -> usize {
         match &*self.lock() {
-            State::Pending(w) => w.wakers.iter().filter(|w| w.is_some()).count(),
+            State::Pending(p) => p.waiters.count(),
             _ => 0,
         }
     }
@@ -310,6 +400,14 @@ mod tests {
         let mut c = None;
         assert!(s.poll_read(&mut c, &mut cx, |_| ()).is_pending());
         assert_eq!(c, a, "a freed key is reused");
+        let (mut d, mut e) = (None, None);
+        assert!(s.poll_read(&mut d, &mut cx, |_| ()).is_pending());
+        assert!(s.poll_read(&mut e, &mut cx, |_| ()).is_pending());
+        assert_eq!(s.waiter_count(), 4);
+        s.remove_waiter(d.unwrap());
+        let mut f = None;
+        assert!(s.poll_read(&mut f, &mut cx, |_| ()).is_pending());
+        assert_eq!(f, d, "a freed overflow key is reused");
         s.complete(Err(Error::Cancelled {
             task: s.info().clone(),
         }));
