@@ -136,8 +136,12 @@ impl Shared {
     }
 
     /// Records the tokio task behind `object`, for cancel and shutdown.
-    fn register<T: Send + 'static>(&self, object: &ObjectRef<T>, abort: tokio::task::AbortHandle) {
-        object.slot.set_abort(abort);
+    fn register<T: Send + 'static>(
+        &self,
+        object: &ObjectRef<T>,
+        task: tokio::task::JoinHandle<()>,
+    ) {
+        object.slot.set_task(task);
         let slot: Arc<dyn ErasedSlot> = object.slot.clone();
         self.store.register(object.id(), &slot);
     }
@@ -177,7 +181,7 @@ impl Shared {
             self.handle
                 .spawn(run_async(completer, args.resolve(), call, units))
         };
-        self.register(&object, join.abort_handle());
+        self.register(&object, join);
         object
     }
 
@@ -213,7 +217,7 @@ impl Shared {
                     }
                     None => unreachable!("ready arguments resolve at once"),
                 };
-                self.register(&object, join.abort_handle());
+                self.register(&object, join);
                 return object;
             }
         }
@@ -235,7 +239,7 @@ impl Shared {
             // this wrapper could not interrupt it anyway.
             drop(handle.spawn_blocking(move || run_blocking(completer, call, args, permit)));
         });
-        self.register(&object, join.abort_handle());
+        self.register(&object, join);
         object
     }
 }

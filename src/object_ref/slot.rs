@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use crate::error::{Error, TaskInfo};
 use crate::runtime::Shared;
@@ -122,39 +122,19 @@ impl Waiters {
     }
 }
 
-/// What a pending slot holds besides its waiters.
-#[derive(Default)]
-struct Pending {
-    waiters: Waiters,
-    /// The tokio task that will complete the slot, so cancel and shutdown can
-    /// abort it. Kept only while pending: a handle keeps the tokio task's memory
-    /// alive, and a finished task's refs may live long.
-    abort: Option<AbortHandle>,
-}
-
-/// A slot's state just before it completed: its waiters, to be woken outside
-/// the lock, and its task's abort handle.
+/// A slot's waiters just after it completed, to be woken outside its lock.
 #[must_use = "waiters must be woken"]
-pub(crate) struct PendingWake(Pending);
+pub(crate) struct PendingWake(Waiters);
 
 impl PendingWake {
-    /// Wakes the waiters (the task completed the slot itself).
     pub(crate) fn wake_all(self) {
-        self.0.waiters.wake_all();
-    }
-
-    /// Aborts the task, then wakes the waiters (someone else decided the outcome).
-    fn abort_and_wake_all(self) {
-        if let Some(abort) = &self.0.abort {
-            abort.abort();
-        }
-        self.wake_all();
+        self.0.wake_all();
     }
 }
 
 enum State<T> {
     /// The task has not produced its outcome yet.
-    Pending(Pending),
+    Pending(Waiters),
     /// The task returned this value. Readers clone it (or move it out when they
     /// hold the last handle).
     Ready(T),
@@ -163,9 +143,20 @@ enum State<T> {
     Failed(Box<Error>),
 }
 
+/// Everything behind the slot's lock.
+struct Locked<T> {
+    state: State<T>,
+    /// The tokio task that completes the slot: cancel and shutdown abort it
+    /// through this handle. It is dropped by the first reader after completion
+    /// (or with the slot), so the task's memory is released on the reader's
+    /// thread, as with a tokio `JoinHandle`: freeing it on the worker that ran
+    /// the task would contend with the submitting thread's allocations.
+    task: Option<JoinHandle<()>>,
+}
+
 /// The shared cell of one task's outcome.
 pub(crate) struct Slot<T> {
-    state: Mutex<State<T>>,
+    locked: Mutex<Locked<T>>,
     /// Set (under the lock) when `state` leaves `Pending`.
     done: AtomicBool,
     info: TaskInfo,
@@ -177,7 +168,10 @@ pub(crate) struct Slot<T> {
 impl<T> Slot<T> {
     pub(crate) fn pending(info: TaskInfo, runtime: Option<Arc<Shared>>) -> Self {
         Slot {
-            state: Mutex::new(State::Pending(Pending::default())),
+            locked: Mutex::new(Locked {
+                state: State::Pending(Waiters::default()),
+                task: None,
+            }),
             done: AtomicBool::new(false),
             info,
             runtime,
@@ -186,7 +180,10 @@ impl<T> Slot<T> {
 
     pub(crate) fn ready(info: TaskInfo, value: T) -> Self {
         Slot {
-            state: Mutex::new(State::Ready(value)),
+            locked: Mutex::new(Locked {
+                state: State::Ready(value),
+                task: None,
+            }),
             done: AtomicBool::new(true),
             info,
             runtime: None,
@@ -205,10 +202,10 @@ impl<T> Slot<T> {
         self.done.load(Ordering::Acquire)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
+    fn lock(&self) -> MutexGuard<'_, Locked<T>> {
         // A panic while the lock is held can only come from a waker's `clone`;
         // the state itself is always consistent, so poisoning is ignored.
-        self.state
+        self.locked
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -229,33 +226,53 @@ impl<T> Slot<T> {
     /// task can first drop its own handles to the slot: a woken reader holding
     /// the last ref can then move the value out instead of cloning it.
     pub(crate) fn complete_deferred(&self, outcome: Result<T, Error>) -> Option<PendingWake> {
-        let mut state = self.lock();
-        if !matches!(*state, State::Pending(_)) {
-            drop(state);
+        let mut locked = self.lock();
+        if !matches!(locked.state, State::Pending(_)) {
+            drop(locked);
             return None;
         }
         let new_state = match outcome {
             Ok(value) => State::Ready(value),
             Err(err) => State::Failed(Box::new(err)),
         };
-        let State::Pending(pending) = std::mem::replace(&mut *state, new_state) else {
+        let State::Pending(waiters) = std::mem::replace(&mut locked.state, new_state) else {
             unreachable!("checked above")
         };
         self.done.store(true, Ordering::Release);
-        drop(state);
-        Some(PendingWake(pending))
+        drop(locked);
+        Some(PendingWake(waiters))
     }
 
-    /// Remembers the tokio task that runs this slot's task while it is pending;
-    /// aborts it at once if the slot was cancelled or shut down meanwhile.
-    pub(crate) fn set_abort(&self, abort: AbortHandle) {
-        let mut state = self.lock();
-        match &mut *state {
-            State::Pending(pending) => pending.abort = Some(abort),
+    /// Fails a pending slot with the error `make` builds from the task's
+    /// identity, and aborts its task. Returns `false` if the slot was already
+    /// complete.
+    pub(crate) fn fail(&self, make: fn(TaskInfo) -> Error) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        let Some(wake) = self.complete_deferred(Err(make(self.info.clone()))) else {
+            return false;
+        };
+        if let Some(task) = &self.lock().task {
+            // Only marks the task: tokio drops its future later, on a worker.
+            task.abort();
+        }
+        wake.wake_all();
+        true
+    }
+
+    /// Keeps the tokio task that runs this slot's task; aborts it at once if the
+    /// slot was cancelled or shut down meanwhile.
+    pub(crate) fn set_task(&self, task: JoinHandle<()>) {
+        let mut locked = self.lock();
+        match locked.state {
+            State::Pending(_) => locked.task = Some(task),
             State::Failed(_) => {
-                drop(state);
-                abort.abort();
+                drop(locked);
+                task.abort();
             }
+            // Finished already: dropping the handle here frees the task on this
+            // (the submitting) thread.
             State::Ready(_) => {}
         }
     }
@@ -268,75 +285,63 @@ impl<T> Slot<T> {
         cx: &mut Context<'_>,
         read: impl FnOnce(Result<&T, &Error>) -> R,
     ) -> Poll<R> {
-        let mut state = self.lock();
-        match &mut *state {
-            State::Pending(Pending { waiters, .. }) => {
+        let mut locked = self.lock();
+        let output = match &mut locked.state {
+            State::Pending(waiters) => {
                 match *key {
                     Some(k) => waiters.update(k, cx.waker()),
                     None => *key = Some(waiters.insert(cx.waker().clone())),
                 }
-                Poll::Pending
+                return Poll::Pending;
             }
-            State::Ready(value) => {
-                *key = None;
-                Poll::Ready(read(Ok(value)))
-            }
-            State::Failed(err) => {
-                *key = None;
-                Poll::Ready(read(Err(&**err)))
-            }
-        }
+            State::Ready(value) => read(Ok(value)),
+            State::Failed(err) => read(Err(&**err)),
+        };
+        *key = None;
+        let task = locked.task.take();
+        drop(locked);
+        drop(task);
+        Poll::Ready(output)
     }
 
     /// Reads the outcome if it is final, without registering anything.
     pub(crate) fn try_read<R>(&self, read: impl FnOnce(Result<&T, &Error>) -> R) -> Option<R> {
-        match &*self.lock() {
-            State::Pending(_) => None,
-            State::Ready(value) => Some(read(Ok(value))),
-            State::Failed(err) => Some(read(Err(&**err))),
-        }
+        let mut locked = self.lock();
+        let output = match &locked.state {
+            State::Pending(_) => return None,
+            State::Ready(value) => read(Ok(value)),
+            State::Failed(err) => read(Err(&**err)),
+        };
+        let task = locked.task.take();
+        drop(locked);
+        drop(task);
+        Some(output)
     }
 
     /// Takes the outcome out of a slot that nobody else can read any more.
     pub(crate) fn into_outcome(self) -> Option<Result<T, Error>> {
-        match self
-            .state
+        let locked = self
+            .locked
             .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-        {
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match locked.state {
             State::Pending(_) => None,
             State::Ready(value) => Some(Ok(value)),
             State::Failed(err) => Some(Err(*err)),
         }
     }
 
-    /// Fails a pending slot with the error `make` builds from the task's
-    /// identity, and aborts its task. Returns `false` if the slot was already
-    /// complete.
-    pub(crate) fn fail(&self, make: fn(TaskInfo) -> Error) -> bool {
-        if self.is_done() {
-            return false;
-        }
-        match self.complete_deferred(Err(make(self.info.clone()))) {
-            Some(wake) => {
-                wake.abort_and_wake_all();
-                true
-            }
-            None => false,
-        }
-    }
-
     /// Forgets a waiter whose future was dropped before the slot completed.
     pub(crate) fn remove_waiter(&self, key: usize) {
-        if let State::Pending(pending) = &mut *self.lock() {
-            pending.waiters.remove(key);
+        if let State::Pending(waiters) = &mut self.lock().state {
+            waiters.remove(key);
         }
     }
 
     #[cfg(test)]
     fn waiter_count(&self) -> usize {
-        match &*self.lock() {
-            State::Pending(p) => p.waiters.count(),
+        match &self.lock().state {
+            State::Pending(waiters) => waiters.count(),
             _ => 0,
         }
     }
