@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 
+mod guarded;
+use guarded::Guarded;
+
 use crate::args::IntoArgs;
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::{ErasedSlot, Slot};
@@ -41,7 +44,7 @@ pub(crate) struct Completer<T: Send + 'static> {
 }
 
 impl<T: Send + 'static> Completer<T> {
-    fn info(&self) -> &TaskInfo {
+    pub(crate) fn info(&self) -> &TaskInfo {
         self.slot.info()
     }
 
@@ -51,7 +54,7 @@ impl<T: Send + 'static> Completer<T> {
 
     /// Whether someone else (cancel, shutdown) already decided the outcome, in
     /// which case the task should not start.
-    fn is_decided(&self) -> bool {
+    pub(crate) fn is_decided(&self) -> bool {
         self.slot.is_done()
     }
 
@@ -68,7 +71,7 @@ impl<T: Send + 'static> Completer<T> {
         }
     }
 
-    fn complete(mut self, outcome: Result<T, Error>) {
+    pub(crate) fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
         let wake = self.slot.complete_deferred(outcome);
         // Let go of the slot before waking anyone: a reader that holds the last
@@ -169,7 +172,7 @@ impl Shared {
             // The common case, kept lean (it sets the memory cost of a pending
             // task): no arguments to wait for, no CPU to acquire.
             match args.resolve().now_or_never() {
-                Some(Ok(args)) => self.handle.spawn(run_ready(completer, args, call)),
+                Some(Ok(args)) => self.handle.spawn(Guarded::new(completer, call, args)),
                 Some(Err(upstream)) => {
                     let err = completer.upstream_failed(&upstream);
                     completer.complete(Err(err));
@@ -244,37 +247,6 @@ impl Shared {
     }
 }
 
-/// Runs `call(args)` and completes the slot with its output or its panic.
-async fn run_guarded<L, Fut>(
-    completer: &Completer<Fut::Output>,
-    args: L,
-    call: impl FnOnce(L) -> Fut,
-) -> Result<Fut::Output, Error>
-where
-    Fut: Future,
-    Fut::Output: Send + 'static,
-{
-    // `call` itself may panic (building the future), so it runs inside the
-    // guarded future too.
-    AssertUnwindSafe(async move { call(args).await })
-        .catch_unwind()
-        .await
-        .map_err(|payload| Error::panicked(completer.info().clone(), payload))
-}
-
-/// The lean task: arguments already resolved, no CPU to take.
-async fn run_ready<L, Fut>(completer: Completer<Fut::Output>, args: L, call: impl FnOnce(L) -> Fut)
-where
-    Fut: Future,
-    Fut::Output: Send + 'static,
-{
-    if completer.is_decided() {
-        return;
-    }
-    let outcome = run_guarded(&completer, args, call).await;
-    completer.complete(outcome);
-}
-
 /// The general task: waits for its arguments and its CPUs first.
 async fn run_async<L, Fut>(
     completer: Completer<Fut::Output>,
@@ -293,12 +265,8 @@ async fn run_async<L, Fut>(
         }
     };
     let permit = completer.shared().cpus.acquire(units).await;
-    if completer.is_decided() {
-        return;
-    }
-    let outcome = run_guarded(&completer, args, call).await;
+    Guarded::new(completer, call, args).await;
     drop(permit);
-    completer.complete(outcome);
 }
 
 fn run_blocking<L, R: Send + 'static>(
