@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Wakes a parked thread. The flag keeps a wake that arrives between a poll and
 /// the park from being lost (`unpark` before `park` is remembered too, but the
@@ -41,6 +41,33 @@ thread_local! {
     };
 }
 
+/// How long a waiting thread spins before it parks. Most of the cost of a
+/// blocking get on a short task is the wake-up of a parked thread (tens of
+/// microseconds); spinning this long catches short tasks without a park, and
+/// bounds the CPU a long wait burns to this much per wait.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Spins until `woken` is set or [`SPIN`] (or `deadline`) passes. Returns
+/// whether it was woken.
+fn spin_briefly(woken: &AtomicBool, deadline: Option<Instant>) -> bool {
+    let start = Instant::now();
+    let until = match deadline {
+        Some(deadline) => deadline.min(start + SPIN),
+        None => start + SPIN,
+    };
+    loop {
+        for _ in 0..64 {
+            if woken.load(Ordering::Acquire) {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if Instant::now() >= until {
+            return woken.load(Ordering::Acquire);
+        }
+    }
+}
+
 /// Polls `future` on this thread until it is ready, parking in between. Returns
 /// `None` if `deadline` passes first.
 ///
@@ -65,6 +92,11 @@ pub(crate) fn park_on<F: Future, G>(
         }
         if let Some(hook) = before_first_park.take() {
             _held = Some(hook());
+            // Only the first wait spins: a wake-up that did not complete the
+            // future means the wait is a long one.
+            if spin_briefly(&inner.woken, deadline) {
+                continue;
+            }
         }
         while !inner.woken.load(Ordering::Acquire) {
             match deadline {
@@ -84,7 +116,6 @@ pub(crate) fn park_on<F: Future, G>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn ready_futures_return_without_parking() {
