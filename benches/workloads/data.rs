@@ -19,11 +19,13 @@ pub(crate) fn w5_unnecessary_get(systems: &Systems, config: &Config, report: &mu
     let handle = systems.tokio.handle();
     let runs = config.runs * 2;
     for face in Face::BOTH {
-        // Wrong: get the value (a clone, as `ray.get` returns a copy), pass it on.
+        // Wrong: get the value, pass it on. Async: `r.await` moves the value out
+        // as tokio's JoinHandle does; blocking: `block_get` returns a clone, as
+        // `ray.get` returns a copy.
         let taskref_get_pass = || {
             timed(|| match face {
                 Face::Async => systems.taskref.handle().block_on(async {
-                    let value = producer.remote(BYTES).get().await.unwrap();
+                    let value = producer.remote(BYTES).await.unwrap();
                     consumer.remote(value).await.unwrap();
                 }),
                 Face::Blocking => {
