@@ -84,7 +84,9 @@ fn put_and_try_get(c: &mut Criterion) {
     let mut group = c.benchmark_group("try_get");
     let shared = futures::future::ready(7u64).shared();
     let _ = shared.clone().now_or_never();
-    group.bench_function("futures_shared_peek", |b| b.iter(|| *black_box(&shared).peek().unwrap()));
+    group.bench_function("futures_shared_peek", |b| {
+        b.iter(|| *black_box(&shared).peek().unwrap())
+    });
     let r = rt.put(7u64);
     group.bench_function("taskref_try_get", |b| {
         b.iter(|| black_box(&r).try_get().unwrap().unwrap())

@@ -2,8 +2,8 @@
 //! blocking task lends back while it waits.
 //
 // Amounts are fixed-point with 1/10,000 precision (as Ray's), so ten requests of
-// 0.1 CPU fit exactly in one CPU. The capacity is a tokio `Semaphore` of units:
-// FIFO, so a large request is not starved by a stream of small ones.
+// 0.1 CPU fit exactly in one CPU. The capacity is a FIFO pool (`pool.rs`) that
+// hands freed CPU straight to the next queued task.
 //
 // A blocking task that blocks in a nested `block_get` gives its CPU back while it
 // waits and takes it again afterwards, as Ray's workers do; otherwise a pool of
@@ -11,10 +11,16 @@
 // permit therefore lives in a thread-local for the duration of the blocking task,
 // where the blocking facade can find it.
 
+mod pool;
+
+pub(crate) use pool::{CpuPermit, Job};
+
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::runtime::Handle;
+
+use pool::Pool;
 
 /// Units of CPU per whole CPU.
 pub(crate) const UNITS_PER_CPU: u32 = 10_000;
@@ -28,86 +34,52 @@ pub(crate) fn cpu_units(request: f64) -> Option<u32> {
 
 /// The runtime's CPU capacity.
 pub(crate) struct Cpus {
-    semaphore: Arc<Semaphore>,
-    capacity_units: u64,
-}
-
-/// CPU held by a running task; released on drop.
-#[derive(Debug)]
-pub(crate) struct CpuPermit {
-    permit: Option<OwnedSemaphorePermit>,
-    units: u32,
+    pool: Arc<Pool>,
 }
 
 impl Cpus {
-    pub(crate) fn new(num_cpus: usize) -> Cpus {
-        let capacity_units = num_cpus as u64 * u64::from(UNITS_PER_CPU);
-        let permits = usize::try_from(capacity_units)
-            .unwrap_or(usize::MAX)
-            .min(Semaphore::MAX_PERMITS);
+    pub(crate) fn new(num_cpus: usize, handle: Handle) -> Cpus {
+        let capacity = num_cpus as u64 * u64::from(UNITS_PER_CPU);
         Cpus {
-            semaphore: Arc::new(Semaphore::new(permits)),
-            capacity_units,
+            pool: Pool::new(capacity, handle),
         }
     }
 
     pub(crate) fn capacity(&self) -> f64 {
-        self.capacity_units as f64 / f64::from(UNITS_PER_CPU)
+        self.pool.capacity() as f64 / f64::from(UNITS_PER_CPU)
     }
 
     pub(crate) fn fits(&self, units: u32) -> bool {
-        u64::from(units) <= self.capacity_units
+        u64::from(units) <= self.pool.capacity()
     }
 
-    /// Takes `units` now if they are free.
+    /// Takes `units` now if they are free and nobody is queued before us.
     pub(crate) fn try_acquire(&self, units: u32) -> Option<CpuPermit> {
-        if units == 0 {
-            return Some(CpuPermit::none());
-        }
-        match Arc::clone(&self.semaphore).try_acquire_many_owned(units) {
-            Ok(permit) => Some(CpuPermit {
-                permit: Some(permit),
-                units,
-            }),
-            Err(TryAcquireError::NoPermits) => None,
-            // Closed by shutdown: the task's slot is already failed; let it through
-            // so it notices and stops.
-            Err(TryAcquireError::Closed) => Some(CpuPermit::none()),
-        }
+        self.pool.try_acquire(u64::from(units))
     }
 
-    /// Waits until `units` are free and takes them.
+    /// Waits until `units` are free and takes them (in queue order).
     pub(crate) async fn acquire(&self, units: u32) -> CpuPermit {
-        if units == 0 {
-            return CpuPermit::none();
-        }
-        match Arc::clone(&self.semaphore).acquire_many_owned(units).await {
-            Ok(permit) => CpuPermit {
-                permit: Some(permit),
-                units,
-            },
-            Err(_closed) => CpuPermit::none(),
+        self.pool.acquire(u64::from(units)).await
+    }
+
+    /// Starts `job` on the blocking pool as soon as `units` are free: now, or
+    /// when a running task gives CPU back.
+    pub(crate) fn run_when_free(&self, handle: &Handle, units: u32, job: Job) {
+        if let Some((job, permit)) = self.pool.run_or_queue(u64::from(units), job) {
+            drop(handle.spawn_blocking(move || job.run_chain(permit)));
         }
     }
 
-    /// Wakes every task waiting for CPU; used at shutdown.
+    /// Fails every queued task and lets every waiter through; used at shutdown.
     pub(crate) fn close(&self) {
-        self.semaphore.close();
-    }
-}
-
-impl CpuPermit {
-    fn none() -> CpuPermit {
-        CpuPermit {
-            permit: None,
-            units: 0,
-        }
+        self.pool.close();
     }
 }
 
 /// What the current thread's blocking task holds.
 struct Held {
-    semaphore: Arc<Semaphore>,
+    pool: Arc<Pool>,
     permit: CpuPermit,
 }
 
@@ -116,8 +88,8 @@ thread_local! {
     static BLOCKING_TASK: RefCell<Option<Held>> = const { RefCell::new(None) };
 }
 
-/// Marks the current thread as running a blocking task that holds `permit`, until
-/// dropped (which releases the permit).
+/// Marks the current thread as running a blocking task that holds `permit`,
+/// until [`finish`](BlockingTaskScope::finish)ed or dropped.
 pub(crate) struct BlockingTaskScope {
     _not_send: std::marker::PhantomData<*const ()>,
 }
@@ -126,13 +98,20 @@ impl BlockingTaskScope {
     pub(crate) fn enter(cpus: &Cpus, permit: CpuPermit) -> BlockingTaskScope {
         BLOCKING_TASK.with(|held| {
             *held.borrow_mut() = Some(Held {
-                semaphore: Arc::clone(&cpus.semaphore),
+                pool: Arc::clone(&cpus.pool),
                 permit,
             });
         });
         BlockingTaskScope {
             _not_send: std::marker::PhantomData,
         }
+    }
+
+    /// Ends the scope and returns the permit the task holds now.
+    pub(crate) fn finish(self) -> CpuPermit {
+        let held = BLOCKING_TASK.with(|held| held.borrow_mut().take());
+        std::mem::forget(self);
+        held.map_or_else(CpuPermit::none, |held| held.permit)
     }
 }
 
@@ -153,35 +132,34 @@ pub(crate) fn in_blocking_task() -> bool {
 /// Lends the current blocking task's CPU back to the pool; the returned loan takes
 /// it again (waiting if needed) when dropped. `None` if the thread holds no CPU.
 pub(crate) fn lend_cpu() -> Option<CpuLoan> {
-    BLOCKING_TASK.with(|held| {
+    let (pool, permit) = BLOCKING_TASK.with(|held| {
         let mut held = held.borrow_mut();
         let held = held.as_mut()?;
-        let units = held.permit.units;
-        let permit = held.permit.permit.take()?;
-        drop(permit);
-        Some(CpuLoan {
-            semaphore: Arc::clone(&held.semaphore),
-            units,
-        })
-    })
+        if held.permit.units() == 0 {
+            return None;
+        }
+        let permit = std::mem::replace(&mut held.permit, CpuPermit::none());
+        Some((Arc::clone(&held.pool), permit))
+    })?;
+    let units = permit.units();
+    // Released outside the thread-local borrow: a release may start other jobs.
+    drop(permit);
+    Some(CpuLoan { pool, units })
 }
 
 /// CPU lent back by a blocked blocking task.
-#[derive(Debug)]
 pub(crate) struct CpuLoan {
-    semaphore: Arc<Semaphore>,
-    units: u32,
+    pool: Arc<Pool>,
+    units: u64,
 }
 
 impl Drop for CpuLoan {
     fn drop(&mut self) {
-        let acquire = Arc::clone(&self.semaphore).acquire_many_owned(self.units);
-        // A closed semaphore means shutdown: carry on without the permit.
-        let permit = crate::park::park_on(acquire, None, || ()).and_then(Result::ok);
-        let units = self.units;
+        let permit = crate::park::park_on(self.pool.acquire(self.units), None, || ())
+            .unwrap_or_else(CpuPermit::none);
         BLOCKING_TASK.with(|held| {
             if let Some(held) = held.borrow_mut().as_mut() {
-                held.permit = CpuPermit { permit, units };
+                held.permit = permit;
             }
         });
     }
@@ -204,8 +182,11 @@ mod tests {
     }
 
     #[test]
-    fn permits_are_bounded_by_capacity() {
-        let cpus = Cpus::new(1);
+    fn half_cpus_share_one_cpu() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let cpus = Cpus::new(1, rt.handle().clone());
         let a = cpus.try_acquire(UNITS_PER_CPU / 2).unwrap();
         let _b = cpus.try_acquire(UNITS_PER_CPU / 2).unwrap();
         assert!(cpus.try_acquire(1).is_none());

@@ -135,10 +135,11 @@ impl Runtime {
             Some(_) => Timer::owned(handle.clone()),
             None => Timer::attached(handle.clone()),
         };
+        let cpus = Cpus::new(num_cpus, handle.clone());
         let shared = Arc::new(Shared {
             handle,
             store: Store::default(),
-            cpus: Cpus::new(num_cpus),
+            cpus,
             num_cpus,
             timer,
         });

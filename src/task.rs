@@ -14,7 +14,7 @@ use guarded::Guarded;
 use crate::args::IntoArgs;
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::{ErasedSlot, Slot};
-use crate::resources::{cpu_units, BlockingTaskScope, CpuPermit};
+use crate::resources::{cpu_units, BlockingTaskScope, CpuPermit, Job};
 use crate::runtime::Shared;
 use crate::{ObjectId, ObjectRef};
 
@@ -138,13 +138,16 @@ impl Shared {
         (object, Some(admitted))
     }
 
-    /// Records the tokio task behind `object`, for cancel and shutdown.
+    /// Records the task behind `object` (and its tokio task, if it has one
+    /// yet), for cancel and shutdown.
     fn register<T: Send + 'static>(
         &self,
         object: &ObjectRef<T>,
-        task: tokio::task::JoinHandle<()>,
+        task: Option<tokio::task::JoinHandle<()>>,
     ) {
-        object.slot.set_task(task);
+        if let Some(task) = task {
+            object.slot.set_task(task);
+        }
         let slot: Arc<dyn ErasedSlot> = object.slot.clone();
         self.store.register(object.id(), &slot);
     }
@@ -184,7 +187,7 @@ impl Shared {
             self.handle
                 .spawn(run_async(completer, args.resolve(), call, units))
         };
-        self.register(&object, join);
+        self.register(&object, Some(join));
         object
     }
 
@@ -206,43 +209,44 @@ impl Shared {
         let Some(Admitted { completer, units }) = task else {
             return object;
         };
-        // Fast path: nothing to wait for, so skip the async stage.
-        if args.is_ready() {
-            if let Some(permit) = self.cpus.try_acquire(units) {
-                let join = match args.resolve().now_or_never() {
-                    Some(Ok(args)) => self
-                        .handle
-                        .spawn_blocking(move || run_blocking(completer, call, args, permit)),
-                    Some(Err(upstream)) => {
+        if !args.is_ready() {
+            // Wait for the arguments in an async task, then queue for CPU.
+            let resolving = args.resolve();
+            let join = self.handle.spawn(async move {
+                let args = match resolving.await {
+                    Ok(args) => args,
+                    Err(upstream) => {
                         let err = completer.upstream_failed(&upstream);
-                        completer.complete(Err(err));
-                        return object;
+                        return completer.complete(Err(err));
                     }
-                    None => unreachable!("ready arguments resolve at once"),
                 };
-                self.register(&object, join);
+                let shared = Arc::clone(completer.shared());
+                let job = blocking_job(completer, call, args);
+                shared.cpus.run_when_free(&shared.handle, units, job);
+            });
+            self.register(&object, Some(join));
+            return object;
+        }
+        let args = match args.resolve().now_or_never() {
+            Some(Ok(args)) => args,
+            Some(Err(upstream)) => {
+                let err = completer.upstream_failed(&upstream);
+                completer.complete(Err(err));
                 return object;
             }
-        }
-        let resolving = args.resolve();
-        let join = self.handle.spawn(async move {
-            let args = match resolving.await {
-                Ok(args) => args,
-                Err(upstream) => {
-                    let err = completer.upstream_failed(&upstream);
-                    return completer.complete(Err(err));
-                }
-            };
-            let permit = completer.shared().cpus.acquire(units).await;
-            if completer.is_decided() {
-                return;
+            None => unreachable!("ready arguments resolve at once"),
+        };
+        let job = blocking_job(completer, call, args);
+        match self.cpus.try_acquire(units) {
+            Some(permit) => {
+                let join = self.handle.spawn_blocking(move || job.run_chain(permit));
+                self.register(&object, Some(join));
             }
-            let handle = completer.shared().handle.clone();
-            // Not awaited: the closure completes the slot itself, and an abort of
-            // this wrapper could not interrupt it anyway.
-            drop(handle.spawn_blocking(move || run_blocking(completer, call, args, permit)));
-        });
-        self.register(&object, join);
+            None => {
+                self.register(&object, None);
+                self.cpus.run_when_free(&self.handle, units, job);
+            }
+        }
         object
     }
 }
@@ -269,20 +273,37 @@ async fn run_async<L, Fut>(
     drop(permit);
 }
 
+/// A blocking task as a job for the CPU pool.
+fn blocking_job<L, R>(
+    completer: Completer<R>,
+    call: impl FnOnce(L) -> R + Send + 'static,
+    args: L,
+) -> Job
+where
+    L: Send + 'static,
+    R: Send + 'static,
+{
+    Job::new(move |permit| run_blocking(completer, call, args, permit))
+}
+
+/// Runs a blocking task on this thread, then returns the job its CPU was handed
+/// to, for this thread to run next.
 fn run_blocking<L, R: Send + 'static>(
     completer: Completer<R>,
     call: impl FnOnce(L) -> R,
     args: L,
     permit: CpuPermit,
-) {
+) -> Option<(Job, CpuPermit)> {
     if completer.is_decided() {
-        return;
+        // Cancelled or shut down while queued: pass the CPU on at once.
+        return permit.release_for_handoff();
     }
     let scope = BlockingTaskScope::enter(&completer.shared().cpus, permit);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || call(args)));
     // Give the CPU back before waking waiters, so a waiter that submits more work
     // at once finds it free.
-    drop(scope);
+    let next = scope.finish().release_for_handoff();
     let outcome = outcome.map_err(|payload| Error::panicked(completer.info().clone(), payload));
     completer.complete(outcome);
+    next
 }
