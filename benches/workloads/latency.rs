@@ -106,7 +106,8 @@ async fn sleep_10ms(i: u64) -> u64 {
 
 pub(crate) fn w1_seed(systems: &Systems, config: &Config, report: &mut Report) {
     let n = 100;
-    let runs = config.runs * 4; // cheap: more runs, steadier medians
+    // Cheap, and dominated by thread wake-up latency: many runs for a steady median.
+    let runs = config.size(101, 31);
     for face in Face::BOTH {
         let (t, k) = get_in_a_loop(systems, face, n, &trivial);
         let (looped, tokio_looped) = report.times("W1", "loop", face, paired(runs, true, t, k), "");

@@ -1,9 +1,9 @@
 //! `wait`: Ray's `ray.wait`.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -7,13 +7,21 @@
 //! `TASKREF_BENCH_QUICK=1 cargo bench --bench workloads` runs smaller sizes and
 //! fewer runs (under two minutes), as CI does.
 
+#[path = "workloads/cpu.rs"]
 mod cpu;
+#[path = "workloads/data.rs"]
 mod data;
+#[path = "workloads/latency.rs"]
 mod latency;
+#[path = "workloads/memory.rs"]
 mod memory;
+#[path = "workloads/order.rs"]
 mod order;
+#[path = "workloads/overhead.rs"]
 mod overhead;
+#[path = "workloads/report.rs"]
 mod report;
+#[path = "workloads/systems.rs"]
 mod systems;
 
 use report::Report;
