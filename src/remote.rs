@@ -159,6 +159,41 @@ impl<F, L, K> RemoteFn<F, L, K> {
     }
 }
 
+impl<F, L, K> RemoteFn<F, L, K> {
+    /// How much of a named resource each call holds while it runs (Ray's
+    /// `.options(resources={"db": 1})`); the runtime declares capacities with
+    /// [`Builder::resource`](crate::Builder::resource). A call starts only when
+    /// its arguments are ready *and* all its resources are free, and gives them
+    /// back when it finishes. Setting a name again replaces its amount.
+    ///
+    /// Asking for more than the capacity, or for a resource the runtime does not
+    /// have, fails each call's ref at once with
+    /// [`Error::Infeasible`](crate::Error::Infeasible) naming the resource; a
+    /// negative or NaN amount with
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument). An amount of 0
+    /// is no request.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().resource("db", 2.0).build()?;
+    /// let query = rt.remote(|q: u32| async move { q }).resource("db", 1.0);
+    /// // Twenty queries, at most two at a time.
+    /// let refs: Vec<_> = (0..20).map(|q| query.remote(q)).collect();
+    /// assert_eq!(taskref::block_get_all(refs)?.len(), 20);
+    /// let greedy = query.clone().resource("db", 3.0);
+    /// assert!(matches!(greedy.remote(1).block_get(), Err(taskref::Error::Infeasible { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use = "options return a new `RemoteFn`; use the returned value"]
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        let name: Arc<str> = Arc::from(name.into());
+        self.options
+            .resources
+            .retain(|(existing, _)| *existing != name);
+        self.options.resources.push((name, amount));
+        self
+    }
+}
+
 impl<F, L, Fut> RemoteFn<F, L, AsyncTask>
 where
     F: Func<L, Output = Fut>,

@@ -13,60 +13,117 @@
 
 mod pool;
 
-pub(crate) use pool::{CpuPermit, Job};
+pub(crate) use pool::{Job, Permit, Request};
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
+use crate::error::{Error, TaskInfo};
 use pool::Pool;
 
-/// Units of CPU per whole CPU.
+/// Units per whole CPU (or whole unit of a named resource).
 pub(crate) const UNITS_PER_CPU: u32 = 10_000;
 
-/// Converts a CPU request to units; `None` for a negative, NaN or absurdly large
-/// request.
-pub(crate) fn cpu_units(request: f64) -> Option<u32> {
-    let units = (request * f64::from(UNITS_PER_CPU)).round();
-    (units >= 0.0 && units <= f64::from(u32::MAX)).then_some(units as u32)
+/// Converts an amount to units; `None` for a negative, NaN, infinite or
+/// absurdly large amount.
+pub(crate) fn to_units(amount: f64) -> Option<u64> {
+    let units = (amount * f64::from(UNITS_PER_CPU)).round();
+    (units >= 0.0 && units <= 1e18).then_some(units as u64)
 }
 
-/// The runtime's CPU capacity.
-pub(crate) struct Cpus {
+fn to_amount(units: u64) -> f64 {
+    units as f64 / f64::from(UNITS_PER_CPU)
+}
+
+/// The runtime's capacities: CPU and the named resources of
+/// [`Builder::resource`](crate::Builder::resource).
+pub(crate) struct Resources {
     pool: Arc<Pool>,
+    /// Names of the custom resources; the one at `i` is pool index `i + 1`.
+    names: Vec<Arc<str>>,
 }
 
-impl Cpus {
-    pub(crate) fn new(num_cpus: usize, handle: Handle) -> Cpus {
-        let capacity = num_cpus as u64 * u64::from(UNITS_PER_CPU);
-        Cpus {
+impl Resources {
+    /// `custom` amounts must already be validated (finite, >= 0).
+    pub(crate) fn new(num_cpus: usize, custom: &[(String, f64)], handle: Handle) -> Resources {
+        let mut capacity = vec![num_cpus as u64 * u64::from(UNITS_PER_CPU)];
+        let mut names = Vec::with_capacity(custom.len());
+        for (name, amount) in custom {
+            names.push(Arc::from(name.as_str()));
+            capacity.push(to_units(*amount).unwrap_or(0));
+        }
+        Resources {
             pool: Pool::new(capacity, handle),
+            names,
         }
     }
 
-    pub(crate) fn capacity(&self) -> f64 {
-        self.pool.capacity() as f64 / f64::from(UNITS_PER_CPU)
+    /// The total amount of a named resource, if the runtime has it.
+    pub(crate) fn capacity_of(&self, name: &str) -> Option<f64> {
+        let index = self.names.iter().position(|n| &**n == name)?;
+        Some(to_amount(self.pool.capacity(index + 1)))
     }
 
-    pub(crate) fn fits(&self, units: u32) -> bool {
-        u64::from(units) <= self.pool.capacity()
+    /// Builds the request of a task asking for `cpus` and `custom` amounts:
+    /// `InvalidArgument` for a negative or NaN amount, `Infeasible` for more
+    /// than the runtime has (or a resource it does not have).
+    pub(crate) fn request(
+        &self,
+        task: &TaskInfo,
+        cpus: f64,
+        custom: &[(Arc<str>, f64)],
+        location: &'static std::panic::Location<'static>,
+    ) -> Result<Request, Error> {
+        let invalid = |what: &str, amount: f64| Error::InvalidArgument {
+            message: format!(
+                "{task} asks for {amount} of {what}; an amount must be a finite number >= 0"
+            ),
+            location,
+        };
+        let infeasible = |resource: &str, requested: f64, capacity: f64| Error::Infeasible {
+            task: task.clone(),
+            resource: resource.to_owned(),
+            requested,
+            capacity,
+        };
+        let cpu = to_units(cpus).ok_or_else(|| invalid("CPU", cpus))?;
+        if cpu > self.pool.capacity(0) {
+            return Err(infeasible("CPU", cpus, to_amount(self.pool.capacity(0))));
+        }
+        let mut request = Request::cpu(cpu);
+        for (name, amount) in custom {
+            let units = to_units(*amount).ok_or_else(|| invalid(&format!("`{name}`"), *amount))?;
+            if units == 0 {
+                continue; // asking for none of a resource is no request
+            }
+            let Some(index) = self.names.iter().position(|n| n == name) else {
+                return Err(infeasible(name, *amount, 0.0));
+            };
+            let capacity = self.pool.capacity(index + 1);
+            if units > capacity {
+                return Err(infeasible(name, *amount, to_amount(capacity)));
+            }
+            request.custom.push((index + 1, units));
+        }
+        Ok(request)
     }
 
-    /// Takes `units` now if they are free and nobody is queued before us.
-    pub(crate) fn try_acquire(&self, units: u32) -> Option<CpuPermit> {
-        self.pool.try_acquire(u64::from(units))
+    /// Takes `request` now if it is free and nobody is queued before us.
+    pub(crate) fn try_acquire(&self, request: &Request) -> Option<Permit> {
+        self.pool.try_acquire(request)
     }
 
-    /// Waits until `units` are free and takes them (in queue order).
-    pub(crate) async fn acquire(&self, units: u32) -> CpuPermit {
-        self.pool.acquire(u64::from(units)).await
+    /// Waits until `request` is free and takes it (in queue order).
+    pub(crate) async fn acquire(&self, request: Request) -> Permit {
+        self.pool.acquire(request).await
     }
 
-    /// Starts `job` on the blocking pool as soon as `units` are free: now, or
-    /// when a running task gives CPU back.
-    pub(crate) fn run_when_free(&self, handle: &Handle, units: u32, job: Job) {
-        if let Some((job, permit)) = self.pool.run_or_queue(u64::from(units), job) {
+    /// Starts `job` on the blocking pool as soon as `request` is free: now, or
+    /// when a running task gives resources back.
+    pub(crate) fn run_when_free(&self, handle: &Handle, request: Request, job: Job) {
+        if let Some((job, permit)) = self.pool.run_or_queue(request, job) {
             drop(handle.spawn_blocking(move || job.run_chain(permit)));
         }
     }
@@ -77,15 +134,9 @@ impl Cpus {
     }
 }
 
-/// What the current thread's blocking task holds.
-struct Held {
-    pool: Arc<Pool>,
-    permit: CpuPermit,
-}
-
 thread_local! {
-    /// `Some` while this thread runs a taskref blocking task.
-    static BLOCKING_TASK: RefCell<Option<Held>> = const { RefCell::new(None) };
+    /// The permit of the taskref blocking task this thread runs, if any.
+    static BLOCKING_TASK: RefCell<Option<Permit>> = const { RefCell::new(None) };
 }
 
 /// Marks the current thread as running a blocking task that holds `permit`,
@@ -95,30 +146,25 @@ pub(crate) struct BlockingTaskScope {
 }
 
 impl BlockingTaskScope {
-    pub(crate) fn enter(cpus: &Cpus, permit: CpuPermit) -> BlockingTaskScope {
-        BLOCKING_TASK.with(|held| {
-            *held.borrow_mut() = Some(Held {
-                pool: Arc::clone(&cpus.pool),
-                permit,
-            });
-        });
+    pub(crate) fn enter(permit: Permit) -> BlockingTaskScope {
+        BLOCKING_TASK.with(|held| *held.borrow_mut() = Some(permit));
         BlockingTaskScope {
             _not_send: std::marker::PhantomData,
         }
     }
 
     /// Ends the scope and returns the permit the task holds now.
-    pub(crate) fn finish(self) -> CpuPermit {
+    pub(crate) fn finish(self) -> Permit {
         let held = BLOCKING_TASK.with(|held| held.borrow_mut().take());
         std::mem::forget(self);
-        held.map_or_else(CpuPermit::none, |held| held.permit)
+        held.unwrap_or_else(Permit::none)
     }
 }
 
 impl Drop for BlockingTaskScope {
     fn drop(&mut self) {
-        // Take the value out before dropping it, so the permit is released outside
-        // the thread-local borrow.
+        // Take the permit out before dropping it, so it is released outside the
+        // thread-local borrow.
         let held = BLOCKING_TASK.with(|held| held.borrow_mut().take());
         drop(held);
     }
@@ -129,21 +175,16 @@ pub(crate) fn in_blocking_task() -> bool {
     BLOCKING_TASK.with(|held| held.borrow().is_some())
 }
 
-/// Lends the current blocking task's CPU back to the pool; the returned loan takes
-/// it again (waiting if needed) when dropped. `None` if the thread holds no CPU.
+/// Lends the current blocking task's CPU back to the pool (its named resources
+/// stay held); the returned loan takes it again, waiting if needed, when
+/// dropped. `None` if the thread holds no CPU.
 pub(crate) fn lend_cpu() -> Option<CpuLoan> {
-    let (pool, permit) = BLOCKING_TASK.with(|held| {
-        let mut held = held.borrow_mut();
-        let held = held.as_mut()?;
-        if held.permit.units() == 0 {
-            return None;
-        }
-        let permit = std::mem::replace(&mut held.permit, CpuPermit::none());
-        Some((Arc::clone(&held.pool), permit))
-    })?;
-    let units = permit.units();
-    // Released outside the thread-local borrow: a release may start other jobs.
-    drop(permit);
+    // Take the permit out of the thread-local while releasing: a release may
+    // start other jobs, and must not find the cell borrowed.
+    let mut permit = BLOCKING_TASK.with(|held| held.borrow_mut().take())?;
+    let lent = permit.lend_cpu();
+    BLOCKING_TASK.with(|held| *held.borrow_mut() = Some(permit));
+    let (pool, units) = lent?;
     Some(CpuLoan { pool, units })
 }
 
@@ -155,11 +196,14 @@ pub(crate) struct CpuLoan {
 
 impl Drop for CpuLoan {
     fn drop(&mut self) {
-        let permit = crate::park::park_on(self.pool.acquire(self.units), None, || ())
-            .unwrap_or_else(CpuPermit::none);
+        let taken =
+            crate::park::park_on(self.pool.reacquire(Request::cpu(self.units)), None, || ())
+                .unwrap_or_else(Permit::none);
+        // The re-acquired units join the task's own permit.
+        let units = taken.into_units();
         BLOCKING_TASK.with(|held| {
-            if let Some(held) = held.borrow_mut().as_mut() {
-                held.permit = permit;
+            if let Some(permit) = held.borrow_mut().as_mut() {
+                permit.restore_cpu(Arc::clone(&self.pool), units);
             }
         });
     }
@@ -170,29 +214,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_requests_are_fixed_point() {
-        assert_eq!(cpu_units(1.0), Some(10_000));
-        assert_eq!(cpu_units(0.1), Some(1_000));
-        assert_eq!(cpu_units(0.0), Some(0));
-        assert_eq!(cpu_units(-1.0), None);
-        assert_eq!(cpu_units(f64::NAN), None);
-        assert_eq!(cpu_units(1e12), None);
-        let ten_tenths: u32 = (0..10).map(|_| cpu_units(0.1).unwrap()).sum();
-        assert_eq!(ten_tenths, cpu_units(1.0).unwrap());
+    fn amounts_are_fixed_point() {
+        assert_eq!(to_units(1.0), Some(10_000));
+        assert_eq!(to_units(0.1), Some(1_000));
+        assert_eq!(to_units(0.0), Some(0));
+        assert_eq!(to_units(-1.0), None);
+        assert_eq!(to_units(f64::NAN), None);
+        assert_eq!(to_units(f64::INFINITY), None);
+        let ten_tenths: u64 = (0..10).map(|_| to_units(0.1).unwrap()).sum();
+        assert_eq!(ten_tenths, to_units(1.0).unwrap());
     }
 
     #[test]
-    fn half_cpus_share_one_cpu() {
+    fn requests_are_checked_against_capacities() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let cpus = Cpus::new(1, rt.handle().clone());
-        let a = cpus.try_acquire(UNITS_PER_CPU / 2).unwrap();
-        let _b = cpus.try_acquire(UNITS_PER_CPU / 2).unwrap();
-        assert!(cpus.try_acquire(1).is_none());
-        drop(a);
-        assert!(cpus.try_acquire(UNITS_PER_CPU / 2).is_some());
-        assert!(cpus.fits(UNITS_PER_CPU));
-        assert!(!cpus.fits(UNITS_PER_CPU + 1));
+        let resources = Resources::new(
+            2,
+            &[("db".into(), 2.0), ("none".into(), 0.0)],
+            rt.handle().clone(),
+        );
+        let task = TaskInfo::new(
+            crate::ObjectId::next(),
+            None,
+            std::panic::Location::caller(),
+        );
+        let loc = std::panic::Location::caller();
+        let ask = |cpus: f64, custom: &[(&str, f64)]| {
+            let custom: Vec<(Arc<str>, f64)> =
+                custom.iter().map(|(n, a)| (Arc::from(*n), *a)).collect();
+            resources.request(&task, cpus, &custom, loc)
+        };
+        assert_eq!(ask(1.0, &[("db", 1.0)]).unwrap().custom, vec![(1, 10_000)]);
+        assert!(
+            ask(0.0, &[("unknown", 0.0)]).unwrap().custom.is_empty(),
+            "0 is no request"
+        );
+        for (cpus, custom, resource) in [
+            (3.0, vec![], "CPU"),
+            (1.0, vec![("db", 2.5)], "db"),
+            (1.0, vec![("unknown", 1.0)], "unknown"),
+            (1.0, vec![("none", 0.5)], "none"),
+        ] {
+            match ask(cpus, &custom) {
+                Err(Error::Infeasible { resource: r, .. }) => assert_eq!(r, resource),
+                other => panic!("expected Infeasible for {resource}, got {other:?}"),
+            }
+        }
+        assert!(matches!(ask(-1.0, &[]), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(
+            ask(1.0, &[("db", f64::NAN)]),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert_eq!(resources.capacity_of("db"), Some(2.0));
+        assert_eq!(resources.capacity_of("gpu"), None);
     }
 }

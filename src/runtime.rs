@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::Slot;
 use crate::remote::{AsyncTask, BlockingTask, Func, RemoteFn};
-use crate::resources::Cpus;
+use crate::resources::Resources;
 use crate::store::{self, Store};
 use crate::task::TaskOptions;
 use crate::timer::Timer;
@@ -65,7 +65,7 @@ struct Inner {
 pub(crate) struct Shared {
     pub(crate) handle: Handle,
     pub(crate) store: Store,
-    pub(crate) cpus: Cpus,
+    pub(crate) resources: Resources,
     num_cpus: usize,
     timer: Timer,
 }
@@ -123,23 +123,24 @@ impl Runtime {
     /// }
     /// ```
     pub fn from_handle(handle: Handle) -> Runtime {
-        Runtime::assemble(handle, None, builder::default_parallelism())
+        Runtime::assemble(handle, None, builder::default_parallelism(), &[])
     }
 
     fn assemble(
         handle: Handle,
         owned: Option<tokio::runtime::Runtime>,
         num_cpus: usize,
+        custom: &[(String, f64)],
     ) -> Runtime {
         let timer = match owned {
             Some(_) => Timer::owned(handle.clone()),
             None => Timer::attached(handle.clone()),
         };
-        let cpus = Cpus::new(num_cpus, handle.clone());
+        let resources = Resources::new(num_cpus, custom, handle.clone());
         let shared = Arc::new(Shared {
             handle,
             store: Store::default(),
-            cpus,
+            resources,
             num_cpus,
             timer,
         });
@@ -164,6 +165,19 @@ impl Runtime {
     /// ```
     pub fn num_cpus(&self) -> usize {
         self.inner.shared.num_cpus
+    }
+
+    /// The total capacity of a named resource declared with
+    /// [`Builder::resource`], or `None` if the runtime has no such resource.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().resource("gpu", 1.5).build()?;
+    /// assert_eq!(rt.resource_capacity("gpu"), Some(1.5));
+    /// assert_eq!(rt.resource_capacity("db"), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn resource_capacity(&self, name: &str) -> Option<f64> {
+        self.inner.shared.resources.capacity_of(name)
     }
 
     /// The tokio runtime handle the tasks run on.
@@ -355,7 +369,7 @@ impl Drop for Inner {
 impl Shared {
     fn shutdown(&self) {
         self.store.close();
-        self.cpus.close();
+        self.resources.close();
     }
 
     pub(crate) fn cancel<T>(&self, slot: &Slot<T>) -> bool {

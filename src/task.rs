@@ -14,7 +14,7 @@ use guarded::Guarded;
 use crate::args::IntoArgs;
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::{ErasedSlot, Slot};
-use crate::resources::{cpu_units, BlockingTaskScope, CpuPermit, Job};
+use crate::resources::{BlockingTaskScope, Job, Permit, Request};
 use crate::runtime::Shared;
 use crate::{ObjectId, ObjectRef};
 
@@ -24,6 +24,8 @@ pub(crate) struct TaskOptions {
     pub(crate) name: Option<Arc<str>>,
     /// `None`: the default of the task's kind (0 for async, 1 for blocking).
     pub(crate) num_cpus: Option<f64>,
+    /// Named resources and amounts, at most one entry per name.
+    pub(crate) resources: Vec<(Arc<str>, f64)>,
 }
 
 impl fmt::Debug for TaskOptions {
@@ -31,6 +33,7 @@ impl fmt::Debug for TaskOptions {
         f.debug_struct("TaskOptions")
             .field("name", &self.name)
             .field("num_cpus", &self.num_cpus)
+            .field("resources", &self.resources)
             .finish()
     }
 }
@@ -91,10 +94,11 @@ impl<T: Send + 'static> Drop for Completer<T> {
     }
 }
 
-/// A task that passed the submit-time checks: its completer and CPU request.
+/// A task that passed the submit-time checks: its completer and the resources
+/// it will hold while it runs.
 struct Admitted<T: Send + 'static> {
     completer: Completer<T>,
-    units: u32,
+    request: Request,
 }
 
 impl Shared {
@@ -107,35 +111,26 @@ impl Shared {
         default_cpus: f64,
     ) -> (ObjectRef<T>, Option<Admitted<T>>) {
         let info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
-        let request = options.num_cpus.unwrap_or(default_cpus);
-        let units = cpu_units(request);
-        let rejection = match units {
-            None => Some(Error::InvalidArgument {
-                message: format!(
-                    "{info} asks for {request} CPUs; a request must be a finite number >= 0"
-                ),
-                location,
-            }),
-            Some(units) if !self.cpus.fits(units) => Some(Error::Infeasible {
-                task: info.clone(),
-                resource: "CPU".to_owned(),
-                requested: request,
-                capacity: self.cpus.capacity(),
-            }),
-            Some(_) if self.store.is_closed() => Some(Error::Shutdown { task: info.clone() }),
-            Some(_) => None,
-        };
+        let cpus = options.num_cpus.unwrap_or(default_cpus);
+        let request = self
+            .resources
+            .request(&info, cpus, &options.resources, location)
+            .and_then(|request| match self.store.is_closed() {
+                true => Err(Error::Shutdown { task: info.clone() }),
+                false => Ok(request),
+            });
         let slot = Arc::new(Slot::pending(info, Some(Arc::clone(self))));
         let object = ObjectRef::from_slot(Arc::clone(&slot));
-        if let Some(err) = rejection {
-            slot.complete(Err(err));
-            return (object, None);
+        match request {
+            Ok(request) => {
+                let completer = Completer { slot, armed: true };
+                (object, Some(Admitted { completer, request }))
+            }
+            Err(err) => {
+                slot.complete(Err(err));
+                (object, None)
+            }
         }
-        let admitted = Admitted {
-            completer: Completer { slot, armed: true },
-            units: units.unwrap_or(0),
-        };
-        (object, Some(admitted))
     }
 
     /// Records the task behind `object` (and its tokio task, if it has one
@@ -168,10 +163,10 @@ impl Shared {
         Fut::Output: Send + 'static,
     {
         let (object, task) = self.new_task(options, location, 0.0);
-        let Some(Admitted { completer, units }) = task else {
+        let Some(Admitted { completer, request }) = task else {
             return object;
         };
-        let join = if units == 0 && args.is_ready() {
+        let join = if request == Request::default() && args.is_ready() {
             // The common case, kept lean (it sets the memory cost of a pending
             // task): no arguments to wait for, no CPU to acquire.
             match args.resolve().now_or_never() {
@@ -185,7 +180,7 @@ impl Shared {
             }
         } else {
             self.handle
-                .spawn(run_async(completer, args.resolve(), call, units))
+                .spawn(run_async(completer, args.resolve(), call, request))
         };
         self.register(&object, Some(join));
         object
@@ -206,7 +201,7 @@ impl Shared {
         R: Send + 'static,
     {
         let (object, task) = self.new_task(options, location, 1.0);
-        let Some(Admitted { completer, units }) = task else {
+        let Some(Admitted { completer, request }) = task else {
             return object;
         };
         if !args.is_ready() {
@@ -222,7 +217,7 @@ impl Shared {
                 };
                 let shared = Arc::clone(completer.shared());
                 let job = blocking_job(completer, call, args);
-                shared.cpus.run_when_free(&shared.handle, units, job);
+                shared.resources.run_when_free(&shared.handle, request, job);
             });
             self.register(&object, Some(join));
             return object;
@@ -237,14 +232,14 @@ impl Shared {
             None => unreachable!("ready arguments resolve at once"),
         };
         let job = blocking_job(completer, call, args);
-        match self.cpus.try_acquire(units) {
+        match self.resources.try_acquire(&request) {
             Some(permit) => {
                 let join = self.handle.spawn_blocking(move || job.run_chain(permit));
                 self.register(&object, Some(join));
             }
             None => {
                 self.register(&object, None);
-                self.cpus.run_when_free(&self.handle, units, job);
+                self.resources.run_when_free(&self.handle, request, job);
             }
         }
         object
@@ -256,7 +251,7 @@ async fn run_async<L, Fut>(
     completer: Completer<Fut::Output>,
     resolving: impl Future<Output = Result<L, Error>>,
     call: impl FnOnce(L) -> Fut,
-    units: u32,
+    request: Request,
 ) where
     Fut: Future,
     Fut::Output: Send + 'static,
@@ -268,7 +263,7 @@ async fn run_async<L, Fut>(
             return completer.complete(Err(err));
         }
     };
-    let permit = completer.shared().cpus.acquire(units).await;
+    let permit = completer.shared().resources.acquire(request).await;
     Guarded::new(completer, call, args).await;
     drop(permit);
 }
@@ -292,16 +287,16 @@ fn run_blocking<L, R: Send + 'static>(
     completer: Completer<R>,
     call: impl FnOnce(L) -> R,
     args: L,
-    permit: CpuPermit,
-) -> Option<(Job, CpuPermit)> {
+    permit: Permit,
+) -> Option<(Job, Permit)> {
     if completer.is_decided() {
-        // Cancelled or shut down while queued: pass the CPU on at once.
+        // Cancelled or shut down while queued: pass the resources on at once.
         return permit.release_for_handoff();
     }
-    let scope = BlockingTaskScope::enter(&completer.shared().cpus, permit);
+    let scope = BlockingTaskScope::enter(permit);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || call(args)));
-    // Give the CPU back before waking waiters, so a waiter that submits more work
-    // at once finds it free.
+    // Give the resources back before waking waiters, so a waiter that submits
+    // more work at once finds them free.
     let next = scope.finish().release_for_handoff();
     let outcome = outcome.map_err(|payload| Error::panicked(completer.info().clone(), payload));
     completer.complete(outcome);

@@ -29,6 +29,7 @@ pub(super) fn default_parallelism() -> usize {
 pub struct Builder {
     num_cpus: Option<usize>,
     worker_threads: Option<usize>,
+    resources: Vec<(String, f64)>,
 }
 
 impl Builder {
@@ -46,6 +47,29 @@ impl Builder {
         self
     }
 
+    /// Declares a named resource and its capacity, as Ray's
+    /// `ray.init(resources={"db": 2})`: tasks that ask for it with
+    /// [`RemoteFn::resource`](crate::RemoteFn::resource) hold their amount while
+    /// they run, so at most `capacity` worth runs at once. Fractions are allowed
+    /// (1/10,000 precision). Declaring a name again replaces its capacity.
+    ///
+    /// A capacity of 0 is accepted and makes every positive request for it
+    /// infeasible; a negative, NaN or infinite capacity, or the reserved name
+    /// `"CPU"` (use [`num_cpus`](Builder::num_cpus)), makes `build` fail.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().resource("db", 2.0).build()?;
+    /// assert_eq!(rt.resource_capacity("db"), Some(2.0));
+    /// assert!(taskref::Runtime::builder().resource("db", -1.0).build().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn resource(mut self, name: impl Into<String>, capacity: f64) -> Builder {
+        let name = name.into();
+        self.resources.retain(|(existing, _)| *existing != name);
+        self.resources.push((name, capacity));
+        self
+    }
+
     /// The number of tokio worker threads of an owned runtime (which run async
     /// tasks). Defaults to one per core. Must be at least 1.
     pub fn worker_threads(mut self, worker_threads: usize) -> Builder {
@@ -57,9 +81,11 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `worker_threads` is 0; the OS error if a thread cannot
-    /// be started.
+    /// `InvalidInput` if `worker_threads` is 0 or a resource capacity is invalid
+    /// (see [`resource`](Builder::resource)); the OS error if a thread cannot be
+    /// started.
     pub fn build(self) -> io::Result<Runtime> {
+        self.validate()?;
         let mut tokio_builder = tokio::runtime::Builder::new_multi_thread();
         tokio_builder.enable_all().thread_name("taskref-worker");
         match self.worker_threads {
@@ -80,26 +106,51 @@ impl Builder {
             handle,
             Some(runtime),
             self.num_cpus.unwrap_or_else(default_parallelism),
+            &self.resources,
         ))
+    }
+
+    fn validate(&self) -> io::Result<()> {
+        let invalid = |message: String| Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        for (name, capacity) in &self.resources {
+            if name == "CPU" {
+                return invalid("taskref: `CPU` is set with `num_cpus`, not `resource`".into());
+            }
+            if crate::resources::to_units(*capacity).is_none() {
+                return invalid(format!(
+                    "taskref: resource `{name}` has capacity {capacity}; a capacity must be a \
+                     finite number >= 0"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Builds a runtime attached to an existing tokio runtime (see
     /// [`Runtime::from_handle`]). `worker_threads` does not apply.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an invalid resource capacity (see
+    /// [`resource`](Builder::resource)).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let rt = taskref::Runtime::builder()
     ///     .num_cpus(1)
-    ///     .attach(tokio::runtime::Handle::current());
+    ///     .attach(tokio::runtime::Handle::current())
+    ///     .unwrap();
     /// assert_eq!(rt.num_cpus(), 1);
     /// # }
     /// ```
-    pub fn attach(self, handle: Handle) -> Runtime {
-        Runtime::assemble(
+    pub fn attach(self, handle: Handle) -> io::Result<Runtime> {
+        self.validate()?;
+        Ok(Runtime::assemble(
             handle,
             None,
             self.num_cpus.unwrap_or_else(default_parallelism),
-        )
+            &self.resources,
+        ))
     }
 }
