@@ -30,7 +30,7 @@ pub(crate) const UNITS_PER_CPU: u32 = 10_000;
 /// absurdly large amount.
 pub(crate) fn to_units(amount: f64) -> Option<u64> {
     let units = (amount * f64::from(UNITS_PER_CPU)).round();
-    (units >= 0.0 && units <= 1e18).then_some(units as u64)
+    (0.0..=1e18).contains(&units).then_some(units as u64)
 }
 
 fn to_amount(units: u64) -> f64 {
