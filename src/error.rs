@@ -102,12 +102,37 @@ impl fmt::Debug for TaskInfo {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The task panicked. Other tasks and the runtime are unaffected.
+    /// The task panicked (on its last attempt, if it had retries). Other tasks
+    /// and the runtime are unaffected.
     TaskPanicked {
         /// The task that panicked.
         task: TaskInfo,
         /// The panic message (`"<non-string panic payload>"` when it was not a string).
         message: String,
+        /// How many attempts ran (1 without retries).
+        attempts: u32,
+    },
+    /// A fallible task (`try_remote`, `try_remote_blocking`) returned `Err(e)`;
+    /// `e` is this error's [`source`](std::error::Error::source).
+    TaskFailed {
+        /// The task that failed.
+        task: TaskInfo,
+        /// The task's own error.
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+        /// How many attempts ran (1 without retries).
+        attempts: u32,
+    },
+    /// An attempt ran longer than the task's [`timeout`](crate::RemoteFn::timeout)
+    /// (on its last attempt, if it had retries). Unlike [`Error::GetTimeout`],
+    /// the task was stopped: an async task was dropped, a blocking task's result
+    /// is discarded.
+    TaskTimedOut {
+        /// The task that timed out.
+        task: TaskInfo,
+        /// The per-attempt limit.
+        timeout: Duration,
+        /// How many attempts ran.
+        attempts: u32,
     },
     /// An argument of the task was a ref whose task failed, so this task never ran.
     DependencyFailed {
@@ -173,6 +198,8 @@ impl Error {
     pub fn task(&self) -> Option<&TaskInfo> {
         match self {
             Error::TaskPanicked { task, .. }
+            | Error::TaskFailed { task, .. }
+            | Error::TaskTimedOut { task, .. }
             | Error::DependencyFailed { task, .. }
             | Error::Cancelled { task }
             | Error::GetTimeout { task, .. }
@@ -197,6 +224,37 @@ impl Error {
         matches!(self, Error::TaskPanicked { .. })
     }
 
+    /// Whether a fallible task returned `Err` (directly, not through a
+    /// dependency).
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Error::TaskFailed { .. })
+    }
+
+    /// Whether the task was stopped by its per-task timeout
+    /// ([`Error::TaskTimedOut`]; a get that gave up is [`is_timeout`](Error::is_timeout)).
+    pub fn is_task_timeout(&self) -> bool {
+        matches!(self, Error::TaskTimedOut { .. })
+    }
+
+    /// How many attempts of the task ran before this error: at least 1 for
+    /// [`TaskPanicked`](Error::TaskPanicked), [`TaskFailed`](Error::TaskFailed)
+    /// and [`TaskTimedOut`](Error::TaskTimedOut) (more with retries), 0 for
+    /// errors that are not the outcome of an attempt.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let flaky = rt.remote(|_: ()| async { panic!("always") }).max_retries(2);
+    /// assert_eq!(flaky.remote(()).block_get().unwrap_err().attempts(), 3);
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::TaskPanicked { attempts, .. }
+            | Error::TaskFailed { attempts, .. }
+            | Error::TaskTimedOut { attempts, .. } => *attempts,
+            _ => 0,
+        }
+    }
+
     /// Whether the task was cancelled.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Error::Cancelled { .. })
@@ -217,10 +275,11 @@ impl Error {
         matches!(self, Error::DependencyFailed { .. })
     }
 
-    pub(crate) fn panicked(task: TaskInfo, payload: Box<dyn Any + Send>) -> Error {
+    pub(crate) fn panicked(task: TaskInfo, payload: Box<dyn Any + Send>, attempts: u32) -> Error {
         Error::TaskPanicked {
             task,
             message: panic_message(payload.as_ref()),
+            attempts,
         }
     }
 
@@ -255,8 +314,29 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::TaskPanicked { task, message } => {
-                write!(f, "{task} panicked with message {message:?}")
+            Error::TaskPanicked {
+                task,
+                message,
+                attempts,
+            } => {
+                write!(f, "{task} panicked with message {message:?}")?;
+                write_attempts(f, *attempts)
+            }
+            Error::TaskFailed {
+                task,
+                source,
+                attempts,
+            } => {
+                write!(f, "{task} failed: {source}")?;
+                write_attempts(f, *attempts)
+            }
+            Error::TaskTimedOut {
+                task,
+                timeout,
+                attempts,
+            } => {
+                write!(f, "{task} timed out after {timeout:?} and was stopped")?;
+                write_attempts(f, *attempts)
             }
             Error::DependencyFailed {
                 task,
@@ -302,10 +382,18 @@ impl fmt::Display for Error {
     }
 }
 
+fn write_attempts(f: &mut fmt::Formatter<'_>, attempts: u32) -> fmt::Result {
+    if attempts > 1 {
+        write!(f, " (after {attempts} attempts)")?;
+    }
+    Ok(())
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::DependencyFailed { cause, .. } => Some(cause.as_ref()),
+            Error::TaskFailed { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }
@@ -331,6 +419,7 @@ mod tests {
         let err = Error::TaskPanicked {
             task: info(Some("fetch")),
             message: "boom".into(),
+            attempts: 1,
         };
         let text = err.to_string();
         assert!(text.starts_with("task `fetch` ("), "{text}");
@@ -343,7 +432,9 @@ mod tests {
         let root = Error::TaskPanicked {
             task: info(Some("root")),
             message: "boom".into(),
+            attempts: 3,
         };
+        assert!(root.to_string().ends_with("(after 3 attempts)"), "{root}");
         let first = Error::dependency_failed(info(Some("a")), &root);
         let second = Error::dependency_failed(info(Some("b")), &first);
         match &second {

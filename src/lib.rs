@@ -154,8 +154,9 @@ pub use gather::{
     WaitOutput, WaitSet, WaitSetWait,
 };
 pub use object_ref::{Get, GetTimeout, IntoGet, ObjectId, ObjectRef};
-pub use remote::{AsyncTask, BlockingTask, Func, RemoteFn};
+pub use remote::{AsyncTask, BlockingTask, Func, RemoteFn, TryAsyncTask, TryBlockingTask};
 pub use runtime::{Builder, Runtime};
+pub use task::{current_task, CurrentTask};
 
 /// The README's examples are compiled and run as doc tests.
 #[cfg(doctest)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::args::IntoArgs;
 use crate::runtime::Runtime;
-use crate::task::TaskOptions;
+use crate::task::{Fallible, Plain, Retry, TaskOptions};
 use crate::ObjectRef;
 
 /// A function usable as a remote function, called with its parameters as a tuple
@@ -59,18 +59,29 @@ pub enum AsyncTask {}
 #[derive(Debug, Clone, Copy)]
 pub enum BlockingTask {}
 
+/// Marker for fallible async remote functions ([`Runtime::try_remote`]).
+#[derive(Debug, Clone, Copy)]
+pub enum TryAsyncTask {}
+
+/// Marker for fallible blocking remote functions
+/// ([`Runtime::try_remote_blocking`]).
+#[derive(Debug, Clone, Copy)]
+pub enum TryBlockingTask {}
+
 /// A function registered with a runtime: `.remote(args)` submits a call and
 /// returns its [`ObjectRef`] at once. Ray's `@ray.remote`.
 ///
 /// Made by [`Runtime::remote`] (async functions, run on the tokio workers, 0 CPUs
 /// by default) and [`Runtime::remote_blocking`] (CPU-bound functions, run on the
-/// blocking pool, 1 CPU by default, so at most `num_cpus` run at once). Its type
-/// parameters are an implementation detail; store it with `let` or pass it as
-/// `impl Clone`.
+/// blocking pool, 1 CPU by default, so at most `num_cpus` run at once), and their
+/// fallible forms [`Runtime::try_remote`] and [`Runtime::try_remote_blocking`].
+/// Its type parameters are an implementation detail; store it with `let` or pass
+/// it as `impl Clone`.
 ///
 /// `RemoteFn` is a cheap `Clone + Send + Sync` handle: clone it into tasks to
-/// submit from them. Options (`name`, `num_cpus`) return a new handle, like Ray's
-/// `.options(...)`; the original keeps its own.
+/// submit from them. Options (`name`, `num_cpus`, `resource`, `max_retries`,
+/// `retry_on_error`, `timeout`) return a new handle, like Ray's `.options(...)`;
+/// the original keeps its own.
 ///
 /// # Examples
 ///
@@ -86,6 +97,9 @@ pub struct RemoteFn<F, L, K> {
     runtime: Runtime,
     func: Arc<F>,
     options: TaskOptions,
+    /// Set by `max_retries`, where `L: Clone` is known: retries re-run the
+    /// function with a clone of the arguments.
+    clone_args: Option<fn(&L) -> L>,
     _marker: PhantomData<fn(L) -> K>,
 }
 
@@ -95,6 +109,7 @@ impl<F, L, K> Clone for RemoteFn<F, L, K> {
             runtime: self.runtime.clone(),
             func: Arc::clone(&self.func),
             options: self.options.clone(),
+            clone_args: self.clone_args,
             _marker: PhantomData,
         }
     }
@@ -116,6 +131,7 @@ impl<F, L, K> RemoteFn<F, L, K> {
             runtime,
             func: Arc::new(func),
             options,
+            clone_args: None,
             _marker: PhantomData,
         }
     }
@@ -157,6 +173,86 @@ impl<F, L, K> RemoteFn<F, L, K> {
         self.options.num_cpus = Some(cpus);
         self
     }
+
+    /// Re-runs a call up to `retries` more times if it panics or times out
+    /// (and, with [`retry_on_error`](RemoteFn::retry_on_error), if it returns
+    /// `Err`), as Ray's `max_retries`. Each attempt runs the function anew on a
+    /// clone of the arguments, so they must be `Clone`, and takes its resources
+    /// anew. After the last attempt the ref holds that attempt's error, and
+    /// [`Error::attempts`](crate::Error::attempts) says how many ran.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let tries = Arc::new(AtomicU32::new(0));
+    /// let seen = tries.clone();
+    /// let flaky = rt
+    ///     .remote(move |x: u32| {
+    ///         let attempt = seen.fetch_add(1, Ordering::SeqCst) + 1;
+    ///         async move {
+    ///             assert!(attempt > 2, "attempt {attempt} fails");
+    ///             x * 10
+    ///         }
+    ///     })
+    ///     .max_retries(3);
+    /// assert_eq!(flaky.remote(4).block_get().unwrap(), 40);
+    /// assert_eq!(tries.load(Ordering::SeqCst), 3);
+    /// ```
+    #[must_use = "options return a new `RemoteFn`; use the returned value"]
+    pub fn max_retries(mut self, retries: u32) -> Self
+    where
+        L: Clone,
+    {
+        self.options.policy.max_retries = retries;
+        self.clone_args = Some(<L as Clone>::clone);
+        self
+    }
+
+    /// Whether a call that returns `Err` is retried too (Ray's
+    /// `retry_exceptions`); by default only panics and timeouts are. Only
+    /// fallible functions ([`Runtime::try_remote`],
+    /// [`Runtime::try_remote_blocking`]) return `Err`.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let always = rt
+    ///     .try_remote(|_: ()| async { "x".parse::<u8>() })
+    ///     .max_retries(2)
+    ///     .retry_on_error(true);
+    /// assert_eq!(always.remote(()).block_get().unwrap_err().attempts(), 3);
+    /// ```
+    #[must_use = "options return a new `RemoteFn`; use the returned value"]
+    pub fn retry_on_error(mut self, retry: bool) -> Self {
+        self.options.policy.retry_on_error = retry;
+        self
+    }
+
+    /// Stops each attempt that runs longer than `timeout` (counted from when it
+    /// starts running): the ref fails with
+    /// [`Error::TaskTimedOut`](crate::Error::TaskTimedOut), or the call is
+    /// retried while retries remain. An async attempt is dropped at its current
+    /// `.await`. A blocking closure cannot be interrupted: its result is
+    /// discarded, it keeps its resources until it returns, and
+    /// [`current_task`](crate::current_task)`().is_cancelled()` turns true inside
+    /// it so it can stop early.
+    ///
+    /// Unlike [`ObjectRef::get_timeout`], which only stops waiting, this stops
+    /// the task.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let slow = rt
+    ///     .remote(|_: ()| async { tokio::time::sleep(Duration::from_secs(60)).await })
+    ///     .timeout(Duration::from_millis(10));
+    /// assert!(slow.remote(()).block_get().unwrap_err().is_task_timeout());
+    /// ```
+    #[must_use = "options return a new `RemoteFn`; use the returned value"]
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.options.policy.timeout = Some(timeout);
+        self
+    }
 }
 
 impl<F, L, K> RemoteFn<F, L, K> {
@@ -194,6 +290,14 @@ impl<F, L, K> RemoteFn<F, L, K> {
     }
 }
 
+/// How to clone a call closure and its arguments for retries, if asked.
+fn retry_for<C: Clone, L>(clone_args: Option<fn(&L) -> L>, _call: &C) -> Option<Retry<C, L>> {
+    clone_args.map(|clone_args| Retry {
+        clone_call: <C as Clone>::clone,
+        clone_args,
+    })
+}
+
 impl<F, L, Fut> RemoteFn<F, L, AsyncTask>
 where
     F: Func<L, Output = Fut>,
@@ -205,8 +309,9 @@ where
     ///
     /// `args` is one argument (a value or a ref to one) for a one-parameter
     /// function, a tuple of them for several, `()` for none. The call starts once
-    /// every ref argument is ready; if one fails, the call never runs and its ref
-    /// fails with [`Error::DependencyFailed`](crate::Error::DependencyFailed).
+    /// every ref argument is ready (and its resources are free); if one fails,
+    /// the call never runs and its ref fails with
+    /// [`Error::DependencyFailed`](crate::Error::DependencyFailed).
     ///
     /// ```
     /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
@@ -218,11 +323,53 @@ where
     #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
     pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<Fut::Output> {
         let func = Arc::clone(&self.func);
+        let call = move |args: L| func.call(args);
+        let retry = retry_for(self.clone_args, &call);
+        self.runtime.shared().submit_async::<L, X, _, Fut, Plain>(
+            &self.options,
+            Location::caller(),
+            args,
+            call,
+            retry,
+        )
+    }
+}
+
+impl<F, L, Fut, T, E> RemoteFn<F, L, TryAsyncTask>
+where
+    F: Func<L, Output = Fut>,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+    L: Send + 'static,
+{
+    /// Submits one call of a fallible function and returns its ref at once:
+    /// `Ok(v)` becomes the ref's value, `Err(e)` fails it with
+    /// [`Error::TaskFailed`](crate::Error::TaskFailed), `e` as its source.
+    /// Arguments work as for [`RemoteFn::remote`] on infallible functions.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let parse = rt.try_remote(|s: String| async move { s.parse::<u32>() });
+    /// assert_eq!(parse.remote("42".to_string()).block_get().unwrap(), 42);
+    /// let err = parse.remote("x".to_string()).block_get().unwrap_err();
+    /// assert!(err.is_failed());
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<T> {
+        let func = Arc::clone(&self.func);
+        let call = move |args: L| func.call(args);
+        let retry = retry_for(self.clone_args, &call);
         self.runtime
             .shared()
-            .submit_async(&self.options, Location::caller(), args, move |args| {
-                func.call(args)
-            })
+            .submit_async::<L, X, _, Fut, Fallible>(
+                &self.options,
+                Location::caller(),
+                args,
+                call,
+                retry,
+            )
     }
 }
 
@@ -236,7 +383,7 @@ where
     ///
     /// Arguments work as for async functions: values, refs, or a tuple of them.
     /// The call runs on the blocking pool once its ref arguments are ready and its
-    /// CPUs are free.
+    /// resources are free.
     ///
     /// ```
     /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
@@ -248,11 +395,51 @@ where
     #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
     pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<R> {
         let func = Arc::clone(&self.func);
-        self.runtime.shared().submit_blocking(
+        let call = move |args: L| func.call(args);
+        let retry = retry_for(self.clone_args, &call);
+        self.runtime.shared().submit_blocking::<L, X, _, R, Plain>(
             &self.options,
             Location::caller(),
             args,
-            move |args| func.call(args),
+            call,
+            retry,
         )
+    }
+}
+
+impl<F, L, T, E> RemoteFn<F, L, TryBlockingTask>
+where
+    F: Func<L, Output = Result<T, E>>,
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+    L: Send + 'static,
+{
+    /// Submits one call of a fallible blocking function: `Ok(v)` becomes the
+    /// ref's value, `Err(e)` fails it with
+    /// [`Error::TaskFailed`](crate::Error::TaskFailed), `e` as its source.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let read = rt.try_remote_blocking(|path: String| std::fs::read_to_string(path));
+    /// let err = read.remote("/no/such/file".to_string()).block_get().unwrap_err();
+    /// let io = err.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+    /// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<T> {
+        let func = Arc::clone(&self.func);
+        let call = move |args: L| func.call(args);
+        let retry = retry_for(self.clone_args, &call);
+        self.runtime
+            .shared()
+            .submit_blocking::<L, X, _, Result<T, E>, Fallible>(
+                &self.options,
+                Location::caller(),
+                args,
+                call,
+                retry,
+            )
     }
 }

@@ -15,10 +15,10 @@ use tokio::runtime::Handle;
 
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::Slot;
-use crate::remote::{AsyncTask, BlockingTask, Func, RemoteFn};
+use crate::remote::{AsyncTask, BlockingTask, Func, RemoteFn, TryAsyncTask, TryBlockingTask};
 use crate::resources::Resources;
 use crate::store::{self, Store};
-use crate::task::TaskOptions;
+use crate::task::{Plain, TaskOptions};
 use crate::timer::Timer;
 use crate::{ObjectId, ObjectRef};
 
@@ -209,11 +209,13 @@ impl Runtime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.inner
-            .shared
-            .submit_async(&TaskOptions::default(), Location::caller(), (), move |()| {
-                future
-            })
+        self.inner.shared.submit_async::<(), (), _, F, Plain>(
+            &TaskOptions::default(),
+            Location::caller(),
+            (),
+            move |()| future,
+            None,
+        )
     }
 
     /// Runs a closure on the blocking pool and returns its ref at once.
@@ -233,11 +235,12 @@ impl Runtime {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.inner.shared.submit_blocking(
+        self.inner.shared.submit_blocking::<(), (), _, R, Plain>(
             &TaskOptions::default(),
             Location::caller(),
             (),
             move |()| f(),
+            None,
         )
     }
 
@@ -289,6 +292,50 @@ impl Runtime {
     /// assert_eq!(g.remote(vec![0.5, 0.5]).block_get().unwrap(), 1.0);
     /// ```
     pub fn remote_blocking<F, L>(&self, f: F) -> RemoteFn<F, L, BlockingTask>
+    where
+        F: Func<L>,
+        F::Output: Send + 'static,
+    {
+        RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
+
+    /// Registers a fallible async function: each call's `Ok(v)` becomes its
+    /// ref's value, and `Err(e)` fails the ref with [`Error::TaskFailed`] whose
+    /// [`source`](std::error::Error::source) is `e` (`E: std::error::Error +
+    /// Send + Sync + 'static`). Dependents of a failed call fail with
+    /// [`Error::DependencyFailed`], whose chain leads back to `e`.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let parse = rt.try_remote(|s: &'static str| async move { s.parse::<i32>() });
+    /// assert_eq!(parse.remote("7").block_get().unwrap(), 7);
+    /// let double = rt.remote(|x: i32| async move { 2 * x });
+    /// let err = double.remote(parse.remote("seven")).block_get().unwrap_err();
+    /// assert!(err.is_dependency_failed());
+    /// let root = err.source().unwrap().source().unwrap();
+    /// assert!(root.downcast_ref::<std::num::ParseIntError>().is_some());
+    /// ```
+    pub fn try_remote<F, L>(&self, f: F) -> RemoteFn<F, L, TryAsyncTask>
+    where
+        F: Func<L>,
+        F::Output: Future + Send + 'static,
+        <F::Output as Future>::Output: Send + 'static,
+    {
+        RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
+
+    /// Registers a fallible blocking function: as
+    /// [`try_remote`](Runtime::try_remote), run on the blocking pool like
+    /// [`remote_blocking`](Runtime::remote_blocking).
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let checked = rt.try_remote_blocking(|x: u8| x.checked_mul(2).ok_or(std::fmt::Error));
+    /// assert_eq!(checked.remote(4).block_get().unwrap(), 8);
+    /// assert!(checked.remote(200).block_get().unwrap_err().is_failed());
+    /// ```
+    pub fn try_remote_blocking<F, L>(&self, f: F) -> RemoteFn<F, L, TryBlockingTask>
     where
         F: Func<L>,
         F::Output: Send + 'static,

@@ -3,18 +3,30 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::sync::Arc;
 
 use futures::FutureExt;
 
+mod async_run;
+mod attempt;
+mod blocking_run;
+mod current;
+mod finish;
 mod guarded;
+
+pub(crate) use attempt::{Policy, Retry};
+pub use current::{current_task, CurrentTask};
+pub(crate) use finish::{Fallible, Finish, Plain};
+
+use async_run::run_async;
+use blocking_run::{once_job, Attempting};
 use guarded::Guarded;
 
 use crate::args::IntoArgs;
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::{ErasedSlot, Slot};
-use crate::resources::{BlockingTaskScope, Job, Permit, Request};
+use crate::resources::Request;
 use crate::runtime::Shared;
 use crate::{ObjectId, ObjectRef};
 
@@ -26,6 +38,8 @@ pub(crate) struct TaskOptions {
     pub(crate) num_cpus: Option<f64>,
     /// Named resources and amounts, at most one entry per name.
     pub(crate) resources: Vec<(Arc<str>, f64)>,
+    /// Retries and timeout.
+    pub(crate) policy: Policy,
 }
 
 impl fmt::Debug for TaskOptions {
@@ -34,6 +48,7 @@ impl fmt::Debug for TaskOptions {
             .field("name", &self.name)
             .field("num_cpus", &self.num_cpus)
             .field("resources", &self.resources)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -51,7 +66,7 @@ impl<T: Send + 'static> Completer<T> {
         self.slot.info()
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         self.slot.runtime().expect("a task's slot has a runtime")
     }
 
@@ -64,7 +79,7 @@ impl<T: Send + 'static> Completer<T> {
     /// The error for this task when an argument's task failed. During shutdown
     /// the upstream failure is the shutdown itself, and this task reports the
     /// same (the store is closed before any slot is failed).
-    fn upstream_failed(&self, upstream: &Error) -> Error {
+    pub(crate) fn upstream_failed(&self, upstream: &Error) -> Error {
         if self.shared().store.is_closed() {
             Error::Shutdown {
                 task: self.info().clone(),
@@ -72,6 +87,15 @@ impl<T: Send + 'static> Completer<T> {
         } else {
             Error::dependency_failed(self.info().clone(), upstream)
         }
+    }
+
+    /// The task as `current_task()` sees it.
+    pub(crate) fn running(
+        &self,
+        abandoned: Option<Arc<std::sync::atomic::AtomicBool>>,
+    ) -> current::Running {
+        let slot: Arc<dyn ErasedSlot> = self.slot.clone();
+        current::Running { slot, abandoned }
     }
 
     pub(crate) fn complete(mut self, outcome: Result<T, Error>) {
@@ -147,30 +171,38 @@ impl Shared {
         self.store.register(object.id(), &slot);
     }
 
-    /// Submits an async task: `call(args)` runs on the tokio workers once `args`
-    /// are resolved and its CPUs (0 by default) are free.
-    pub(crate) fn submit_async<L, X, Fut>(
+    /// Submits an async task: `call(args)` runs on the tokio workers once
+    /// `args` are resolved and its resources are free; `K` says how its output
+    /// becomes the ref's value. `retry` (with `max_retries` in the options)
+    /// makes further attempts possible.
+    pub(crate) fn submit_async<L, X, C, Fut, K>(
         self: &Arc<Self>,
         options: &TaskOptions,
         location: &'static Location<'static>,
         args: X,
-        call: impl FnOnce(L) -> Fut + Send + 'static,
-    ) -> ObjectRef<Fut::Output>
+        call: C,
+        retry: Option<Retry<C, L>>,
+    ) -> ObjectRef<K::Value>
     where
         X: IntoArgs<L>,
         L: Send + 'static,
+        C: FnOnce(L) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
+        K: Finish<Fut::Output>,
     {
-        let (object, task) = self.new_task(options, location, 0.0);
+        let (object, task) = self.new_task::<K::Value>(options, location, 0.0);
         let Some(Admitted { completer, request }) = task else {
             return object;
         };
-        let join = if request == Request::default() && args.is_ready() {
+        let policy = options.policy;
+        let lean = request == Request::default() && policy.is_trivial() && args.is_ready();
+        let join = if lean {
             // The common case, kept lean (it sets the memory cost of a pending
-            // task): no arguments to wait for, no CPU to acquire.
+            // task): nothing to wait for, nothing to acquire, one attempt.
             match args.resolve().now_or_never() {
-                Some(Ok(args)) => self.handle.spawn(Guarded::new(completer, call, args)),
+                Some(Ok(args)) => self
+                    .handle
+                    .spawn(Guarded::<C, L, Fut, K>::new(completer, call, args)),
                 Some(Err(upstream)) => {
                     let err = completer.upstream_failed(&upstream);
                     completer.complete(Err(err));
@@ -179,45 +211,49 @@ impl Shared {
                 None => unreachable!("ready arguments resolve at once"),
             }
         } else {
-            self.handle
-                .spawn(run_async(completer, args.resolve(), call, request))
+            let run =
+                run_async::<C, L, Fut, K>(completer, args.resolve(), call, retry, request, policy);
+            self.handle.spawn(run)
         };
         self.register(&object, Some(join));
         object
     }
 
     /// Submits a blocking task: `call(args)` runs on the blocking pool once
-    /// `args` are resolved and its CPUs (1 by default) are free.
-    pub(crate) fn submit_blocking<L, X, R>(
+    /// `args` are resolved and its resources (1 CPU by default) are free.
+    pub(crate) fn submit_blocking<L, X, C, R, K>(
         self: &Arc<Self>,
         options: &TaskOptions,
         location: &'static Location<'static>,
         args: X,
-        call: impl FnOnce(L) -> R + Send + 'static,
-    ) -> ObjectRef<R>
+        call: C,
+        retry: Option<Retry<C, L>>,
+    ) -> ObjectRef<K::Value>
     where
         X: IntoArgs<L>,
         L: Send + 'static,
+        C: FnOnce(L) -> R + Send + 'static,
         R: Send + 'static,
+        K: Finish<R>,
     {
-        let (object, task) = self.new_task(options, location, 1.0);
+        let (object, task) = self.new_task::<K::Value>(options, location, 1.0);
         let Some(Admitted { completer, request }) = task else {
             return object;
         };
+        let policy = options.policy;
         if !args.is_ready() {
-            // Wait for the arguments in an async task, then queue for CPU.
+            // Wait for the arguments in an async task, then queue for resources.
             let resolving = args.resolve();
             let join = self.handle.spawn(async move {
-                let args = match resolving.await {
-                    Ok(args) => args,
+                match resolving.await {
+                    Ok(args) => {
+                        start_blocking::<C, L, R, K>(completer, call, args, retry, request, policy)
+                    }
                     Err(upstream) => {
                         let err = completer.upstream_failed(&upstream);
-                        return completer.complete(Err(err));
+                        completer.complete(Err(err));
                     }
-                };
-                let shared = Arc::clone(completer.shared());
-                let job = blocking_job(completer, call, args);
-                shared.resources.run_when_free(&shared.handle, request, job);
+                }
             });
             self.register(&object, Some(join));
             return object;
@@ -231,74 +267,41 @@ impl Shared {
             }
             None => unreachable!("ready arguments resolve at once"),
         };
-        let job = blocking_job(completer, call, args);
-        match self.resources.try_acquire(&request) {
-            Some(permit) => {
+        if policy.is_trivial() {
+            if let Some(permit) = self.resources.try_acquire(&request) {
+                // Runs at once: keep its JoinHandle, so the task's memory is
+                // freed by the reader.
+                let job = once_job::<C, L, R, K>(completer, call, args);
                 let join = self.handle.spawn_blocking(move || job.run_chain(permit));
                 self.register(&object, Some(join));
-            }
-            None => {
-                self.register(&object, None);
-                self.resources.run_when_free(&self.handle, request, job);
+                return object;
             }
         }
+        self.register(&object, None);
+        start_blocking::<C, L, R, K>(completer, call, args, retry, request, policy);
         object
     }
 }
 
-/// The general task: waits for its arguments and its CPUs first.
-async fn run_async<L, Fut>(
-    completer: Completer<Fut::Output>,
-    resolving: impl Future<Output = Result<L, Error>>,
-    call: impl FnOnce(L) -> Fut,
-    request: Request,
-) where
-    Fut: Future,
-    Fut::Output: Send + 'static,
-{
-    let args = match resolving.await {
-        Ok(args) => args,
-        Err(upstream) => {
-            let err = completer.upstream_failed(&upstream);
-            return completer.complete(Err(err));
-        }
-    };
-    let permit = completer.shared().resources.acquire(request).await;
-    Guarded::new(completer, call, args).await;
-    drop(permit);
-}
-
-/// A blocking task as a job for the CPU pool.
-fn blocking_job<L, R>(
-    completer: Completer<R>,
-    call: impl FnOnce(L) -> R + Send + 'static,
+/// Queues a blocking task (with resolved arguments) for its resources.
+fn start_blocking<C, L, R, K>(
+    completer: Completer<K::Value>,
+    call: C,
     args: L,
-) -> Job
-where
+    retry: Option<Retry<C, L>>,
+    request: Request,
+    policy: Policy,
+) where
+    C: FnOnce(L) -> R + Send + 'static,
     L: Send + 'static,
     R: Send + 'static,
+    K: Finish<R>,
 {
-    Job::new(move |permit| run_blocking(completer, call, args, permit))
-}
-
-/// Runs a blocking task on this thread, then returns the job its CPU was handed
-/// to, for this thread to run next.
-fn run_blocking<L, R: Send + 'static>(
-    completer: Completer<R>,
-    call: impl FnOnce(L) -> R,
-    args: L,
-    permit: Permit,
-) -> Option<(Job, Permit)> {
-    if completer.is_decided() {
-        // Cancelled or shut down while queued: pass the resources on at once.
-        return permit.release_for_handoff();
+    if policy.is_trivial() {
+        let shared = Arc::clone(completer.shared());
+        let job = once_job::<C, L, R, K>(completer, call, args);
+        shared.resources.run_when_free(&shared.handle, request, job);
+    } else {
+        Attempting::<C, L, K, R>::start(completer, call, args, retry, request, policy);
     }
-    let scope = BlockingTaskScope::enter(permit);
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || call(args)));
-    // Give the resources back before waking waiters, so a waiter that submits
-    // more work at once finds them free.
-    let next = scope.finish().release_for_handoff();
-    let outcome = outcome.map_err(|payload| Error::panicked(completer.info().clone(), payload));
-    completer.complete(outcome);
-    next
 }

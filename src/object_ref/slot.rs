@@ -356,6 +356,9 @@ pub(crate) trait ErasedSlot: Send + Sync {
 
     /// Whether the slot has left `Pending`.
     fn is_complete(&self) -> bool;
+
+    /// Who the task is.
+    fn info(&self) -> &TaskInfo;
 }
 
 impl<T: Send> ErasedSlot for Slot<T> {
@@ -365,6 +368,10 @@ impl<T: Send> ErasedSlot for Slot<T> {
 
     fn is_complete(&self) -> bool {
         self.is_done()
+    }
+
+    fn info(&self) -> &TaskInfo {
+        &self.info
     }
 }
 

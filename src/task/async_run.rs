@@ -1,0 +1,78 @@
+//! The general async task: waits for its arguments, takes its resources, and
+//! runs attempts (with a per-attempt timeout and retries, when asked).
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use super::attempt::{self, Attempt, Attempts, Policy, Retry};
+use super::finish::Finish;
+use super::Completer;
+use crate::error::Error;
+use crate::resources::Request;
+
+pub(crate) async fn run_async<C, L, Fut, K>(
+    completer: Completer<K::Value>,
+    resolving: impl Future<Output = Result<L, Error>>,
+    call: C,
+    retry: Option<Retry<C, L>>,
+    request: Request,
+    policy: Policy,
+) where
+    C: FnOnce(L) -> Fut,
+    Fut: Future,
+    K: Finish<Fut::Output>,
+{
+    let args = match resolving.await {
+        Ok(args) => args,
+        Err(upstream) => {
+            let err = completer.upstream_failed(&upstream);
+            return completer.complete(Err(err));
+        }
+    };
+    let shared = Arc::clone(completer.shared());
+    let mut attempts = Attempts::new(call, args, retry, policy.max_retries);
+    let mut number = 0;
+    while let Some((call, args)) = attempts.next() {
+        number += 1;
+        // Each attempt takes its resources anew, and only while it runs.
+        let permit = shared.resources.acquire(request.clone()).await;
+        if completer.is_decided() {
+            return;
+        }
+        let mut attempt = pin!(Attempt::new(call, args, completer.running(None)));
+        let result = match policy.timeout {
+            None => Some(attempt.await),
+            Some(timeout) => {
+                let mut sleep = match shared.sleep(timeout, completer.info().location()) {
+                    Ok(sleep) => sleep,
+                    Err(err) => return completer.complete(Err(err)),
+                };
+                // `None` when the attempt ran out of time: it is dropped here,
+                // at its current `.await`.
+                poll_fn(|cx| match attempt.as_mut().poll(cx) {
+                    Poll::Ready(result) => Poll::Ready(Some(result)),
+                    Poll::Pending => crate::timer::poll_sleep(&mut sleep, cx).map(|()| None),
+                })
+                .await
+            }
+        };
+        drop(permit);
+        let err = match result {
+            Some(result) => match attempt::outcome::<K, _>(completer.info(), result, number) {
+                Ok(value) => return completer.complete(Ok(value)),
+                Err(err) => err,
+            },
+            None => Error::TaskTimedOut {
+                task: completer.info().clone(),
+                timeout: policy.timeout.unwrap_or_default(),
+                attempts: number,
+            },
+        };
+        if !(policy.retries(&err) && attempts.has_next()) {
+            return completer.complete(Err(err));
+        }
+        tracing::debug!(task = %completer.info(), attempt = number, error = %err, "retrying task");
+    }
+}

@@ -1,0 +1,126 @@
+//! `current_task()`: what a running task can ask about itself.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::error::TaskInfo;
+use crate::object_ref::slot::ErasedSlot;
+
+/// What the running task is: its slot, and the flag of the current attempt.
+#[derive(Clone)]
+pub(crate) struct Running {
+    pub(crate) slot: Arc<dyn ErasedSlot>,
+    /// Set when this attempt was abandoned (it timed out) though the task goes on.
+    pub(crate) abandoned: Option<Arc<AtomicBool>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Running>> = const { RefCell::new(None) };
+}
+
+/// Makes `running` the current task on this thread until the guard drops.
+pub(crate) fn enter(running: Running) -> EnterGuard {
+    let previous = CURRENT.with(|c| c.replace(Some(running)));
+    EnterGuard { previous }
+}
+
+/// Restores the previously current task (tasks nest when a future polls
+/// another task's future inline, e.g. in `block_get` on a worker).
+pub(crate) struct EnterGuard {
+    previous: Option<Running>,
+}
+
+impl EnterGuard {
+    /// Ends the scope and hands the running task back (to be stored until the
+    /// next poll, so no reference count moves per poll).
+    pub(crate) fn exit(mut self) -> Option<Running> {
+        let running = CURRENT.with(|c| c.replace(self.previous.take()));
+        std::mem::forget(self);
+        running
+    }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| c.replace(previous));
+    }
+}
+
+/// The task running on this thread: its identity, and whether it should stop.
+///
+/// Returned by [`current_task`]. Long-running task code, blocking code above
+/// all, can check [`is_cancelled`](CurrentTask::is_cancelled) and stop early:
+/// taskref cannot interrupt a blocking closure.
+#[derive(Clone)]
+pub struct CurrentTask {
+    running: Running,
+}
+
+impl CurrentTask {
+    /// Whether the task's result will be discarded: it was cancelled, its
+    /// runtime shut down, or this attempt timed out. The task should stop.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = taskref::Runtime::new()?;
+    /// let (started_tx, started_rx) = std::sync::mpsc::channel();
+    /// let r = rt.spawn_blocking(move || {
+    ///     started_tx.send(()).unwrap();
+    ///     let me = taskref::current_task().expect("inside a task");
+    ///     let mut rounds = 0u64;
+    ///     while !me.is_cancelled() {
+    ///         rounds += 1; // a long computation, checking now and then
+    ///         std::thread::sleep(Duration::from_millis(1));
+    ///     }
+    ///     rounds
+    /// });
+    /// started_rx.recv().unwrap();
+    /// r.cancel();
+    /// assert!(r.block_get().unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.running.slot.is_complete()
+            || self
+                .running
+                .abandoned
+                .as_ref()
+                .is_some_and(|flag| flag.load(Ordering::Acquire))
+    }
+
+    /// Who the task is.
+    pub fn task(&self) -> &TaskInfo {
+        self.running.slot.info()
+    }
+}
+
+impl fmt::Debug for CurrentTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CurrentTask")
+            .field("task", self.task())
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// The taskref task running on this thread, or `None` outside of one.
+///
+/// Inside an async task it is available while the task is being polled; inside
+/// a blocking task, for the whole closure.
+///
+/// ```
+/// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+/// assert!(taskref::current_task().is_none());
+/// let r = rt.remote(|_: ()| async {
+///     taskref::current_task().unwrap().task().name().map(str::to_owned)
+/// })
+/// .name("me")
+/// .remote(());
+/// assert_eq!(r.block_get().unwrap().as_deref(), Some("me"));
+/// ```
+pub fn current_task() -> Option<CurrentTask> {
+    CURRENT.with(|c| c.borrow().clone().map(|running| CurrentTask { running }))
+}
