@@ -132,7 +132,7 @@ fn many_dependents_of_one_ref_all_run() {
         let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
         let source = rt.spawn(async move { rx.await.unwrap() });
         let f = rt.remote(|x: u64| async move { x });
-        let refs: Vec<_> = (0..20_000).map(|_| f.remote(&source)).collect();
+        let refs: Vec<_> = (0..100_000).map(|_| f.remote(&source)).collect();
         tx.send(1).unwrap();
         assert_eq!(
             taskref::block_get_all(refs).unwrap().iter().sum::<u64>(),
