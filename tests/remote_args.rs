@@ -136,7 +136,7 @@ fn many_dependents_of_one_ref_all_run() {
         tx.send(1).unwrap();
         assert_eq!(
             taskref::block_get_all(refs).unwrap().iter().sum::<u64>(),
-            20_000
+            100_000
         );
     });
 }
