@@ -334,3 +334,80 @@ impl<T: Clone> Iterator for BlockAsCompleted<T> {
         (self.stream.len(), Some(self.stream.len()))
     }
 }
+
+/// Maps `submit` over `items` with at most `max_in_flight` pending, yielding
+/// `(index, outcome)` in completion order: [`map_unordered`](crate::map_unordered)
+/// for plain threads.
+///
+/// The calling thread is checked once, here; the iterator stays on it.
+///
+/// # Examples
+///
+/// ```
+/// let rt = taskref::Runtime::new()?;
+/// let double = rt.remote_blocking(|x: u32| 2 * x);
+/// let mut results: Vec<u32> = taskref::block_map_unordered(0..10, 3, |x| double.remote(x))?
+///     .map(|(_, v)| v.unwrap())
+///     .collect();
+/// results.sort();
+/// assert_eq!(results, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::BlockingInAsyncContext`] on a thread that must not block.
+///
+/// # Blocking
+///
+/// Each `next()` blocks as [`ObjectRef::block_get`] does.
+#[track_caller]
+pub fn block_map_unordered<I, T, F>(
+    items: I,
+    max_in_flight: usize,
+    submit: F,
+) -> Result<BlockMapUnordered<I::IntoIter, F, T>, Error>
+where
+    I: IntoIterator,
+    F: FnMut(I::Item) -> ObjectRef<T>,
+    T: Clone,
+{
+    let mode = context(Location::caller())?;
+    Ok(BlockMapUnordered {
+        stream: gather::map_unordered(items, max_in_flight, submit),
+        mode,
+        _not_send: PhantomData,
+    })
+}
+
+/// Iterator returned by [`block_map_unordered`].
+pub struct BlockMapUnordered<I, F, T> {
+    stream: gather::MapUnordered<I, F, T>,
+    mode: Mode,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<I, F, T> Iterator for BlockMapUnordered<I, F, T>
+where
+    I: Iterator,
+    F: FnMut(I::Item) -> ObjectRef<T>,
+    T: Clone,
+{
+    type Item = (usize, Result<T, Error>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if futures::stream::FusedStream::is_terminated(&self.stream) {
+            return None;
+        }
+        block_in_mode(self.mode, self.stream.next(), None).expect("no deadline")
+    }
+}
+
+impl<I, F, T> std::fmt::Debug for BlockMapUnordered<I, F, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockMapUnordered")
+            .field("stream", &self.stream)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}

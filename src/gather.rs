@@ -7,18 +7,21 @@
 //! | [`wait`] | `(ready, not_ready)` once `num_returns` are ready | input order in both lists | O(n) per call |
 //! | [`as_completed`] | a stream of `(index, outcome)` | completion order | O(1) amortised per item |
 //! | [`WaitSet::wait`] | the ready refs, removed from the set | completion order | O(1) amortised per item |
+//! | [`map_unordered`] | a stream of `(index, outcome)`, submitting lazily | completion order | O(1) amortised per item |
 //!
 //! All of them wait with wakers, never by polling or sleeping, and their futures
 //! are `Send` when `T` is.
 
 mod as_completed;
 mod get_all;
+mod map_unordered;
 mod readiness;
 mod wait;
 mod wait_set;
 
 pub use as_completed::{as_completed, AsCompleted};
 pub use get_all::{get_all, get_all_settled, GetAll, GetAllSettled};
+pub use map_unordered::{map_unordered, MapUnordered};
 pub use wait::{wait, Wait, WaitOutput};
 pub use wait_set::{WaitSet, WaitSetWait};
 

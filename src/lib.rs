@@ -146,12 +146,13 @@ mod timer;
 
 pub use args::{Arg, IntoArgs};
 pub use blocking::{
-    block_as_completed, block_get_all, block_get_all_settled, block_wait, BlockAsCompleted,
+    block_as_completed, block_get_all, block_get_all_settled, block_map_unordered, block_wait,
+    BlockAsCompleted, BlockMapUnordered,
 };
 pub use error::{Error, Result, TaskInfo};
 pub use gather::{
-    as_completed, get_all, get_all_settled, wait, AsCompleted, GetAll, GetAllSettled, Wait,
-    WaitOutput, WaitSet, WaitSetWait,
+    as_completed, get_all, get_all_settled, map_unordered, wait, AsCompleted, GetAll,
+    GetAllSettled, MapUnordered, Wait, WaitOutput, WaitSet, WaitSetWait,
 };
 pub use object_ref::{Get, GetTimeout, IntoGet, ObjectId, ObjectRef};
 pub use remote::{AsyncTask, BlockingTask, Func, RemoteFn, TryAsyncTask, TryBlockingTask};
