@@ -1,0 +1,97 @@
+//! Bad input gets a clear error, never a panic or a hang.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{runtime, within_deadline};
+use taskref::Error;
+
+#[test]
+fn a_ref_of_a_shut_down_runtime_fails_its_consumer_on_another_runtime() {
+    within_deadline(|| {
+        let old = runtime(1);
+        let new = runtime(1);
+        let stranded = old.spawn(std::future::pending::<u32>());
+        old.shutdown();
+        let consumer = new.remote(|x: u32| async move { x + 1 }).name("consumer");
+        let err = consumer.remote(&stranded).block_get().unwrap_err();
+        assert!(err.is_dependency_failed(), "{err}");
+        assert!(err.root_cause().is_shutdown());
+        // The other runtime is fine.
+        assert_eq!(consumer.remote(1).block_get().unwrap(), 2);
+    });
+}
+
+#[test]
+fn refs_cross_runtimes_while_both_live() {
+    within_deadline(|| {
+        let a = runtime(1);
+        let b = runtime(1);
+        let from_a = a.spawn(async { 20 });
+        let on_b = b.remote_blocking(|x: u32| x + 1).remote(from_a);
+        assert_eq!(on_b.block_get().unwrap(), 21);
+    });
+}
+
+#[test]
+fn wait_bad_arguments() {
+    within_deadline(|| {
+        let rt = runtime(1);
+        let pending = rt.spawn(std::future::pending::<u8>());
+        let refs = vec![pending.clone(), rt.put(1)];
+        // More than there are.
+        let err = taskref::block_wait(&refs, 3, None).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+        assert!(err.to_string().contains("num_returns = 3"), "{err}");
+        // The same ref twice.
+        let twice = vec![pending.clone(), pending.clone()];
+        assert!(matches!(
+            taskref::block_wait(&twice, 1, None),
+            Err(Error::InvalidArgument { .. })
+        ));
+        // Zero returns and a zero timeout both mean "do not wait".
+        let (ready, rest) = taskref::block_wait(&refs, 0, None).unwrap();
+        assert_eq!((ready.len(), rest.len()), (0, 2));
+        let (ready, rest) = taskref::block_wait(&refs, 2, Some(Duration::ZERO)).unwrap();
+        assert_eq!((ready.len(), rest.len()), (1, 1));
+        // An empty list with zero returns is fine; with one it is an error.
+        let none: Vec<taskref::ObjectRef<u8>> = Vec::new();
+        assert!(taskref::block_wait(&none, 0, None).unwrap().0.is_empty());
+        assert!(taskref::block_wait(&none, 1, None).is_err());
+    });
+}
+
+#[test]
+fn bad_resource_amounts_and_capacities() {
+    let rt = taskref::Runtime::builder()
+        .worker_threads(1)
+        .resource("zero", 0.0)
+        .build()
+        .unwrap();
+    let f = rt.remote(|x: u8| async move { x });
+    assert!(matches!(
+        f.clone().num_cpus(-0.5).remote(1).block_get(),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        f.clone().resource("zero", f64::NAN).remote(1).block_get(),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        f.clone().resource("zero", 0.0001).remote(1).block_get(),
+        Err(Error::Infeasible { .. })
+    ));
+    assert_eq!(f.resource("zero", 0.0).remote(1).block_get().unwrap(), 1);
+}
+
+#[test]
+fn a_zero_task_timeout_stops_every_attempt() {
+    within_deadline(|| {
+        let rt = runtime(1);
+        let f = rt
+            .remote(|_: ()| async { tokio::time::sleep(Duration::from_millis(50)).await })
+            .timeout(Duration::ZERO);
+        assert!(f.remote(()).block_get().unwrap_err().is_task_timeout());
+    });
+}
