@@ -116,16 +116,24 @@
 //! workers and ask for 0 CPUs: they are not bounded. Blocking tasks
 //! ([`Runtime::remote_blocking`], [`Runtime::spawn_blocking`]) run on the blocking
 //! pool and ask for 1 CPU, so at most [`num_cpus`](Builder::num_cpus) run at once.
+//! Named capacities ([`Builder::resource`], [`RemoteFn::resource`]) bound any
+//! other kind of concurrency, as Ray's custom resources do.
 //!
 //! # Errors, cancellation and shutdown
 //!
 //! Errors are values: a panicking task fails its ref with
-//! [`Error::TaskPanicked`] (with the message) and nothing else; a task whose ref
-//! argument failed never runs and fails with [`Error::DependencyFailed`], naming
-//! the upstream task. Every error names its task and the line that submitted it.
-//! Dropping a ref never cancels its task; [`ObjectRef::cancel`] does.
-//! [`Runtime::shutdown`], or dropping the last handle of an owned runtime, fails
-//! every pending ref with [`Error::Shutdown`]: nothing waits forever.
+//! [`Error::TaskPanicked`] (with the message) and nothing else; a fallible task
+//! ([`Runtime::try_remote`]) that returns `Err(e)` fails it with
+//! [`Error::TaskFailed`], `e` as its source; a task whose ref argument failed
+//! never runs and fails with [`Error::DependencyFailed`], naming the upstream
+//! task. Every error names its task and the line that submitted it.
+//! [`RemoteFn::max_retries`] re-runs failed attempts and [`RemoteFn::timeout`]
+//! stops attempts that run too long.
+//!
+//! Dropping a ref never cancels its task; [`ObjectRef::cancel`] does, and task
+//! code can notice with [`current_task`]. [`Runtime::shutdown`], or dropping the
+//! last handle of an owned runtime, fails every pending ref with
+//! [`Error::Shutdown`]: nothing waits forever.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
