@@ -207,3 +207,30 @@ fn the_refusal_explains_itself() {
     assert!(text.contains("current-thread"), "{text}");
     assert!(text.contains(".await"), "{text}");
 }
+
+/// Each level block_get-s its children: without lending CPUs back, two CPUs
+/// would be held by the first two parents and nothing below could run.
+fn tree(rt: taskref::Runtime, depth: u32) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            let rt2 = rt.clone();
+            rt.spawn_blocking(move || tree(rt2, depth - 1))
+        })
+        .collect();
+    taskref::block_get_all(children).unwrap().iter().sum()
+}
+
+#[test]
+fn a_three_level_tree_of_blocking_gets_finishes_on_two_cpus() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let root = {
+            let rt2 = rt.clone();
+            rt.spawn_blocking(move || tree(rt2, 3))
+        };
+        assert_eq!(root.block_get().unwrap(), 27);
+    });
+}
