@@ -6,7 +6,7 @@
 // without running it. Several parameters are passed as a tuple whose elements are
 // each a value or a ref.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 
 use crate::error::Error;
 use crate::ObjectRef;
@@ -58,7 +58,7 @@ impl<T: Clone + Send + 'static> Arg<T> for ObjectRef<T> {
     fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static {
         // By value: the consumer takes the producer's value without a copy when
         // it holds the last ref.
-        self.into_future()
+        self.into_get_internal()
     }
 }
 
@@ -68,7 +68,7 @@ impl<T: Clone + Send + 'static> Arg<T> for &ObjectRef<T> {
     }
 
     fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static {
-        self.clone().into_future()
+        self.clone().into_get_internal()
     }
 }
 

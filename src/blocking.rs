@@ -32,7 +32,9 @@ use crate::error::Error;
 use crate::gather::{self, AsCompleted, WaitOutput};
 use crate::park::park_on;
 use crate::resources;
+use crate::runtime::Shared;
 use crate::ObjectRef;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy)]
 enum Mode {
@@ -68,8 +70,20 @@ pub(crate) fn block_on<F: Future>(
     future: F,
     deadline: Option<Instant>,
     location: &'static Location<'static>,
+    call: &'static str,
+    runtime: Option<&Arc<Shared>>,
 ) -> Result<Option<F::Output>, Error> {
-    Ok(block_in_mode(context(location)?, future, deadline))
+    let mode = context(location)?;
+    // On a tokio worker (inside a task) blocking works, but stalls the worker.
+    if matches!(mode, Mode::InPlace) && tokio::task::try_id().is_some() {
+        if let Some(runtime) = runtime {
+            runtime
+                .observer
+                .detector
+                .blocking_in_async(location, call)?;
+        }
+    }
+    Ok(block_in_mode(mode, future, deadline))
 }
 
 fn block_in_mode<F: Future>(mode: Mode, future: F, deadline: Option<Instant>) -> Option<F::Output> {
@@ -128,7 +142,9 @@ impl<T: Clone> ObjectRef<T> {
     #[track_caller]
     pub fn block_get(&self) -> Result<T, Error> {
         let location = Location::caller();
-        block_on(self.get(), None, location)?.expect("no deadline")
+        let runtime = self.slot.runtime();
+        let get = self.get_as("block_get", location);
+        block_on(get, None, location, "block_get", runtime)?.expect("no deadline")
     }
 
     /// Like [`block_get`](ObjectRef::block_get), but gives up after `timeout` with
@@ -157,7 +173,10 @@ impl<T: Clone> ObjectRef<T> {
     #[track_caller]
     pub fn block_get_timeout(&self, timeout: Duration) -> Result<T, Error> {
         let location = Location::caller();
-        match block_on(self.get(), Some(deadline_after(timeout)), location)? {
+        let runtime = self.slot.runtime();
+        let get = self.get_as("block_get_timeout", location);
+        let deadline = Some(deadline_after(timeout));
+        match block_on(get, deadline, location, "block_get_timeout", runtime)? {
             Some(outcome) => outcome,
             None => Err(Error::GetTimeout {
                 task: self.task().clone(),
@@ -196,7 +215,9 @@ where
     I: IntoIterator<Item = ObjectRef<T>>,
 {
     let location = Location::caller();
-    block_on(gather::get_all(refs), None, location)?.expect("no deadline")
+    let get_all = gather::get_all_as(refs, "block_get_all", location);
+    let runtime = get_all.runtime();
+    block_on(get_all, None, location, "block_get_all", runtime.as_ref())?.expect("no deadline")
 }
 
 /// Blocks until every ref is ready and returns every outcome in input order:
@@ -223,7 +244,10 @@ where
     I: IntoIterator<Item = ObjectRef<T>>,
 {
     let location = Location::caller();
-    Ok(block_on(gather::get_all_settled(refs), None, location)?.expect("no deadline"))
+    let settled = gather::get_all_settled_as(refs, "block_get_all_settled", location);
+    let runtime = settled.runtime();
+    let call = "block_get_all_settled";
+    Ok(block_on(settled, None, location, call, runtime.as_ref())?.expect("no deadline"))
 }
 
 /// Blocks until `num_returns` refs are ready or `timeout` passes: Ray's
@@ -255,8 +279,15 @@ pub fn block_wait<T>(
     timeout: Option<Duration>,
 ) -> Result<WaitOutput<T>, Error> {
     let location = Location::caller();
-    let mut wait = gather::Wait::new(refs, num_returns, None, location);
-    match block_on(&mut wait, timeout.map(deadline_after), location)? {
+    let mut wait = gather::Wait::new(refs, num_returns, None, location).named("block_wait");
+    let runtime = refs.first().and_then(|r| r.slot.runtime());
+    match block_on(
+        &mut wait,
+        timeout.map(deadline_after),
+        location,
+        "block_wait",
+        runtime,
+    )? {
         Some(result) => result,
         None => Ok(wait.partition()),
     }

@@ -186,6 +186,12 @@ pub enum Error {
         /// The runtime's total capacity of that resource.
         capacity: f64,
     },
+    /// The anti-pattern detector, set to
+    /// [`AntiPatterns::Deny`](crate::AntiPatterns::Deny), refused this call.
+    AntiPattern {
+        /// What was detected, where, and the fix.
+        report: crate::observe::AntiPatternReport,
+    },
     /// An async timeout was asked of a runtime whose tokio timer is disabled.
     NoTimer {
         /// Where the timeout was asked for.
@@ -207,6 +213,7 @@ impl Error {
             | Error::Infeasible { task, .. } => Some(task),
             Error::BlockingInAsyncContext { .. }
             | Error::InvalidArgument { .. }
+            | Error::AntiPattern { .. }
             | Error::NoTimer { .. } => None,
         }
     }
@@ -373,6 +380,7 @@ impl fmt::Display for Error {
                 "{task} is infeasible: it asks for {requested} of resource `{resource}` but \
                  the runtime has {capacity} in total"
             ),
+            Error::AntiPattern { report } => write!(f, "{report}"),
             Error::NoTimer { location } => write!(
                 f,
                 "timeout asked at {location}, but the tokio runtime has no timer: build it \

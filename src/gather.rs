@@ -25,4 +25,5 @@ pub use map_unordered::{map_unordered, MapUnordered};
 pub use wait::{wait, Wait, WaitOutput};
 pub use wait_set::{WaitSet, WaitSetWait};
 
+pub(crate) use get_all::{get_all_as, get_all_settled_as};
 pub(crate) use readiness::Readiness;

@@ -143,6 +143,7 @@ mod blocking;
 mod error;
 mod gather;
 mod object_ref;
+pub mod observe;
 mod park;
 mod quiet;
 mod remote;
@@ -163,6 +164,7 @@ pub use gather::{
     GetAllSettled, MapUnordered, Wait, WaitOutput, WaitSet, WaitSetWait,
 };
 pub use object_ref::{Get, GetTimeout, IntoGet, ObjectId, ObjectRef};
+pub use observe::{AntiPatterns, Stats, Timeline};
 pub use remote::{AsyncTask, BlockingTask, Func, RemoteFn, TryAsyncTask, TryBlockingTask};
 pub use runtime::{Builder, Runtime};
 pub use task::{current_task, CurrentTask};

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::error::{Error, TaskInfo};
+use crate::observe::Watch;
 use slot::Slot;
 
 /// The identity of an [`ObjectRef`]: unique within the process, ordered by
@@ -108,6 +109,17 @@ impl<T> Clone for ObjectRef<T> {
 impl<T> ObjectRef<T> {
     pub(crate) fn from_slot(slot: Arc<Slot<T>>) -> Self {
         ObjectRef { slot }
+    }
+
+    /// Awaits the value for the runtime's own use (argument resolution): not a
+    /// user's wait, so neither recorded nor checked by the detector.
+    pub(crate) fn into_get_internal(self) -> IntoGet<T> {
+        IntoGet {
+            object: Some(self),
+            key: None,
+            location: None,
+            watch: Watch::default(),
+        }
     }
 
     /// The ref's id, unique within the process.
@@ -209,10 +221,23 @@ impl<T> ObjectRef<T> {
     where
         T: Clone,
     {
+        self.get_as("get", Location::caller())
+    }
+
+    pub(crate) fn get_as(
+        &self,
+        call: &'static str,
+        location: &'static Location<'static>,
+    ) -> Get<'_, T>
+    where
+        T: Clone,
+    {
         Get {
             slot: &self.slot,
             key: None,
-            location: Location::caller(),
+            location,
+            call,
+            watch: Watch::default(),
         }
     }
 
@@ -254,7 +279,7 @@ impl<T> ObjectRef<T> {
         T: Clone,
     {
         GetTimeout {
-            get: self.get(),
+            get: self.get_as("get_timeout", Location::caller()),
             timeout,
             sleep: None,
         }
@@ -329,6 +354,8 @@ impl<T: Clone> IntoFuture for ObjectRef<T> {
         IntoGet {
             object: Some(self),
             key: None,
+            location: Some(Location::caller()),
+            watch: Watch::default(),
         }
     }
 }
@@ -349,6 +376,9 @@ pub struct Get<'a, T> {
     slot: &'a Slot<T>,
     key: Option<usize>,
     location: &'static Location<'static>,
+    /// Which API call this is, for the timeline and the detector.
+    call: &'static str,
+    watch: Watch,
 }
 
 impl<T: Clone> Future for Get<'_, T> {
@@ -356,7 +386,19 @@ impl<T: Clone> Future for Get<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.slot.poll_read(&mut this.key, cx, read_cloned)
+        let slot = this.slot;
+        let poll = slot.poll_read(&mut this.key, cx, read_cloned);
+        let (runtime, info) = (slot.runtime(), slot.info());
+        if let Err(denied) =
+            this.watch
+                .start(runtime, info, this.location, this.call, poll.is_pending())
+        {
+            return Poll::Ready(Err(denied));
+        }
+        if poll.is_ready() {
+            this.watch.finish(runtime, info, this.location, this.call);
+        }
+        poll
     }
 }
 
@@ -381,6 +423,10 @@ impl<T> fmt::Debug for Get<'_, T> {
 pub struct IntoGet<T> {
     object: Option<ObjectRef<T>>,
     key: Option<usize>,
+    /// The caller's `.await`; `None` when the runtime itself resolves an
+    /// argument (not a user's wait).
+    location: Option<&'static Location<'static>>,
+    watch: Watch,
 }
 
 impl<T: Clone> Future for IntoGet<T> {
@@ -392,11 +438,19 @@ impl<T: Clone> Future for IntoGet<T> {
             .object
             .take()
             .expect("`IntoGet` polled after completion");
-        if object
-            .slot
-            .poll_read(&mut this.key, cx, |_| ())
-            .is_pending()
-        {
+        let slot = &object.slot;
+        let pending = slot.poll_read(&mut this.key, cx, |_| ()).is_pending();
+        if let Some(location) = this.location {
+            let (runtime, info) = (slot.runtime(), slot.info());
+            if let Err(denied) = this.watch.start(runtime, info, location, "await", pending) {
+                this.object = Some(object);
+                return Poll::Ready(Err(denied));
+            }
+            if !pending {
+                this.watch.finish(runtime, info, location, "await");
+            }
+        }
+        if pending {
             this.object = Some(object);
             return Poll::Pending;
         }

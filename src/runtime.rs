@@ -15,6 +15,7 @@ use tokio::runtime::Handle;
 
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::Slot;
+use crate::observe::{Observer, Stats, Timeline};
 use crate::remote::{AsyncTask, BlockingTask, Func, RemoteFn, TryAsyncTask, TryBlockingTask};
 use crate::resources::Resources;
 use crate::store::{self, Store};
@@ -66,6 +67,7 @@ pub(crate) struct Shared {
     pub(crate) handle: Handle,
     pub(crate) store: Store,
     pub(crate) resources: Resources,
+    pub(crate) observer: Observer,
     num_cpus: usize,
     timer: Timer,
 }
@@ -123,15 +125,16 @@ impl Runtime {
     /// }
     /// ```
     pub fn from_handle(handle: Handle) -> Runtime {
-        Runtime::assemble(handle, None, builder::default_parallelism(), &[])
+        Runtime::assemble(handle, None, &builder::Config::default())
     }
 
     fn assemble(
         handle: Handle,
         owned: Option<tokio::runtime::Runtime>,
-        num_cpus: usize,
-        custom: &[(String, f64)],
+        config: &builder::Config,
     ) -> Runtime {
+        let num_cpus = config.num_cpus;
+        let custom = &config.resources;
         let timer = match owned {
             Some(_) => Timer::owned(handle.clone()),
             None => Timer::attached(handle.clone()),
@@ -141,6 +144,7 @@ impl Runtime {
             handle,
             store: Store::default(),
             resources,
+            observer: Observer::new(config.timeline_capacity, config.anti_patterns),
             num_cpus,
             timer,
         });
@@ -178,6 +182,59 @@ impl Runtime {
     /// ```
     pub fn resource_capacity(&self, name: &str) -> Option<f64> {
         self.inner.shared.resources.capacity_of(name)
+    }
+
+    /// A snapshot of the runtime's counters over the current window; see
+    /// [`Stats`] and [`reset_stats`](Runtime::reset_stats).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// rt.spawn(async {}).block_get()?;
+    /// assert_eq!(rt.stats().finished, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.inner.shared.observer.counters.snapshot()
+    }
+
+    /// Starts a new stats window: counts, busy time and the parallelism's wall
+    /// clock start from now (the peak restarts from the tasks running now).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// rt.spawn(async {}).block_get()?;
+    /// rt.reset_stats();
+    /// assert_eq!(rt.stats().submitted, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reset_stats(&self) {
+        self.inner.shared.observer.counters.reset();
+    }
+
+    /// A snapshot of the recent tasks and the caller's waits (empty if the
+    /// timeline is off: [`Builder::timeline`]).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// rt.spawn(async { 1 }).block_get()?;
+    /// assert_eq!(rt.timeline().tasks().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn timeline(&self) -> Timeline {
+        self.inner
+            .shared
+            .observer
+            .recorder
+            .as_ref()
+            .map(|r| r.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the timeline recorded so far (to picture one phase of a program).
+    pub fn clear_timeline(&self) {
+        if let Some(recorder) = &self.inner.shared.observer.recorder {
+            recorder.clear();
+        }
     }
 
     /// The tokio runtime handle the tasks run on.

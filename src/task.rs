@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::FutureExt;
 
@@ -26,6 +27,7 @@ use guarded::Guarded;
 use crate::args::IntoArgs;
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::{ErasedSlot, Slot};
+use crate::observe::{self, Outcome};
 use crate::resources::Request;
 use crate::runtime::Shared;
 use crate::{ObjectId, ObjectRef};
@@ -59,6 +61,9 @@ impl fmt::Debug for TaskOptions {
 pub(crate) struct Completer<T: Send + 'static> {
     slot: Arc<Slot<T>>,
     armed: bool,
+    submitted_at: Instant,
+    /// When the task first started running, and on which thread.
+    started: Option<(Instant, usize)>,
 }
 
 impl<T: Send + 'static> Completer<T> {
@@ -98,9 +103,49 @@ impl<T: Send + 'static> Completer<T> {
         current::Running { slot, abandoned }
     }
 
+    /// The task starts running (only its first start counts).
+    pub(crate) fn start(&mut self) {
+        if self.started.is_none() {
+            self.started = Some((Instant::now(), observe::worker_index()));
+            self.shared().observer.counters.started();
+            tracing::debug!(task.id = self.info().id().as_u64(), "task started");
+        }
+    }
+
+    /// The `tracing` span the task runs in: no parent, as tokio's task spans.
+    pub(crate) fn span(&self) -> tracing::Span {
+        let info = self.info();
+        tracing::debug_span!(
+            parent: None,
+            "task",
+            task.id = info.id().as_u64(),
+            task.name = info.name(),
+            loc.file = info.location().file(),
+            loc.line = info.location().line(),
+        )
+    }
+
+    /// Records how the task ended (counters, timeline, events).
+    fn ended(&self) {
+        let outcome = self.slot.outcome_kind().unwrap_or(Outcome::Shutdown);
+        let info = self.info();
+        self.shared()
+            .observer
+            .task_ended(info, self.submitted_at, self.started, outcome);
+        match outcome {
+            Outcome::Ok => tracing::debug!(task.id = info.id().as_u64(), "task finished"),
+            _ => {
+                if let Some(Err(err)) = self.slot.try_read_quietly() {
+                    tracing::warn!(task.id = info.id().as_u64(), error = %err, "task failed");
+                }
+            }
+        }
+    }
+
     pub(crate) fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
         let wake = self.slot.complete_deferred(outcome);
+        self.ended();
         // Let go of the slot before waking anyone: a reader that holds the last
         // ref then moves the value out instead of cloning it.
         drop(self);
@@ -114,6 +159,7 @@ impl<T: Send + 'static> Drop for Completer<T> {
     fn drop(&mut self) {
         if self.armed {
             self.slot.fail(|task| Error::Shutdown { task });
+            self.ended();
         }
     }
 }
@@ -135,6 +181,8 @@ impl Shared {
         default_cpus: f64,
     ) -> (ObjectRef<T>, Option<Admitted<T>>) {
         let info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+        let submitted_at = Instant::now();
+        self.observer.submitted(&info);
         let cpus = options.num_cpus.unwrap_or(default_cpus);
         let request = self
             .resources
@@ -147,10 +195,22 @@ impl Shared {
         let object = ObjectRef::from_slot(Arc::clone(&slot));
         match request {
             Ok(request) => {
-                let completer = Completer { slot, armed: true };
+                let completer = Completer {
+                    slot,
+                    armed: true,
+                    submitted_at,
+                    started: None,
+                };
                 (object, Some(Admitted { completer, request }))
             }
             Err(err) => {
+                let outcome = if err.is_shutdown() {
+                    Outcome::Shutdown
+                } else {
+                    Outcome::Failed
+                };
+                self.observer
+                    .task_ended(slot.info(), submitted_at, None, outcome);
                 slot.complete(Err(err));
                 (object, None)
             }

@@ -2,14 +2,19 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Instant;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::Error;
 use crate::gather::Readiness;
-use crate::ObjectRef;
+use crate::observe::MAX_WAIT_IDS;
+use crate::runtime::Shared;
+use crate::{ObjectId, ObjectRef};
 
 /// Waits for every ref and returns their values in the same order as provided:
 /// the batched `ray.get(refs)`.
@@ -45,13 +50,26 @@ use crate::ObjectRef;
 ///
 /// Dropping the future loses nothing but the values gathered so far; the tasks
 /// keep running and refs held elsewhere stay valid.
+#[track_caller]
 pub fn get_all<T, I>(refs: I) -> GetAll<T>
 where
     T: Clone,
     I: IntoIterator<Item = ObjectRef<T>>,
 {
+    get_all_as(refs, "get_all", Location::caller())
+}
+
+pub(crate) fn get_all_as<T, I>(
+    refs: I,
+    call: &'static str,
+    location: &'static Location<'static>,
+) -> GetAll<T>
+where
+    T: Clone,
+    I: IntoIterator<Item = ObjectRef<T>>,
+{
     GetAll {
-        gather: Gather::new(refs),
+        gather: Gather::new(refs, call, location),
         values: Vec::new(),
     }
 }
@@ -76,13 +94,26 @@ where
 /// # Cancel safety
 ///
 /// Dropping the future loses nothing; the tasks keep running.
+#[track_caller]
 pub fn get_all_settled<T, I>(refs: I) -> GetAllSettled<T>
 where
     T: Clone,
     I: IntoIterator<Item = ObjectRef<T>>,
 {
+    get_all_settled_as(refs, "get_all_settled", Location::caller())
+}
+
+pub(crate) fn get_all_settled_as<T, I>(
+    refs: I,
+    call: &'static str,
+    location: &'static Location<'static>,
+) -> GetAllSettled<T>
+where
+    T: Clone,
+    I: IntoIterator<Item = ObjectRef<T>>,
+{
     GetAllSettled {
-        gather: Gather::new(refs),
+        gather: Gather::new(refs, call, location),
         outcomes: Vec::new(),
     }
 }
@@ -93,16 +124,47 @@ struct Gather<T> {
     /// The refs, until the first poll.
     refs: Option<Vec<ObjectRef<T>>>,
     pending: FuturesUnordered<Readiness<T>>,
+    /// For the timeline: which call, where, since when it waited, on what.
+    call: &'static str,
+    location: &'static Location<'static>,
+    since: Option<Instant>,
+    ids: Vec<ObjectId>,
+    count: usize,
+    runtime: Option<Arc<Shared>>,
 }
 
-impl<T: Clone> Gather<T> {
-    fn new(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Self {
+impl<T> Gather<T> {
+    fn new(
+        refs: impl IntoIterator<Item = ObjectRef<T>>,
+        call: &'static str,
+        location: &'static Location<'static>,
+    ) -> Self {
+        let refs: Vec<ObjectRef<T>> = refs.into_iter().collect();
+        let runtime = refs.iter().find_map(|r| r.slot.runtime().cloned());
         Gather {
-            refs: Some(refs.into_iter().collect()),
+            ids: refs.iter().take(MAX_WAIT_IDS).map(ObjectRef::id).collect(),
+            count: refs.len(),
+            refs: Some(refs),
             pending: FuturesUnordered::new(),
+            call,
+            location,
+            since: None,
+            runtime,
         }
     }
 
+    /// Records the call's wait on the timeline.
+    fn finished(&mut self) {
+        if let (Some(since), Some(runtime)) = (self.since.take(), &self.runtime) {
+            let ids = std::mem::take(&mut self.ids);
+            runtime
+                .observer
+                .waited(self.call, self.location, since, ids.into_iter(), self.count);
+        }
+    }
+}
+
+impl<T: Clone> Gather<T> {
     /// Stores each finished ref's outcome into `slots[index]` through `store`,
     /// until every ref has finished (`Ready(Ok)`) or `store` stops with an error
     /// (`Ready(Err)`, fail fast).
@@ -113,6 +175,7 @@ impl<T: Clone> Gather<T> {
         store: impl Fn(Result<T, Error>) -> Result<U, Error>,
     ) -> Poll<Result<(), Error>> {
         if let Some(refs) = self.refs.take() {
+            self.since = Some(Instant::now());
             slots.resize_with(refs.len(), || None);
             for (index, object) in refs.into_iter().enumerate() {
                 match object.take_outcome() {
@@ -149,7 +212,20 @@ impl<T: Clone> Future for GetAll<T> {
         let done = ready!(this
             .gather
             .poll_into(cx, &mut this.values, |outcome| outcome));
+        this.gather.finished();
         Poll::Ready(done.map(|()| collect_all(&mut this.values)))
+    }
+}
+
+impl<T> GetAll<T> {
+    pub(crate) fn runtime(&self) -> Option<Arc<Shared>> {
+        self.gather.runtime.clone()
+    }
+}
+
+impl<T> GetAllSettled<T> {
+    pub(crate) fn runtime(&self) -> Option<Arc<Shared>> {
+        self.gather.runtime.clone()
     }
 }
 
@@ -169,6 +245,7 @@ impl<T: Clone> Future for GetAllSettled<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let done = ready!(this.gather.poll_into(cx, &mut this.outcomes, Ok));
+        this.gather.finished();
         debug_assert!(done.is_ok(), "settling never stops early");
         Poll::Ready(collect_all(&mut this.outcomes))
     }

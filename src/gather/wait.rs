@@ -7,12 +7,13 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::Error;
 use crate::gather::Readiness;
+use crate::observe::MAX_WAIT_IDS;
 use crate::ObjectRef;
 
 /// What [`wait`] returns: the ready refs and the rest, both in input order.
@@ -81,6 +82,9 @@ pub struct Wait<'a, T> {
     pending: Option<FuturesUnordered<Readiness<T>>>,
     ready_count: usize,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// For the timeline: which call, and since when it waited.
+    call: &'static str,
+    since: Option<Instant>,
 }
 
 impl<'a, T> Wait<'a, T> {
@@ -98,6 +102,27 @@ impl<'a, T> Wait<'a, T> {
             pending: None,
             ready_count: 0,
             sleep: None,
+            call: "wait",
+            since: None,
+        }
+    }
+
+    /// Names the call for the timeline (the blocking twin).
+    pub(crate) fn named(mut self, call: &'static str) -> Self {
+        self.call = call;
+        self
+    }
+
+    /// Records the wait, if the call had to wait.
+    fn finished(&mut self) {
+        let Some(since) = self.since.take() else {
+            return;
+        };
+        if let Some(runtime) = self.refs.iter().find_map(|r| r.slot.runtime()) {
+            let ids = self.refs.iter().take(MAX_WAIT_IDS).map(ObjectRef::id);
+            runtime
+                .observer
+                .waited(self.call, self.location, since, ids, self.refs.len());
         }
     }
 
@@ -126,7 +151,8 @@ impl<'a, T> Wait<'a, T> {
 
     /// Splits the refs as they are now: up to `num_returns` ready ones, in input
     /// order, and the rest.
-    pub(crate) fn partition(&self) -> WaitOutput<T> {
+    pub(crate) fn partition(&mut self) -> WaitOutput<T> {
+        self.finished();
         let mut ready = Vec::with_capacity(self.num_returns);
         let mut rest = Vec::with_capacity(self.refs.len().saturating_sub(self.num_returns));
         for object in self.refs {
@@ -179,6 +205,7 @@ impl<T> Future for Wait<'_, T> {
                     pending.push(Readiness::new(index, object.clone()));
                 }
             }
+            this.since = Some(Instant::now());
             this.pending = Some(pending);
         }
         let pending = this.pending.as_mut().expect("set above");

@@ -140,7 +140,13 @@ impl<T> WaitSet<T> {
             sleep: None,
         };
         let deadline = timeout.map(crate::blocking::deadline_after);
-        match crate::blocking::block_on(&mut wait, deadline, location)? {
+        let runtime = wait
+            .set
+            .pending
+            .iter()
+            .find_map(|waiting| waiting.object()?.slot.runtime().cloned());
+        let call = "WaitSet::block_wait";
+        match crate::blocking::block_on(&mut wait, deadline, location, call, runtime.as_ref())? {
             Some(result) => result,
             None => Ok(wait.take_ready()),
         }

@@ -152,6 +152,8 @@ struct Locked<T> {
     /// thread, as with a tokio `JoinHandle`: freeing it on the worker that ran
     /// the task would contend with the submitting thread's allocations.
     task: Option<JoinHandle<()>>,
+    /// Whether anyone read the outcome (an unread error is reported on drop).
+    read: bool,
 }
 
 /// The shared cell of one task's outcome.
@@ -171,6 +173,7 @@ impl<T> Slot<T> {
             locked: Mutex::new(Locked {
                 state: State::Pending(Waiters::default()),
                 task: None,
+                read: false,
             }),
             done: AtomicBool::new(false),
             info,
@@ -183,6 +186,7 @@ impl<T> Slot<T> {
             locked: Mutex::new(Locked {
                 state: State::Ready(value),
                 task: None,
+                read: false,
             }),
             done: AtomicBool::new(true),
             info,
@@ -298,6 +302,7 @@ impl<T> Slot<T> {
             State::Failed(err) => read(Err(&**err)),
         };
         *key = None;
+        locked.read = true;
         let task = locked.task.take();
         drop(locked);
         drop(task);
@@ -312,22 +317,47 @@ impl<T> Slot<T> {
             State::Ready(value) => read(Ok(value)),
             State::Failed(err) => read(Err(&**err)),
         };
+        locked.read = true;
         let task = locked.task.take();
         drop(locked);
         drop(task);
         Some(output)
     }
 
+    /// The error of a failed slot, without counting as a read (for the task's
+    /// own failure event).
+    pub(crate) fn try_read_quietly(&self) -> Option<Result<(), Error>> {
+        match &self.lock().state {
+            State::Pending(_) => None,
+            State::Ready(_) => Some(Ok(())),
+            State::Failed(err) => Some(Err((**err).clone())),
+        }
+    }
+
     /// Takes the outcome out of a slot that nobody else can read any more.
     pub(crate) fn into_outcome(self) -> Option<Result<T, Error>> {
-        let locked = self
-            .locked
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match locked.state {
+        let mut locked = self.lock();
+        if matches!(locked.state, State::Pending(_)) {
+            return None;
+        }
+        locked.read = true;
+        let state = std::mem::replace(&mut locked.state, State::Pending(Waiters::default()));
+        match state {
             State::Pending(_) => None,
             State::Ready(value) => Some(Ok(value)),
             State::Failed(err) => Some(Err(*err)),
+        }
+    }
+
+    /// How the slot ended, if it has.
+    pub(crate) fn outcome_kind(&self) -> Option<crate::observe::Outcome> {
+        use crate::observe::Outcome;
+        match &self.lock().state {
+            State::Pending(_) => None,
+            State::Ready(_) => Some(Outcome::Ok),
+            State::Failed(err) if err.is_cancelled() => Some(Outcome::Cancelled),
+            State::Failed(err) if err.is_shutdown() => Some(Outcome::Shutdown),
+            State::Failed(_) => Some(Outcome::Failed),
         }
     }
 
@@ -343,6 +373,26 @@ impl<T> Slot<T> {
         match &self.lock().state {
             State::Pending(waiters) => waiters.count(),
             _ => 0,
+        }
+    }
+}
+
+impl<T> Drop for Slot<T> {
+    fn drop(&mut self) {
+        // Failures nobody read are reported, so they are never silent. Only a
+        // task's own failure counts: a dependent's or a cancel's error repeats
+        // one that is reported (or read) elsewhere.
+        let locked = self
+            .locked
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if locked.read {
+            return;
+        }
+        if let (State::Failed(err), Some(runtime)) = (&locked.state, &self.runtime) {
+            if err.is_panic() || err.is_failed() || err.is_task_timeout() {
+                runtime.observer.detector.unread_error(err);
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use tokio::runtime::Handle;
 
 use super::Runtime;
+use crate::observe::AntiPatterns;
 
 pub(super) fn default_parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
@@ -30,7 +31,26 @@ pub struct Builder {
     num_cpus: Option<usize>,
     worker_threads: Option<usize>,
     resources: Vec<(String, f64)>,
+    timeline_capacity: Option<usize>,
+    anti_patterns: AntiPatterns,
 }
+
+/// The settings a runtime is assembled from.
+pub(crate) struct Config {
+    pub(crate) num_cpus: usize,
+    pub(crate) resources: Vec<(String, f64)>,
+    pub(crate) timeline_capacity: usize,
+    pub(crate) anti_patterns: AntiPatterns,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Builder::new().config()
+    }
+}
+
+/// Tasks (and waits) the timeline keeps by default.
+const DEFAULT_TIMELINE: usize = 100_000;
 
 impl Builder {
     /// A builder with the defaults (see [`Runtime::new`]).
@@ -70,6 +90,49 @@ impl Builder {
         self
     }
 
+    /// Whether the runtime records a [`Timeline`](crate::Timeline) (on by
+    /// default, keeping the last 100,000 tasks and waits).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().timeline(false).build()?;
+    /// rt.spawn(async {}).block_get().unwrap();
+    /// assert!(rt.timeline().tasks().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn timeline(mut self, enabled: bool) -> Builder {
+        self.timeline_capacity = Some(if enabled { DEFAULT_TIMELINE } else { 0 });
+        self
+    }
+
+    /// How many tasks (and waits) the timeline keeps; the oldest go first, so
+    /// memory stays flat in a long-running service. 0 turns it off.
+    pub fn timeline_capacity(mut self, tasks: usize) -> Builder {
+        self.timeline_capacity = Some(tasks);
+        self
+    }
+
+    /// What the anti-pattern detector does (default [`AntiPatterns::Warn`]).
+    ///
+    /// ```
+    /// let _rt = taskref::Runtime::builder()
+    ///     .anti_patterns(taskref::AntiPatterns::Off)
+    ///     .build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn anti_patterns(mut self, mode: AntiPatterns) -> Builder {
+        self.anti_patterns = mode;
+        self
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            num_cpus: self.num_cpus.unwrap_or_else(default_parallelism),
+            resources: self.resources.clone(),
+            timeline_capacity: self.timeline_capacity.unwrap_or(DEFAULT_TIMELINE),
+            anti_patterns: self.anti_patterns,
+        }
+    }
+
     /// The number of tokio worker threads of an owned runtime (which run async
     /// tasks). Defaults to one per core. Must be at least 1.
     pub fn worker_threads(mut self, worker_threads: usize) -> Builder {
@@ -102,12 +165,7 @@ impl Builder {
         }
         let runtime = tokio_builder.build()?;
         let handle = runtime.handle().clone();
-        Ok(Runtime::assemble(
-            handle,
-            Some(runtime),
-            self.num_cpus.unwrap_or_else(default_parallelism),
-            &self.resources,
-        ))
+        Ok(Runtime::assemble(handle, Some(runtime), &self.config()))
     }
 
     fn validate(&self) -> io::Result<()> {
@@ -146,11 +204,6 @@ impl Builder {
     /// ```
     pub fn attach(self, handle: Handle) -> io::Result<Runtime> {
         self.validate()?;
-        Ok(Runtime::assemble(
-            handle,
-            None,
-            self.num_cpus.unwrap_or_else(default_parallelism),
-            &self.resources,
-        ))
+        Ok(Runtime::assemble(handle, None, &self.config()))
     }
 }

@@ -24,6 +24,7 @@ pub(crate) async fn run_async<C, L, Fut, K>(
     Fut: Future,
     K: Finish<Fut::Output>,
 {
+    let mut completer = completer;
     let args = match resolving.await {
         Ok(args) => args,
         Err(upstream) => {
@@ -41,7 +42,9 @@ pub(crate) async fn run_async<C, L, Fut, K>(
         if completer.is_decided() {
             return;
         }
-        let mut attempt = pin!(Attempt::new(call, args, completer.running(None)));
+        completer.start();
+        let span = completer.span();
+        let mut attempt = pin!(Attempt::new(call, args, completer.running(None), span));
         let result = match policy.timeout {
             None => Some(attempt.await),
             Some(timeout) => {

@@ -139,6 +139,7 @@ pin_project! {
         #[pin]
         stage: Stage<C, L, Fut>,
         running: Option<Running>,
+        span: tracing::Span,
     }
 }
 
@@ -147,12 +148,13 @@ where
     C: FnOnce(L) -> Fut,
     Fut: Future,
 {
-    pub(crate) fn new(call: C, args: L, running: Running) -> Self {
+    pub(crate) fn new(call: C, args: L, running: Running, span: tracing::Span) -> Self {
         Attempt {
             stage: Stage::Start {
                 call: Some((call, args)),
             },
             running: Some(running),
+            span,
         }
     }
 }
@@ -166,6 +168,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _span = this.span.enter();
         // Moved in and out of the thread-local: no reference count per poll.
         let entered = this.running.take().map(current::enter);
         let poll = poll_stage(this.stage.as_mut(), cx);

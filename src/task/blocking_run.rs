@@ -29,11 +29,14 @@ where
     K: Finish<R>,
 {
     Job::new(move |permit| {
+        let mut completer = completer;
         if completer.is_decided() {
             // Cancelled or shut down while queued: pass the resources on at once.
             return permit.release_for_handoff();
         }
-        let (result, next) = run_closure(permit, completer.running(None), move || call(args));
+        completer.start();
+        let span = completer.span();
+        let (result, next) = run_closure(permit, completer.running(None), span, move || call(args));
         let outcome = attempt::outcome::<K, _>(completer.info(), result, 1);
         completer.complete(outcome);
         next
@@ -45,8 +48,10 @@ where
 fn run_closure<R>(
     permit: Permit,
     running: current::Running,
+    span: tracing::Span,
     f: impl FnOnce() -> R,
 ) -> (Result<R, attempt::Panic>, Option<(Job, Permit)>) {
+    let _span = span.enter();
     let scope = BlockingTaskScope::enter(permit);
     let entered = current::enter(running);
     let result = catch_unwind(AssertUnwindSafe(f));
@@ -117,7 +122,7 @@ where
 
     fn run_attempt(self: Arc<Self>, permit: Permit) -> Option<(Job, Permit)> {
         let settled = Arc::new(AtomicBool::new(false));
-        let (call, args, number, running) = {
+        let (call, args, number, running, span) = {
             let mut state = self.lock();
             let decided = !matches!(&state.completer, Some(c) if !c.is_decided());
             let next = if decided { None } else { state.attempts.next() };
@@ -127,13 +132,11 @@ where
                 return permit.release_for_handoff();
             };
             state.number += 1;
-            let completer = state.completer.as_ref().expect("checked above");
-            (
-                call,
-                args,
-                state.number,
-                completer.running(Some(Arc::clone(&settled))),
-            )
+            let number = state.number;
+            let completer = state.completer.as_mut().expect("checked above");
+            completer.start();
+            let running = completer.running(Some(Arc::clone(&settled)));
+            (call, args, number, running, completer.span())
         };
         let watcher = self.policy.timeout.map(|timeout| {
             let location = running.slot.info().location();
@@ -154,7 +157,7 @@ where
             self.decide(Err(err));
             return permit.release_for_handoff();
         }
-        let (result, next) = run_closure(permit, running, move || call(args));
+        let (result, next) = run_closure(permit, running, span, move || call(args));
         if let Some(Ok(watcher)) = watcher {
             watcher.abort();
         }

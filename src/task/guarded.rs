@@ -38,9 +38,10 @@ where
 {
     pub(crate) fn new(completer: Completer<K::Value>, call: C, args: L) -> Self {
         let running = completer.running(None);
+        let span = completer.span();
         Guarded {
             completer: Some(completer),
-            attempt: Attempt::new(call, args, running),
+            attempt: Attempt::new(call, args, running, span),
             _finish: PhantomData,
         }
     }
@@ -56,13 +57,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let Some(completer) = this.completer.as_ref() else {
+        let Some(completer) = this.completer.as_mut() else {
             return Poll::Ready(());
         };
         if completer.is_decided() {
             this.completer.take();
             return Poll::Ready(());
         }
+        completer.start();
         let result = match this.attempt.poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(result) => result,

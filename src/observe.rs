@@ -1,0 +1,202 @@
+//! Seeing parallelism: counters ([`Stats`]), a timeline of tasks and waits
+//! ([`Timeline`], exported as a Chrome trace or an SVG picture), and a detector
+//! of Ray's get-related anti-patterns ([`AntiPatterns`]).
+//!
+//! Every task also runs inside a `tracing` span named `task` (fields `task.id`,
+//! `task.name`, `loc.file`, `loc.line`; no parent), with `debug` events when it
+//! is submitted, starts and finishes, and a `warn` event when it fails. Nothing
+//! is printed unless the application installs a subscriber.
+//!
+//! # Examples
+//!
+//! ```
+//! let rt = taskref::Runtime::new()?;
+//! let f = rt.remote(|x: u64| async move { x });
+//! taskref::block_get_all((0..10).map(|x| f.remote(x)))?;
+//! println!("{}", rt.stats());
+//! rt.timeline().write_svg(std::env::temp_dir().join("taskref-observe-doc.svg"))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod detector;
+mod stats;
+mod svg;
+mod timeline;
+
+pub use detector::{AntiPatternKind, AntiPatternReport, AntiPatterns};
+pub use stats::{Outcome, Stats};
+pub use timeline::{TaskRecord, Timeline, WaitRecord};
+
+pub(crate) use detector::Detector;
+pub(crate) use stats::Counters;
+pub(crate) use timeline::{worker_index, Recorder, MAX_WAIT_IDS};
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::error::TaskInfo;
+use crate::ObjectId;
+
+/// A runtime's observers.
+pub(crate) struct Observer {
+    pub(crate) counters: Counters,
+    pub(crate) recorder: Option<Recorder>,
+    pub(crate) detector: Detector,
+    /// The id of the latest task submitted (for get-in-a-loop).
+    last_submitted: AtomicU64,
+}
+
+impl Observer {
+    pub(crate) fn new(timeline_capacity: usize, anti_patterns: AntiPatterns) -> Observer {
+        Observer {
+            counters: Counters::default(),
+            recorder: (timeline_capacity > 0)
+                .then(|| Recorder::new(Instant::now(), timeline_capacity)),
+            detector: Detector::new(anti_patterns),
+            last_submitted: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn submitted(&self, task: &TaskInfo) {
+        self.counters.submitted();
+        self.last_submitted
+            .store(task.id().as_u64(), Ordering::Relaxed);
+        tracing::debug!(task.id = task.id().as_u64(), task.name = task.name(), loc = %task.location(), "task submitted");
+    }
+
+    /// Whether `id` is the latest submission and nothing else is unfinished.
+    pub(crate) fn is_only_latest(&self, id: ObjectId) -> bool {
+        self.last_submitted.load(Ordering::Relaxed) == id.as_u64()
+            && self.counters.unfinished() <= 1
+    }
+
+    /// Whether a task submitted after `id` from the same line has already
+    /// finished (among the recent records).
+    pub(crate) fn later_sibling_done(
+        &self,
+        id: ObjectId,
+        submitted_from: &'static Location<'static>,
+    ) -> bool {
+        let Some(recorder) = &self.recorder else {
+            return false;
+        };
+        let mut found = false;
+        recorder.recent_tasks(32, |record| {
+            found = record.task.id() > id && record.task.location() == submitted_from;
+            found
+        });
+        found
+    }
+
+    pub(crate) fn task_ended(
+        &self,
+        task: &TaskInfo,
+        submitted_at: Instant,
+        started: Option<(Instant, usize)>,
+        outcome: Outcome,
+    ) {
+        let now = Instant::now();
+        self.counters.ended(
+            outcome,
+            started.map(|(at, _)| now.saturating_duration_since(at)),
+        );
+        if let Some(recorder) = &self.recorder {
+            recorder.record_task(TaskRecord {
+                task: task.clone(),
+                submitted: recorder.offset(submitted_at),
+                started: started.map(|(at, _)| recorder.offset(at)),
+                ended: recorder.offset(now),
+                outcome,
+                worker: started.map(|(_, worker)| worker),
+            });
+        }
+    }
+
+    /// A caller's wait on `refs` at `location` returned.
+    pub(crate) fn waited(
+        &self,
+        call: &'static str,
+        location: &'static Location<'static>,
+        started: Instant,
+        refs: impl Iterator<Item = ObjectId>,
+        ref_count: usize,
+    ) {
+        if let Some(recorder) = &self.recorder {
+            recorder.record_wait(WaitRecord {
+                call,
+                location,
+                started: recorder.offset(started),
+                ended: recorder.offset(Instant::now()),
+                refs: refs.take(timeline::MAX_WAIT_IDS).collect(),
+                ref_count,
+            });
+        }
+    }
+}
+
+/// What a single-ref get remembers to report its wait: when it began waiting,
+/// and whether the detector flagged it as out of submission order.
+#[derive(Debug, Default)]
+pub(crate) struct Watch {
+    since: Option<Instant>,
+    out_of_order: bool,
+}
+
+impl Watch {
+    /// The get at `location` is polled for the first time (later polls do
+    /// nothing): note the time and, if the ref is `pending`, let the detector
+    /// look. `Err` if the detector denies the call.
+    pub(crate) fn start(
+        &mut self,
+        runtime: Option<&std::sync::Arc<crate::runtime::Shared>>,
+        task: &TaskInfo,
+        location: &'static Location<'static>,
+        call: &'static str,
+        pending: bool,
+    ) -> Result<(), crate::Error> {
+        if self.since.is_some() {
+            return Ok(());
+        }
+        self.since = Some(Instant::now());
+        let Some(runtime) = runtime else {
+            return Ok(());
+        };
+        if !pending {
+            return Ok(());
+        }
+        let observer = &runtime.observer;
+        if !observer.detector.is_on() {
+            return Ok(());
+        }
+        observer
+            .detector
+            .get_waits(location, call, observer.is_only_latest(task.id()))?;
+        if observer.later_sibling_done(task.id(), task.location()) {
+            self.out_of_order = observer.detector.out_of_order_wait(location)?;
+        }
+        Ok(())
+    }
+
+    /// The get returned: record its wait, if it waited.
+    pub(crate) fn finish(
+        &mut self,
+        runtime: Option<&std::sync::Arc<crate::runtime::Shared>>,
+        task: &TaskInfo,
+        location: &'static Location<'static>,
+        call: &'static str,
+    ) {
+        let (Some(since), Some(runtime)) = (self.since.take(), runtime) else {
+            return;
+        };
+        runtime
+            .observer
+            .waited(call, location, since, std::iter::once(task.id()), 1);
+        if std::mem::take(&mut self.out_of_order) {
+            runtime
+                .observer
+                .detector
+                .out_of_order_done(location, since.elapsed());
+        }
+    }
+}

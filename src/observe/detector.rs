@@ -1,0 +1,278 @@
+//! The anti-pattern detector: recognises get-in-a-loop, submission-order
+//! processing, blocking gets on async workers and errors nobody read, and names
+//! the user's line.
+//
+// It only looks at calls that had to wait (a ref that was pending when the call
+// began) plus the two events that are errors in themselves (a blocking call on
+// an async worker, an unread error), so the idiomatic forms cost it nothing.
+// Per-call-site state lives behind one mutex, touched only by those calls.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::Location;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// What the runtime does when it sees one of Ray's parallelism anti-patterns;
+/// set with [`Builder::anti_patterns`](crate::Builder::anti_patterns).
+///
+/// ```
+/// use taskref::{AntiPatterns, Runtime};
+/// let rt = Runtime::builder().anti_patterns(AntiPatterns::Deny).build()?;
+/// let f = rt.remote(|x: u32| async move {
+///     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+///     x
+/// });
+/// let mut denied = None;
+/// for i in 0..5 {
+///     if let Err(err) = f.remote(i).block_get() {
+///         denied = Some(err);
+///         break;
+///     }
+/// }
+/// let err = denied.expect("the third get in a row is refused");
+/// assert!(err.to_string().contains("get in a loop"), "{err}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AntiPatterns {
+    /// Do not look.
+    Off,
+    /// Report each anti-pattern once per call site with `tracing::warn!`.
+    #[default]
+    Warn,
+    /// Report, and make the offending call return [`Error::AntiPattern`], so a
+    /// test suite can forbid the pattern.
+    Deny,
+}
+
+/// Which anti-pattern a report is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AntiPatternKind {
+    /// Waiting on each task right after submitting it: no parallelism.
+    GetInLoop,
+    /// Waiting on refs in submission order while later ones are done.
+    SubmissionOrder,
+    /// A `block_*` call on a tokio worker thread: it stalls that worker.
+    BlockingInAsync,
+    /// A task failed and its ref was dropped without anyone reading the error.
+    UnreadError,
+}
+
+/// A detected anti-pattern: what, where, and how to fix it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AntiPatternReport {
+    /// Which anti-pattern.
+    pub kind: AntiPatternKind,
+    /// The user's line.
+    pub location: &'static Location<'static>,
+    /// What was seen and the fix, in a sentence or two.
+    pub message: String,
+}
+
+impl fmt::Display for AntiPatternReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Default)]
+struct Site {
+    /// Get in a loop: consecutive waits on the only, latest task.
+    in_a_row: u32,
+    /// Submission order: waits on a pending ref while a later one was done.
+    out_of_order: u32,
+    /// Time those waits took.
+    lost: Duration,
+    reported: bool,
+}
+
+pub(crate) struct Detector {
+    mode: AntiPatterns,
+    sites: Mutex<HashMap<(&'static Location<'static>, AntiPatternKind), Site>>,
+}
+
+/// How many times a pattern must repeat at one call site before it is reported.
+const REPEATS: u32 = 3;
+
+impl Detector {
+    pub(crate) fn new(mode: AntiPatterns) -> Detector {
+        Detector {
+            mode,
+            sites: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn is_on(&self) -> bool {
+        self.mode != AntiPatterns::Off
+    }
+
+    fn sites(
+        &self,
+    ) -> MutexGuard<'_, HashMap<(&'static Location<'static>, AntiPatternKind), Site>> {
+        self.sites.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn raise(&self, report: AntiPatternReport) -> Result<(), Error> {
+        tracing::warn!(
+            kind = ?report.kind,
+            location = %report.location,
+            "taskref anti-pattern: {}",
+            report.message
+        );
+        match self.mode {
+            AntiPatterns::Deny => Err(Error::AntiPattern { report }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A single-ref get at `location` found its ref pending. `only_latest`: the
+    /// ref is the runtime's most recent submission and nothing else is
+    /// pending or running.
+    pub(crate) fn get_waits(
+        &self,
+        location: &'static Location<'static>,
+        call: &str,
+        only_latest: bool,
+    ) -> Result<(), Error> {
+        if !self.is_on() {
+            return Ok(());
+        }
+        let report = {
+            let mut sites = self.sites();
+            let site = sites
+                .entry((location, AntiPatternKind::GetInLoop))
+                .or_default();
+            if !only_latest {
+                site.in_a_row = 0;
+                return Ok(());
+            }
+            site.in_a_row += 1;
+            if site.in_a_row < REPEATS || (site.reported && self.mode != AntiPatterns::Deny) {
+                return Ok(());
+            }
+            site.reported = true;
+            AntiPatternReport {
+                kind: AntiPatternKind::GetInLoop,
+                location,
+                message: format!(
+                    "get in a loop at {location}: `{call}` waited on the task submitted just \
+                     before it, with nothing else running, {} times in a row, so those tasks ran \
+                     one at a time. Submit all the tasks first, then gather once with \
+                     `get_all` / `block_get_all` (or pass the refs on to other tasks).",
+                    site.in_a_row
+                ),
+            }
+        };
+        self.raise(report)
+    }
+
+    /// The get at `location` waits on a pending ref while a ref submitted
+    /// later from the same line is already done. Returns whether the wait
+    /// should be timed and reported when it ends (`Ok(true)`), or the denial.
+    pub(crate) fn out_of_order_wait(
+        &self,
+        location: &'static Location<'static>,
+    ) -> Result<bool, Error> {
+        if !self.is_on() {
+            return Ok(false);
+        }
+        let report = {
+            let mut sites = self.sites();
+            let site = sites
+                .entry((location, AntiPatternKind::SubmissionOrder))
+                .or_default();
+            if site.reported && self.mode != AntiPatterns::Deny {
+                return Ok(false);
+            }
+            site.out_of_order += 1;
+            if self.mode != AntiPatterns::Deny || site.out_of_order < REPEATS {
+                return Ok(true);
+            }
+            site.reported = true;
+            submission_order_report(location, site)
+        };
+        self.raise(report).map(|()| false)
+    }
+
+    /// An out-of-order wait at `location` took `waited`.
+    pub(crate) fn out_of_order_done(&self, location: &'static Location<'static>, waited: Duration) {
+        let report = {
+            let mut sites = self.sites();
+            let Some(site) = sites.get_mut(&(location, AntiPatternKind::SubmissionOrder)) else {
+                return;
+            };
+            site.lost += waited;
+            if site.reported || site.out_of_order < REPEATS {
+                return;
+            }
+            site.reported = true;
+            submission_order_report(location, site)
+        };
+        let _ = self.raise(report);
+    }
+
+    /// A `block_*` call at `location` runs on a tokio worker thread.
+    pub(crate) fn blocking_in_async(
+        &self,
+        location: &'static Location<'static>,
+        call: &str,
+    ) -> Result<(), Error> {
+        if !self.is_on() {
+            return Ok(());
+        }
+        {
+            let mut sites = self.sites();
+            let site = sites
+                .entry((location, AntiPatternKind::BlockingInAsync))
+                .or_default();
+            if site.reported && self.mode != AntiPatterns::Deny {
+                return Ok(());
+            }
+            site.reported = true;
+        }
+        self.raise(AntiPatternReport {
+            kind: AntiPatternKind::BlockingInAsync,
+            location,
+            message: format!(
+                "blocking get inside async code at {location}: `{call}` ran on a tokio worker \
+                 thread; it works (the worker steps out of the scheduler) but stalls that \
+                 worker's other tasks meanwhile. Use `.get().await` (or `.await` on the ref)."
+            ),
+        })
+    }
+
+    /// A task's error was never read before its last ref was dropped.
+    pub(crate) fn unread_error(&self, err: &Error) {
+        if !self.is_on() {
+            return;
+        }
+        let location = err
+            .task()
+            .map_or_else(Location::caller, |task| task.location());
+        tracing::warn!(
+            kind = ?AntiPatternKind::UnreadError,
+            location = %location,
+            "taskref anti-pattern: an error nobody read: {err}. Every ref of the task was \
+             dropped without a get; read refs (or use `get_all_settled`) so failures are not lost."
+        );
+    }
+}
+
+fn submission_order_report(location: &'static Location<'static>, site: &Site) -> AntiPatternReport {
+    AntiPatternReport {
+        kind: AntiPatternKind::SubmissionOrder,
+        location,
+        message: format!(
+            "results in submission order at {location}: waited {} times on a pending ref while \
+             refs submitted after it were already done ({:.1} ms spent waiting so). Process \
+             results as they complete with `as_completed` / `block_as_completed` or `wait`.",
+            site.out_of_order,
+            site.lost.as_secs_f64() * 1e3
+        ),
+    }
+}

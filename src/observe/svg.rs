@@ -1,0 +1,279 @@
+//! The SVG Gantt picture of a `Timeline`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::stats::Outcome;
+use super::timeline::{task_label, Timeline};
+
+const LEFT: f64 = 150.0;
+const PLOT_WIDTH: f64 = 1000.0;
+const TOP: f64 = 40.0;
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn colour(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Ok => "#4c9a5b",
+        Outcome::Failed => "#c94a44",
+        Outcome::Cancelled => "#9a9a9a",
+        Outcome::Shutdown => "#d08a2c",
+    }
+}
+
+/// Assigns each interval the first lane free at its start (greedy interval
+/// partitioning: as many lanes as the most intervals overlapping at once).
+fn lanes(intervals: &[(Duration, Duration)]) -> (Vec<usize>, usize) {
+    let mut order: Vec<usize> = (0..intervals.len()).collect();
+    order.sort_by_key(|&i| intervals[i].0);
+    let mut lane_free_at: Vec<Duration> = Vec::new();
+    let mut assigned = vec![0; intervals.len()];
+    for i in order {
+        let (start, end) = intervals[i];
+        let lane = match lane_free_at.iter().position(|&free| free <= start) {
+            Some(lane) => lane,
+            None => {
+                lane_free_at.push(Duration::ZERO);
+                lane_free_at.len() - 1
+            }
+        };
+        lane_free_at[lane] = end.max(start + Duration::from_nanos(1));
+        assigned[i] = lane;
+    }
+    (assigned, lane_free_at.len())
+}
+
+/// A round step for the time axis: 1, 2 or 5 times a power of ten, in ms.
+fn tick_step(span_ms: f64) -> f64 {
+    let rough = (span_ms / 10.0).max(1e-6);
+    let power = 10f64.powf(rough.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|step| *step >= rough)
+        .unwrap_or(10.0 * power)
+}
+
+pub(crate) fn render(timeline: &Timeline) -> String {
+    let tasks = timeline.tasks();
+    let waits = timeline.waits();
+    let task_spans: Vec<(Duration, Duration)> = tasks
+        .iter()
+        .map(|t| {
+            let start = t.started.unwrap_or(t.ended);
+            (start, t.ended.max(start))
+        })
+        .collect();
+    let wait_spans: Vec<(Duration, Duration)> = waits
+        .iter()
+        .map(|w| (w.started, w.ended.max(w.started)))
+        .collect();
+    let start = task_spans
+        .iter()
+        .chain(&wait_spans)
+        .map(|s| s.0)
+        .min()
+        .unwrap_or_default();
+    let end = task_spans
+        .iter()
+        .chain(&wait_spans)
+        .map(|s| s.1)
+        .max()
+        .unwrap_or_default();
+    let span_ms = (end.saturating_sub(start).as_secs_f64() * 1e3).max(1e-3);
+    let x =
+        |t: Duration| LEFT + (t.saturating_sub(start).as_secs_f64() * 1e3) / span_ms * PLOT_WIDTH;
+
+    let (wait_lane, wait_lanes) = lanes(&wait_spans);
+    let (task_lane, task_lanes) = lanes(&task_spans);
+    let rows = wait_lanes + task_lanes;
+    let row = if rows <= 40 {
+        16.0
+    } else {
+        (640.0 / rows as f64).max(2.0)
+    };
+    let bar = (row * 0.8).max(1.5);
+    let tasks_top = TOP + wait_lanes as f64 * row + if wait_lanes > 0 { 12.0 } else { 0.0 };
+    let height = tasks_top + task_lanes as f64 * row + 50.0;
+    let width = LEFT + PLOT_WIDTH + 20.0;
+
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{LEFT}" y="16" font-size="13">taskref timeline: {} tasks, {} waits, {:.1} ms</text>"#,
+        tasks.len(),
+        waits.len(),
+        span_ms
+    );
+    // Legend.
+    let mut lx = LEFT + 520.0;
+    for (label, outcome) in [
+        ("ok", Outcome::Ok),
+        ("failed", Outcome::Failed),
+        ("cancelled", Outcome::Cancelled),
+        ("shutdown", Outcome::Shutdown),
+    ] {
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{lx:.1}" y="7" width="10" height="10" fill="{}"/><text x="{:.1}" y="16">{label}</text>"#,
+            colour(outcome),
+            lx + 13.0
+        );
+        lx += 80.0;
+    }
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{lx:.1}" y="7" width="10" height="10" fill="#5b7fb8"/><text x="{:.1}" y="16">caller waiting</text>"##,
+        lx + 13.0
+    );
+
+    if wait_lanes > 0 {
+        let _ = writeln!(
+            svg,
+            r#"<text x="8" y="{:.1}">caller (waits)</text>"#,
+            TOP + row * 0.7
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="8" y="{:.1}">tasks ({task_lanes} lanes)</text>"#,
+        tasks_top + row * 0.7
+    );
+
+    for (i, wait) in waits.iter().enumerate() {
+        let (s, e) = wait_spans[i];
+        let y = TOP + wait_lane[i] as f64 * row;
+        let ids: Vec<String> = wait.refs.iter().map(|id| id.to_string()).collect();
+        let more = if wait.ref_count > wait.refs.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        let title = format!(
+            "{} at {}: waited {:.3} ms on {} ref(s) [{}{}]",
+            wait.call,
+            wait.location,
+            e.saturating_sub(s).as_secs_f64() * 1e3,
+            wait.ref_count,
+            ids.join(", "),
+            more
+        );
+        let _ = writeln!(
+            svg,
+            r##"<rect class="wait" x="{:.2}" y="{y:.2}" width="{:.2}" height="{bar:.2}" fill="#5b7fb8"><title>{}</title></rect>"##,
+            x(s),
+            (x(e) - x(s)).max(0.8),
+            escape(&title)
+        );
+    }
+    for (i, task) in tasks.iter().enumerate() {
+        let (s, e) = task_spans[i];
+        let y = tasks_top + task_lane[i] as f64 * row;
+        let title = format!(
+            "{} ({}): {:.3}-{:.3} ms, {:?}, submitted at {:.3} ms",
+            task_label(&task.task),
+            task.task.location(),
+            s.saturating_sub(start).as_secs_f64() * 1e3,
+            e.saturating_sub(start).as_secs_f64() * 1e3,
+            task.outcome,
+            task.submitted.saturating_sub(start).as_secs_f64() * 1e3,
+        );
+        let _ = writeln!(
+            svg,
+            r#"<rect class="task" x="{:.2}" y="{y:.2}" width="{:.2}" height="{bar:.2}" fill="{}"><title>{}</title></rect>"#,
+            x(s),
+            (x(e) - x(s)).max(0.8),
+            colour(task.outcome),
+            escape(&title)
+        );
+    }
+
+    // Time axis.
+    let axis_y = tasks_top + task_lanes as f64 * row + 10.0;
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{axis_y:.1}" x2="{:.1}" y2="{axis_y:.1}" stroke="#333"/>"##,
+        LEFT + PLOT_WIDTH
+    );
+    let step = tick_step(span_ms);
+    let mut tick = 0.0;
+    while tick <= span_ms + 1e-9 {
+        let tx = LEFT + tick / span_ms * PLOT_WIDTH;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{tx:.1}" y1="{axis_y:.1}" x2="{tx:.1}" y2="{:.1}" stroke="#333"/><text x="{tx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            axis_y + 4.0,
+            axis_y + 16.0,
+            format_ms(tick, step)
+        );
+        tick += step;
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="end">ms</text>"#,
+        LEFT + PLOT_WIDTH,
+        axis_y + 30.0
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn format_ms(value: f64, step: f64) -> String {
+    if step >= 1.0 {
+        format!("{value:.0}")
+    } else {
+        let decimals = (-step.log10()).ceil() as usize;
+        format!("{value:.decimals$}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_are_as_many_as_the_most_overlapping() {
+        let ms = Duration::from_millis;
+        let spans = [
+            (ms(0), ms(10)),
+            (ms(5), ms(15)),
+            (ms(10), ms(20)),
+            (ms(12), ms(13)),
+        ];
+        let (lane, count) = lanes(&spans);
+        assert_eq!(count, 3);
+        assert_eq!(lane[0], 0);
+        assert_eq!(lane[1], 1);
+        assert_eq!(lane[2], 0, "reuses the lane freed at 10 ms");
+        assert_eq!(lane[3], 2);
+    }
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(tick_step(100.0), 10.0);
+        assert_eq!(tick_step(1100.0), 200.0);
+        assert_eq!(tick_step(0.5), 0.05);
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(escape("a<b>&\"c\""), "a&lt;b&gt;&amp;&quot;c&quot;");
+    }
+}
