@@ -38,6 +38,27 @@ use std::time::Instant;
 use crate::error::TaskInfo;
 use crate::ObjectId;
 
+/// A moment, as nanoseconds since the process's first use of the clock: 8
+/// bytes where an `Instant` takes 16 (tasks carry two of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Stamp(u64);
+
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl Stamp {
+    pub(crate) fn now() -> Stamp {
+        let nanos = epoch().elapsed().as_nanos();
+        Stamp(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn instant(self) -> Instant {
+        epoch() + std::time::Duration::from_nanos(self.0)
+    }
+}
+
 /// A runtime's observers.
 pub(crate) struct Observer {
     pub(crate) counters: Counters,
@@ -92,23 +113,23 @@ impl Observer {
     pub(crate) fn task_ended(
         &self,
         task: &TaskInfo,
-        submitted_at: Instant,
-        started: Option<(Instant, usize)>,
+        submitted: Stamp,
+        started: Option<(Stamp, u32)>,
         outcome: Outcome,
     ) {
         let now = Instant::now();
         self.counters.ended(
             outcome,
-            started.map(|(at, _)| now.saturating_duration_since(at)),
+            started.map(|(at, _)| now.saturating_duration_since(at.instant())),
         );
         if let Some(recorder) = &self.recorder {
             recorder.record_task(TaskRecord {
                 task: task.clone(),
-                submitted: recorder.offset(submitted_at),
-                started: started.map(|(at, _)| recorder.offset(at)),
+                submitted: recorder.offset(submitted.instant()),
+                started: started.map(|(at, _)| recorder.offset(at.instant())),
                 ended: recorder.offset(now),
                 outcome,
-                worker: started.map(|(_, worker)| worker),
+                worker: started.map(|(_, worker)| worker as usize),
             });
         }
     }

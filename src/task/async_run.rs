@@ -44,9 +44,10 @@ pub(crate) async fn run_async<C, L, Fut, K>(
         }
         completer.start();
         let span = completer.span();
-        let mut attempt = pin!(Attempt::new(call, args, completer.running(None), span));
+        let mut attempt = pin!(Attempt::new(call, args, span));
+        let running = || completer.running(None);
         let result = match policy.timeout {
-            None => Some(attempt.await),
+            None => Some(poll_fn(|cx| attempt.as_mut().poll_as(cx, running())).await),
             Some(timeout) => {
                 let mut sleep = match shared.sleep(timeout, completer.info().location()) {
                     Ok(sleep) => sleep,
@@ -54,7 +55,7 @@ pub(crate) async fn run_async<C, L, Fut, K>(
                 };
                 // `None` when the attempt ran out of time: it is dropped here,
                 // at its current `.await`.
-                poll_fn(|cx| match attempt.as_mut().poll(cx) {
+                poll_fn(|cx| match attempt.as_mut().poll_as(cx, running()) {
                     Poll::Ready(result) => Poll::Ready(Some(result)),
                     Poll::Pending => crate::timer::poll_sleep(&mut sleep, cx).map(|()| None),
                 })

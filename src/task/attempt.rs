@@ -138,8 +138,7 @@ pin_project! {
     pub(crate) struct Attempt<C, L, Fut> {
         #[pin]
         stage: Stage<C, L, Fut>,
-        running: Option<Running>,
-        span: tracing::Span,
+        span: Option<Box<tracing::Span>>,
     }
 }
 
@@ -148,32 +147,27 @@ where
     C: FnOnce(L) -> Fut,
     Fut: Future,
 {
-    pub(crate) fn new(call: C, args: L, running: Running, span: tracing::Span) -> Self {
+    pub(crate) fn new(call: C, args: L, span: Option<Box<tracing::Span>>) -> Self {
         Attempt {
             stage: Stage::Start {
                 call: Some((call, args)),
             },
-            running: Some(running),
             span,
         }
     }
-}
 
-impl<C, L, Fut> Future for Attempt<C, L, Fut>
-where
-    C: FnOnce(L) -> Fut,
-    Fut: Future,
-{
-    type Output = Result<Fut::Output, Panic>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let _span = this.span.enter();
-        // Moved in and out of the thread-local: no reference count per poll.
-        let entered = this.running.take().map(current::enter);
-        let poll = poll_stage(this.stage.as_mut(), cx);
-        *this.running = entered.and_then(current::EnterGuard::exit);
-        poll
+    /// Polls the attempt with `running` as the current task meanwhile. (The
+    /// caller builds it per poll: storing it here would make every pending
+    /// task 24 bytes larger.)
+    pub(crate) fn poll_as(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        running: Running,
+    ) -> Poll<Result<Fut::Output, Panic>> {
+        let this = self.project();
+        let _span = this.span.as_deref().map(tracing::Span::enter);
+        let _current = current::enter(running);
+        poll_stage(this.stage, cx)
     }
 }
 

@@ -48,10 +48,10 @@ where
 fn run_closure<R>(
     permit: Permit,
     running: current::Running,
-    span: tracing::Span,
+    span: Option<Box<tracing::Span>>,
     f: impl FnOnce() -> R,
 ) -> (Result<R, attempt::Panic>, Option<(Job, Permit)>) {
-    let _span = span.enter();
+    let _span = span.as_deref().map(tracing::Span::enter);
     let scope = BlockingTaskScope::enter(permit);
     let entered = current::enter(running);
     let result = catch_unwind(AssertUnwindSafe(f));

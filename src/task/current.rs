@@ -32,16 +32,6 @@ pub(crate) struct EnterGuard {
     previous: Option<Running>,
 }
 
-impl EnterGuard {
-    /// Ends the scope and hands the running task back (to be stored until the
-    /// next poll, so no reference count moves per poll).
-    pub(crate) fn exit(mut self) -> Option<Running> {
-        let running = CURRENT.with(|c| c.replace(self.previous.take()));
-        std::mem::forget(self);
-        running
-    }
-}
-
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();

@@ -37,11 +37,10 @@ where
     K: Finish<Fut::Output>,
 {
     pub(crate) fn new(completer: Completer<K::Value>, call: C, args: L) -> Self {
-        let running = completer.running(None);
         let span = completer.span();
         Guarded {
             completer: Some(completer),
-            attempt: Attempt::new(call, args, running, span),
+            attempt: Attempt::new(call, args, span),
             _finish: PhantomData,
         }
     }
@@ -65,7 +64,8 @@ where
             return Poll::Ready(());
         }
         completer.start();
-        let result = match this.attempt.poll(cx) {
+        let running = completer.running(None);
+        let result = match this.attempt.poll_as(cx, running) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(result) => result,
         };
