@@ -41,7 +41,7 @@ impl<T> Future for Readiness<T> {
             .object
             .as_ref()
             .expect("`Readiness` polled after completion");
-        match object.slot.poll_read(&mut this.key, cx, |_| ()) {
+        match object.slot.poll_ready(&mut this.key, cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => Poll::Ready((this.index, this.object.take().expect("checked"))),
         }

@@ -309,6 +309,26 @@ impl<T> Slot<T> {
         Poll::Ready(output)
     }
 
+    /// Whether the outcome is final, registering (or refreshing) the caller's
+    /// waker under `key` if not. Learning that a task finished is not reading
+    /// its outcome: an error seen only this way is still reported as unread.
+    pub(crate) fn poll_ready(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut locked = self.lock();
+        match &mut locked.state {
+            State::Pending(waiters) => {
+                match *key {
+                    Some(k) => waiters.update(k, cx.waker()),
+                    None => *key = Some(waiters.insert(cx.waker().clone())),
+                }
+                Poll::Pending
+            }
+            State::Ready(_) | State::Failed(_) => {
+                *key = None;
+                Poll::Ready(())
+            }
+        }
+    }
+
     /// Reads the outcome if it is final, without registering anything.
     pub(crate) fn try_read<R>(&self, read: impl FnOnce(Result<&T, &Error>) -> R) -> Option<R> {
         let mut locked = self.lock();

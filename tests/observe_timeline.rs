@@ -1,0 +1,141 @@
+//! Timeline: every task recorded with consistent times; Chrome trace and SVG
+//! exports parse back; the caller's waits are recorded with their call site.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{runtime, within_deadline};
+use taskref::observe::Outcome;
+
+fn workload(rt: &taskref::Runtime) {
+    let sleepy = rt
+        .remote(|ms: u64| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ms
+        })
+        .name("sleepy");
+    let bad = rt.remote(|_: ()| async { panic!("bad") }).name("bad");
+    let refs: Vec<_> = (1..=5).map(|i| sleepy.remote(i * 3)).collect();
+    taskref::block_get_all(refs).unwrap();
+    let _ = bad.remote(()).block_get();
+    sleepy.remote(1).block_get().unwrap();
+}
+
+#[test]
+fn every_task_is_recorded_with_consistent_times() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        workload(&rt);
+        let timeline = rt.timeline();
+        assert_eq!(timeline.tasks().len(), 7);
+        for record in timeline.tasks() {
+            let started = record.started.expect("every task ran");
+            assert!(
+                record.submitted <= started && started <= record.ended,
+                "{record:?}"
+            );
+            assert!(record.worker.is_some());
+        }
+        let failed: Vec<_> = timeline
+            .tasks()
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].task.name(), Some("bad"));
+        let calls: Vec<_> = timeline.waits().iter().map(|w| w.call).collect();
+        assert_eq!(calls, ["block_get_all", "block_get", "block_get"]);
+        let gather = &timeline.waits()[0];
+        assert_eq!(gather.ref_count, 5);
+        assert!(gather.location.file().ends_with("observe_timeline.rs"));
+        assert!(gather.started <= gather.ended);
+    });
+}
+
+#[test]
+fn the_chrome_trace_parses_back_with_every_task() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        workload(&rt);
+        let timeline = rt.timeline();
+        let path = std::env::temp_dir().join(format!("taskref-trace-{}.json", std::process::id()));
+        timeline.write_chrome_trace(&path).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let events = json["traceEvents"].as_array().unwrap();
+        let tasks: Vec<_> = events.iter().filter(|e| e["cat"] == "task").collect();
+        let waits: Vec<_> = events.iter().filter(|e| e["cat"] == "wait").collect();
+        assert_eq!(tasks.len(), 7);
+        assert_eq!(waits.len(), 3);
+        for event in tasks.iter().chain(&waits) {
+            assert_eq!(event["ph"], "X");
+            assert!(event["ts"].as_f64().unwrap() >= 0.0);
+            assert!(event["dur"].as_f64().unwrap() >= 0.0);
+        }
+        let mut ids: Vec<u64> = tasks
+            .iter()
+            .map(|e| e["args"]["id"].as_u64().unwrap())
+            .collect();
+        ids.sort();
+        let mut expected: Vec<u64> = timeline
+            .tasks()
+            .iter()
+            .map(|r| r.task.id().as_u64())
+            .collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+        let _ = std::fs::remove_file(path);
+    });
+}
+
+#[test]
+fn the_svg_is_well_formed_with_one_bar_per_task() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        workload(&rt);
+        let svg = rt.timeline().svg();
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
+        let class = |c: &str| {
+            doc.descendants()
+                .filter(|n| n.has_tag_name("rect") && n.attribute("class") == Some(c))
+                .count()
+        };
+        assert_eq!(class("task"), 7);
+        assert_eq!(class("wait"), 3);
+        let titles: Vec<String> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("title"))
+            .filter_map(|n| n.text().map(str::to_owned))
+            .collect();
+        assert!(titles.iter().any(|t| t.starts_with("sleepy")), "{titles:?}");
+        assert!(titles.iter().any(|t| t.contains("Failed")), "{titles:?}");
+        assert!(svg.contains(">ms</text>"), "a time axis in ms");
+    });
+}
+
+#[test]
+fn the_timeline_is_bounded_and_can_be_switched_off() {
+    within_deadline(|| {
+        let small = taskref::Runtime::builder()
+            .worker_threads(1)
+            .timeline_capacity(64)
+            .build()
+            .unwrap();
+        let f = small.remote(|x: u32| async move { x });
+        taskref::block_get_all((0..1_000).map(|x| f.remote(x))).unwrap();
+        let kept = small.timeline().tasks().len();
+        assert!(kept <= 64 + 16, "kept {kept}");
+        small.clear_timeline();
+        assert!(small.timeline().tasks().is_empty());
+
+        let off = taskref::Runtime::builder()
+            .worker_threads(1)
+            .timeline(false)
+            .build()
+            .unwrap();
+        off.spawn(async {}).block_get().unwrap();
+        assert!(off.timeline().tasks().is_empty());
+        assert_eq!(off.stats().finished, 1, "stats stay on");
+    });
+}
