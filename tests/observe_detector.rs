@@ -82,7 +82,10 @@ fn get_in_a_loop_blocking_is_reported_once_with_the_line_and_fix() {
             }
         });
         assert_eq!(text.matches("get in a loop").count(), 1, "{text}");
-        assert!(text.contains("observe_detector.rs:"), "names the line: {text}");
+        assert!(
+            text.contains("observe_detector.rs:"),
+            "names the line: {text}"
+        );
         assert!(text.contains("block_get_all"), "gives the fix: {text}");
     });
 }
@@ -100,7 +103,10 @@ fn get_in_a_loop_async_is_denied() {
             }
             None
         });
-        assert_eq!(denied_kind(denied.expect("refused")), AntiPatternKind::GetInLoop);
+        assert_eq!(
+            denied_kind(denied.expect("refused")),
+            AntiPatternKind::GetInLoop
+        );
     });
 }
 
@@ -119,7 +125,11 @@ fn submission_order_is_reported_with_the_time_lost() {
                 r.block_get().unwrap();
             }
         });
-        assert_eq!(text.matches("results in submission order").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("results in submission order").count(),
+            1,
+            "{text}"
+        );
         assert!(text.contains("ms spent waiting"), "{text}");
         assert!(text.contains("as_completed"), "{text}");
     });
@@ -139,7 +149,10 @@ fn submission_order_async_is_denied() {
             }
             None
         });
-        assert_eq!(denied_kind(denied.expect("refused")), AntiPatternKind::SubmissionOrder);
+        assert_eq!(
+            denied_kind(denied.expect("refused")),
+            AntiPatternKind::SubmissionOrder
+        );
     });
 }
 
@@ -155,7 +168,10 @@ fn blocking_get_inside_async_code_is_reported() {
             })
             .block_get()
             .unwrap();
-        assert_eq!(denied_kind(outcome.unwrap_err()), AntiPatternKind::BlockingInAsync);
+        assert_eq!(
+            denied_kind(outcome.unwrap_err()),
+            AntiPatternKind::BlockingInAsync
+        );
     });
 }
 
@@ -171,7 +187,10 @@ fn an_error_nobody_reads_is_reported_when_its_ref_is_dropped() {
         taskref::block_wait(std::slice::from_ref(&r), 1, None).unwrap();
         let ((), text) = warnings(move || drop(r));
         assert!(text.contains("an error nobody read"), "{text}");
-        assert!(text.contains("`forgotten`") && text.contains("lost failure"), "{text}");
+        assert!(
+            text.contains("`forgotten`") && text.contains("lost failure"),
+            "{text}"
+        );
 
         // Read errors are not reported.
         let read = rt.remote(|_: ()| async { panic!("seen") }).remote(());
