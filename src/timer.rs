@@ -62,3 +62,44 @@ impl Timer {
 pub(crate) fn poll_sleep(sleep: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
     crate::quiet::probe(|| sleep.as_mut().poll(cx)).unwrap_or(Poll::Ready(()))
 }
+
+/// The timeout of a wait, armed only once the wait really has to wait (a wait
+/// that returns at once never touches the timer).
+#[derive(Default)]
+pub(crate) struct LazyTimeout {
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl LazyTimeout {
+    /// `Ready(Ok)` once `timeout` has passed: at once for a zero timeout, or
+    /// when `runtime` finds no runtime to time it (only refs of a runtime can
+    /// be pending). `Pending` without a timeout. `Err(NoTimer)` for a runtime
+    /// without a timer.
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        timeout: Option<Duration>,
+        runtime: impl FnOnce() -> Option<std::sync::Arc<crate::runtime::Shared>>,
+        location: &'static Location<'static>,
+    ) -> Poll<Result<(), Error>> {
+        let Some(timeout) = timeout else {
+            return Poll::Pending;
+        };
+        if timeout.is_zero() {
+            return Poll::Ready(Ok(()));
+        }
+        let sleep = match &mut self.sleep {
+            Some(sleep) => sleep,
+            None => {
+                let Some(runtime) = runtime() else {
+                    return Poll::Ready(Ok(()));
+                };
+                match runtime.sleep(timeout, location) {
+                    Ok(sleep) => self.sleep.insert(sleep),
+                    Err(err) => return Poll::Ready(Err(err)),
+                }
+            }
+        };
+        poll_sleep(sleep, cx).map(Ok)
+    }
+}

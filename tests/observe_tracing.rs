@@ -2,33 +2,11 @@
 //! call site; submit, start and finish are debug events; failures are warn
 //! events. Nothing is printed without a subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod support;
 
 #[test]
 fn tasks_run_in_spans_with_debug_and_warn_events() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let ((), text) = support::capture_tracing(tracing::Level::DEBUG, || {
         // A current-thread runtime runs the tasks on this thread, where the
         // subscriber is installed.
         let tokio_rt = tokio::runtime::Builder::new_current_thread()
@@ -50,7 +28,6 @@ fn tasks_run_in_spans_with_debug_and_warn_events() {
             assert!(failing.remote(()).await.is_err());
         });
     });
-    let text = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
     let inside = text
         .lines()
         .find(|l| l.contains("inside the task"))

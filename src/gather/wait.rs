@@ -14,6 +14,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use crate::error::Error;
 use crate::gather::Readiness;
 use crate::observe::MAX_WAIT_IDS;
+use crate::timer::LazyTimeout;
 use crate::ObjectRef;
 
 /// What [`wait`] returns: the ready refs and the rest, both in input order.
@@ -81,7 +82,7 @@ pub struct Wait<'a, T> {
     /// `None` before the first poll.
     pending: Option<FuturesUnordered<Readiness<T>>>,
     ready_count: usize,
-    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    sleep: LazyTimeout,
     /// For the timeline: which call, and since when it waited.
     call: &'static str,
     since: Option<Instant>,
@@ -101,7 +102,7 @@ impl<'a, T> Wait<'a, T> {
             location,
             pending: None,
             ready_count: 0,
-            sleep: None,
+            sleep: LazyTimeout::default(),
             call: "wait",
             since: None,
         }
@@ -166,27 +167,10 @@ impl<'a, T> Wait<'a, T> {
     }
 
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let Some(timeout) = self.timeout else {
-            return Poll::Pending;
-        };
-        if timeout.is_zero() {
-            return Poll::Ready(Ok(()));
-        }
-        if self.sleep.is_none() {
-            // Only refs of a runtime can be pending, and the first pending one
-            // provides the timer.
-            let runtime = self
-                .refs
-                .iter()
-                .find(|r| !r.is_ready())
-                .and_then(|r| r.slot.runtime());
-            let Some(runtime) = runtime else {
-                return Poll::Ready(Ok(()));
-            };
-            self.sleep = Some(runtime.sleep(timeout, self.location)?);
-        }
-        let sleep = self.sleep.as_mut().expect("set above");
-        crate::timer::poll_sleep(sleep, cx).map(Ok)
+        // The first pending ref's runtime provides the timer.
+        let refs = self.refs;
+        let runtime = || refs.iter().find(|r| !r.is_ready())?.slot.runtime().cloned();
+        self.sleep.poll(cx, self.timeout, runtime, self.location)
     }
 }
 

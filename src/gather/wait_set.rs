@@ -11,6 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::Error;
 use crate::gather::Readiness;
+use crate::timer::LazyTimeout;
 use crate::ObjectRef;
 
 /// A set of pending refs to drain with repeated waits: the linear form of Ray's
@@ -101,7 +102,7 @@ impl<T> WaitSet<T> {
             timeout,
             location: Location::caller(),
             ready: Vec::new(),
-            sleep: None,
+            sleep: LazyTimeout::default(),
         }
     }
 
@@ -137,7 +138,7 @@ impl<T> WaitSet<T> {
             timeout: None,
             location,
             ready: Vec::new(),
-            sleep: None,
+            sleep: LazyTimeout::default(),
         };
         let deadline = timeout.map(crate::blocking::deadline_after);
         let runtime = wait
@@ -176,7 +177,7 @@ pub struct WaitSetWait<'a, T> {
     location: &'static Location<'static>,
     /// Ready refs collected so far, with their index in the set.
     ready: Vec<(usize, ObjectRef<T>)>,
-    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    sleep: LazyTimeout,
 }
 
 impl<T> WaitSetWait<'_, T> {
@@ -185,25 +186,13 @@ impl<T> WaitSetWait<'_, T> {
     }
 
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let Some(timeout) = self.timeout else {
-            return Poll::Pending;
-        };
-        if timeout.is_zero() {
-            return Poll::Ready(Ok(()));
-        }
-        if self.sleep.is_none() {
-            let runtime = self
-                .set
-                .pending
+        let pending = &self.set.pending;
+        let runtime = || {
+            pending
                 .iter()
-                .find_map(|waiting| waiting.object()?.slot.runtime().cloned());
-            let Some(runtime) = runtime else {
-                return Poll::Ready(Ok(()));
-            };
-            self.sleep = Some(runtime.sleep(timeout, self.location)?);
-        }
-        let sleep = self.sleep.as_mut().expect("set above");
-        crate::timer::poll_sleep(sleep, cx).map(Ok)
+                .find_map(|waiting| waiting.object()?.slot.runtime().cloned())
+        };
+        self.sleep.poll(cx, self.timeout, runtime, self.location)
     }
 }
 

@@ -86,6 +86,15 @@ impl Waiters {
         }
     }
 
+    /// Registers `waker` under `key` (assigning a key on the first call), or
+    /// refreshes the waker already there.
+    fn register(&mut self, key: &mut Option<usize>, waker: &Waker) {
+        match *key {
+            Some(k) => self.update(k, waker),
+            None => *key = Some(self.insert(waker.clone())),
+        }
+    }
+
     fn update(&mut self, key: usize, waker: &Waker) {
         match self.entry(key) {
             Some(old) if old.will_wake(waker) => {}
@@ -292,10 +301,7 @@ impl<T> Slot<T> {
         let mut locked = self.lock();
         let output = match &mut locked.state {
             State::Pending(waiters) => {
-                match *key {
-                    Some(k) => waiters.update(k, cx.waker()),
-                    None => *key = Some(waiters.insert(cx.waker().clone())),
-                }
+                waiters.register(key, cx.waker());
                 return Poll::Pending;
             }
             State::Ready(value) => read(Ok(value)),
@@ -316,10 +322,7 @@ impl<T> Slot<T> {
         let mut locked = self.lock();
         match &mut locked.state {
             State::Pending(waiters) => {
-                match *key {
-                    Some(k) => waiters.update(k, cx.waker()),
-                    None => *key = Some(waiters.insert(cx.waker().clone())),
-                }
+                waiters.register(key, cx.waker());
                 Poll::Pending
             }
             State::Ready(_) | State::Failed(_) => {
