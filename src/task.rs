@@ -25,7 +25,7 @@ use guarded::Guarded;
 
 use crate::args::IntoArgs;
 use crate::error::{Error, TaskInfo};
-use crate::object_ref::slot::{ErasedSlot, Slot};
+use crate::object_ref::slot::{self, ErasedSlot, Slot};
 use crate::observe::{self, Outcome, Stamp};
 use crate::resources::Request;
 use crate::runtime::Shared;
@@ -147,11 +147,19 @@ impl<T: Send + 'static> Completer<T> {
 
     pub(crate) fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
-        let wake = self.slot.complete_deferred(outcome);
+        let wake = match self.slot.complete_deferred(outcome) {
+            Ok(wake) => Some(wake),
+            Err(rejected) => {
+                // Cancelled or shut down first: the result is discarded.
+                slot::drop_quietly(rejected);
+                None
+            }
+        };
         self.ended();
         // Let go of the slot before waking anyone: a reader that holds the last
-        // ref then moves the value out instead of cloning it.
-        drop(self);
+        // ref then moves the value out instead of cloning it. If every ref is
+        // gone already, this drops the value: quietly, see `drop_quietly`.
+        slot::drop_quietly(self);
         if let Some(wake) = wake {
             wake.wake_all();
         }

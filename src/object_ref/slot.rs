@@ -227,22 +227,31 @@ impl<T> Slot<T> {
     /// if another party completed it first.
     pub(crate) fn complete(&self, outcome: Result<T, Error>) -> bool {
         match self.complete_deferred(outcome) {
-            Some(wake) => {
+            Ok(wake) => {
                 wake.wake_all();
                 true
             }
-            None => false,
+            Err(rejected) => {
+                drop_quietly(rejected);
+                false
+            }
         }
     }
 
     /// Like `complete`, but hands back the waiters instead of waking them, so the
     /// task can first drop its own handles to the slot: a woken reader holding
     /// the last ref can then move the value out instead of cloning it.
-    pub(crate) fn complete_deferred(&self, outcome: Result<T, Error>) -> Option<PendingWake> {
+    ///
+    /// If another party completed the slot first, the outcome comes back as
+    /// `Err`, for the caller to drop where a panicking `Drop` can do no harm.
+    pub(crate) fn complete_deferred(
+        &self,
+        outcome: Result<T, Error>,
+    ) -> Result<PendingWake, Result<T, Error>> {
         let mut locked = self.lock();
         if !matches!(locked.state, State::Pending(_)) {
             drop(locked);
-            return None;
+            return Err(outcome);
         }
         let new_state = match outcome {
             Ok(value) => State::Ready(value),
@@ -253,7 +262,7 @@ impl<T> Slot<T> {
         };
         self.done.store(true, Ordering::Release);
         drop(locked);
-        Some(PendingWake(waiters))
+        Ok(PendingWake(waiters))
     }
 
     /// Fails a pending slot with the error `make` builds from the task's
@@ -263,7 +272,7 @@ impl<T> Slot<T> {
         if self.is_done() {
             return false;
         }
-        let Some(wake) = self.complete_deferred(Err(make(self.info.clone()))) else {
+        let Ok(wake) = self.complete_deferred(Err(make(self.info.clone()))) else {
             return false;
         };
         if let Some(task) = &self.lock().task {
@@ -417,6 +426,17 @@ impl<T> Drop for Slot<T> {
                 runtime.observer.detector.unread_error(err);
             }
         }
+    }
+}
+
+/// Drops a value the runtime discards (a result that lost to a cancel, a
+/// task's last handle to its slot) without letting a panicking `Drop` unwind
+/// through the runtime, where it would take other tasks' hand-overs with it.
+pub(crate) fn drop_quietly<V>(value: V) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value))).is_err() {
+        tracing::warn!(
+            "a task's value panicked while the runtime dropped it; the panic was contained"
+        );
     }
 }
 
