@@ -234,3 +234,69 @@ fn a_three_level_tree_of_blocking_gets_finishes_on_two_cpus() {
         assert_eq!(root.block_get().unwrap(), 27);
     });
 }
+
+/// Gets its ref when dropped.
+struct GetsOnDrop(
+    Option<taskref::ObjectRef<u32>>,
+    std::sync::mpsc::Sender<Result<u32, Error>>,
+);
+
+impl Drop for GetsOnDrop {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            let _ = self.1.send(r.block_get());
+        }
+    }
+}
+
+#[test]
+fn from_a_drop_impl_on_a_plain_thread_and_on_a_worker() {
+    within_deadline(|| {
+        let rt = runtime(1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        drop(GetsOnDrop(Some(rt.spawn(async { 5 })), tx.clone()));
+        assert_eq!(rx.recv().unwrap().unwrap(), 5);
+        // Dropped inside an async task on a multi-thread worker.
+        let inner = rt.clone();
+        rt.spawn(async move {
+            drop(GetsOnDrop(Some(inner.spawn(async { 6 })), tx));
+        })
+        .block_get()
+        .unwrap();
+        assert_eq!(rx.recv().unwrap().unwrap(), 6);
+        // Dropped on a current-thread runtime's thread: the documented error.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let r = rt.spawn(async { 7 });
+        support::user_current_thread().block_on(async move { drop(GetsOnDrop(Some(r), tx)) });
+        assert!(matches!(
+            rx.recv().unwrap(),
+            Err(Error::BlockingInAsyncContext { .. })
+        ));
+    });
+}
+
+#[test]
+fn during_shutdown_every_blocked_getter_returns() {
+    within_deadline(|| {
+        for _ in 0..50 {
+            let rt = runtime(1);
+            let pending = rt.spawn(std::future::pending::<u32>());
+            let getters: Vec<_> = (0..4)
+                .map(|_| {
+                    let r = pending.clone();
+                    std::thread::spawn(move || r.block_get())
+                })
+                .collect();
+            let inner = rt.clone();
+            let blocked_task =
+                rt.spawn_blocking(move || inner.spawn(std::future::pending::<u32>()).block_get());
+            std::thread::sleep(Duration::from_millis(2));
+            rt.shutdown();
+            for g in getters {
+                assert!(g.join().unwrap().unwrap_err().is_shutdown());
+            }
+            // The blocking task itself, or the get inside it: both end.
+            let _ = blocked_task.block_get();
+        }
+    });
+}
