@@ -150,8 +150,12 @@ mod remote;
 mod resources;
 mod runtime;
 mod store;
+mod sync;
 mod task;
 mod timer;
+
+#[cfg(all(test, taskref_loom))]
+mod loom_tests;
 
 pub use args::{Arg, IntoArgs};
 pub use blocking::{

@@ -4,10 +4,10 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+
+use crate::sync::{thread, thread_local, AtomicBool, Ordering, Thread};
 use std::time::{Duration, Instant};
 
 /// Wakes a parked thread. The flag keeps a wake that arrives between a poll and
@@ -50,6 +50,10 @@ const SPIN: Duration = Duration::from_micros(50);
 /// Spins until `woken` is set or [`SPIN`] (or `deadline`) passes. Returns
 /// whether it was woken.
 fn spin_briefly(woken: &AtomicBool, deadline: Option<Instant>) -> bool {
+    if cfg!(taskref_loom) {
+        // Spinning on a clock means nothing to the model checker.
+        return woken.load(Ordering::Acquire);
+    }
     let start = Instant::now();
     let until = match deadline {
         Some(deadline) => deadline.min(start + SPIN),
@@ -106,14 +110,25 @@ pub(crate) fn park_on<F: Future, G>(
                     if now >= deadline {
                         return None;
                     }
-                    thread::park_timeout(deadline - now);
+                    park_timeout(deadline - now);
                 }
             }
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(not(taskref_loom))]
+fn park_timeout(timeout: Duration) {
+    thread::park_timeout(timeout);
+}
+
+/// The model checker has no clock: a timed park is a park.
+#[cfg(taskref_loom)]
+fn park_timeout(_timeout: Duration) {
+    thread::park();
+}
+
+#[cfg(all(test, not(taskref_loom)))]
 mod tests {
     use super::*;
 

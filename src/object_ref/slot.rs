@@ -25,8 +25,9 @@
 // and only ever goes from false to true, so a reader that sees `true` and then
 // takes the lock always finds a final state.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use tokio::task::JoinHandle;
@@ -121,7 +122,7 @@ impl Waiters {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(taskref_loom)))]
     fn count(&self) -> usize {
         usize::from(self.first.is_some())
             + self
@@ -400,7 +401,7 @@ impl<T> Slot<T> {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(taskref_loom)))]
     fn waiter_count(&self) -> usize {
         match &self.lock().state {
             State::Pending(waiters) => waiters.count(),
@@ -468,7 +469,7 @@ impl<T: Send> ErasedSlot for Slot<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(taskref_loom)))]
 mod tests {
     use super::*;
     use crate::ObjectId;
