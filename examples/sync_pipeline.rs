@@ -15,7 +15,10 @@ use taskref::Runtime;
 /// Stage one: "download" a document (latency-bound: it mostly waits).
 fn fetch(id: u64) -> String {
     std::thread::sleep(Duration::from_millis(20 + id % 30));
-    format!("document {id}: {}", "lorem ipsum ".repeat(50 + (id % 50) as usize))
+    format!(
+        "document {id}: {}",
+        "lorem ipsum ".repeat(50 + (id % 50) as usize)
+    )
 }
 
 /// Stage two: "analyse" it (CPU-bound, on the blocking pool).

@@ -335,6 +335,15 @@ where
 }
 
 /// Iterator returned by [`block_as_completed`].
+///
+/// It stays on the thread that made it (the blocking mode was decided for that
+/// thread), so it is not `Send`:
+///
+/// ```compile_fail
+/// let rt = taskref::Runtime::new().unwrap();
+/// let iter = taskref::block_as_completed([rt.put(1)]).unwrap();
+/// std::thread::spawn(move || iter.count()); // error: not `Send`
+/// ```
 pub struct BlockAsCompleted<T> {
     stream: AsCompleted<T>,
     mode: Mode,
@@ -411,7 +420,15 @@ where
     })
 }
 
-/// Iterator returned by [`block_map_unordered`].
+/// Iterator returned by [`block_map_unordered`]. Not `Send`, like
+/// [`BlockAsCompleted`]:
+///
+/// ```compile_fail
+/// let rt = taskref::Runtime::new().unwrap();
+/// let f = rt.remote(|x: u8| async move { x });
+/// let iter = taskref::block_map_unordered(0..3, 2, move |x| f.remote(x)).unwrap();
+/// std::thread::spawn(move || iter.count()); // error: not `Send`
+/// ```
 pub struct BlockMapUnordered<I, F, T> {
     stream: gather::MapUnordered<I, F, T>,
     mode: Mode,

@@ -72,11 +72,18 @@ impl fmt::Display for ObjectId {
 /// trip through the caller. See the crate docs for the three ways to lose
 /// parallelism with refs and how to avoid them.
 ///
-/// Values cross threads, so they must be `Send`; a task cannot produce an `Rc`:
+/// Values cross threads, so they must be `Send`; a task cannot produce an `Rc`,
+/// and a `RemoteFn` cannot capture one:
 ///
 /// ```compile_fail
 /// let rt = taskref::Runtime::new().unwrap();
 /// let r = rt.spawn(async { std::rc::Rc::new(1) }); // error: `Rc` is not `Send`
+/// ```
+///
+/// ```compile_fail
+/// let rt = taskref::Runtime::new().unwrap();
+/// let local = std::rc::Rc::new(5);
+/// let f = rt.remote(move |x: u8| { let _ = &local; async move { x } }); // error: not `Send`
 /// ```
 ///
 /// # Examples

@@ -1,5 +1,9 @@
 //! Send/Sync of every public type and future, pinned so they cannot regress.
+//! (The negatives are `compile_fail` doc tests on the types themselves.)
 
+use std::future::IntoFuture;
+
+use taskref::observe::{AntiPatternReport, TaskRecord, WaitRecord};
 use taskref::*;
 
 fn send<T: Send>(_: &T) {}
@@ -18,10 +22,19 @@ fn public_types_and_futures_are_send_and_sync() {
     send_sync(&Error::Cancelled {
         task: r.task().clone(),
     });
-    let f = rt.remote(|x: u64| async move { x });
-    send_sync(&f);
-    let g = rt.remote_blocking(|x: u64| x);
-    send_sync(&g);
+    send_sync(&rt.remote(|x: u64| async move { x }));
+    send_sync(&rt.remote_blocking(|x: u64| x));
+    send_sync(&rt.try_remote(|x: u64| async move { Ok::<_, std::io::Error>(x) }));
+    send_sync(&rt.try_remote_blocking(|x: u64| Ok::<_, std::io::Error>(x)));
+    send_sync(&rt.stats());
+    let timeline = rt.timeline();
+    send_sync(&timeline);
+    send_sync(&timeline.tasks().to_vec() as &Vec<TaskRecord>);
+    send_sync(&timeline.waits().to_vec() as &Vec<WaitRecord>);
+    send_sync(&AntiPatterns::Warn);
+    let _: Option<&AntiPatternReport> = None;
+    let mut set = WaitSet::new(vec![r.clone()]);
+    send_sync(&set);
 
     send(&r.get());
     send(&r.get_timeout(std::time::Duration::ZERO));
@@ -30,8 +43,25 @@ fn public_types_and_futures_are_send_and_sync() {
     send(&get_all_settled(vec![r.clone()]));
     let refs = vec![r.clone()];
     send(&wait(&refs, 1, None));
+    send(&set.wait(1, None));
     send(&as_completed(vec![r.clone()]));
     sync(&as_completed(vec![r.clone()]));
+    let f = rt.remote(|x: u64| async move { x });
+    send(&map_unordered(0..3u64, 2, |x| f.remote(x)));
+}
+
+#[test]
+fn current_task_is_send_and_sync() {
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    let current = rt
+        .spawn(async {
+            let me = current_task().unwrap();
+            send_sync(&me);
+            me.task().id()
+        })
+        .block_get()
+        .unwrap();
+    assert!(current.as_u64() > 0);
 }
 
 #[test]
@@ -47,5 +77,3 @@ fn futures_can_be_spawned_on_tokio() {
     });
     assert_eq!(rt.handle().block_on(handle).unwrap(), 11);
 }
-
-use std::future::IntoFuture;
