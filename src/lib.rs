@@ -22,6 +22,9 @@
 //! The crate is built around the three ways Ray's documentation says users lose
 //! their parallelism with `get`. Each has a fix that is as short as the mistake.
 //!
+//! Coming from Ray? The repository's `docs/RAY.md` maps every Ray core call and
+//! option to its taskref form and says what differs.
+//!
 //! # Anti-pattern 1: get in a loop
 //!
 //! Submitting one task and waiting for it before submitting the next runs the
