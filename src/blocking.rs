@@ -132,6 +132,10 @@ impl<T: Clone> ObjectRef<T> {
     /// Those of [`get`](ObjectRef::get), and [`Error::BlockingInAsyncContext`] on a
     /// thread that must not block.
     ///
+    /// # Panics
+    ///
+    /// Never.
+    ///
     /// # Blocking
     ///
     /// Blocks the calling thread. On a plain thread or a blocking-pool thread it
@@ -166,6 +170,10 @@ impl<T: Clone> ObjectRef<T> {
     /// # Errors
     ///
     /// Those of [`block_get`](ObjectRef::block_get), plus [`Error::GetTimeout`].
+    ///
+    /// # Panics
+    ///
+    /// Never.
     ///
     /// # Blocking
     ///
@@ -205,6 +213,10 @@ impl<T: Clone> ObjectRef<T> {
 ///
 /// Those of [`get_all`](crate::get_all), and [`Error::BlockingInAsyncContext`].
 ///
+/// # Panics
+///
+/// Never.
+///
 /// # Blocking
 ///
 /// As [`ObjectRef::block_get`].
@@ -233,6 +245,10 @@ where
 /// # Errors
 ///
 /// Only [`Error::BlockingInAsyncContext`]; each task's error is in its slot.
+///
+/// # Panics
+///
+/// Never.
 ///
 /// # Blocking
 ///
@@ -268,6 +284,10 @@ where
 ///
 /// Those of [`wait`](crate::wait) (except `NoTimer`: the timeout needs no tokio
 /// timer here), and [`Error::BlockingInAsyncContext`].
+///
+/// # Panics
+///
+/// Never.
 ///
 /// # Blocking
 ///
@@ -316,6 +336,10 @@ pub fn block_wait<T>(
 /// # Errors
 ///
 /// [`Error::BlockingInAsyncContext`] on a thread that must not block.
+///
+/// # Panics
+///
+/// Never.
 ///
 /// # Blocking
 ///
@@ -397,6 +421,10 @@ impl<T: Clone> Iterator for BlockAsCompleted<T> {
 /// # Errors
 ///
 /// [`Error::BlockingInAsyncContext`] on a thread that must not block.
+///
+/// # Panics
+///
+/// Never.
 ///
 /// # Blocking
 ///

@@ -219,6 +219,10 @@ impl<T> ObjectRef<T> {
     /// - [`Error::Cancelled`] if it was cancelled;
     /// - [`Error::Shutdown`] if its runtime shut down first.
     ///
+    /// # Panics
+    ///
+    /// Never.
+    ///
     /// # Cancel safety
     ///
     /// This method is cancel safe: dropping the future loses nothing, and the task
@@ -276,6 +280,10 @@ impl<T> ObjectRef<T> {
     /// Those of [`get`](ObjectRef::get), plus [`Error::GetTimeout`], and
     /// [`Error::NoTimer`] when the task's runtime was attached to a tokio runtime
     /// built without its timer.
+    ///
+    /// # Panics
+    ///
+    /// Never.
     ///
     /// # Cancel safety
     ///

@@ -41,6 +41,10 @@ use crate::ObjectRef;
 /// # }
 /// ```
 ///
+/// # Panics
+///
+/// Never.
+///
 /// # Cancel safety
 ///
 /// [`StreamExt::next`] on this stream is cancel safe: an item is removed from the

@@ -46,6 +46,10 @@ use crate::{ObjectId, ObjectRef};
 /// The first error of any ref: [`Error::TaskPanicked`],
 /// [`Error::DependencyFailed`], [`Error::Cancelled`] or [`Error::Shutdown`].
 ///
+/// # Panics
+///
+/// Never.
+///
 /// # Cancel safety
 ///
 /// Dropping the future loses nothing but the values gathered so far; the tasks
@@ -90,6 +94,10 @@ where
 /// assert_eq!(outcomes[2].as_ref().unwrap(), &3);
 /// # }
 /// ```
+///
+/// # Panics
+///
+/// Never.
 ///
 /// # Cancel safety
 ///

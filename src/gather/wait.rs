@@ -60,6 +60,10 @@ pub type WaitOutput<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 /// attached to a tokio runtime without a timer. A failed task does not make
 /// `wait` fail: its ref is simply ready.
 ///
+/// # Panics
+///
+/// Never.
+///
 /// # Cancel safety
 ///
 /// This function is cancel safe: dropping the future loses nothing.

@@ -90,6 +90,10 @@ impl<T> WaitSet<T> {
     /// [`Error::NoTimer`] if a timeout is asked of a runtime attached to a tokio
     /// runtime without a timer.
     ///
+    /// # Panics
+    ///
+    /// Never.
+    ///
     /// # Cancel safety
     ///
     /// This method is cancel safe: refs collected by a dropped future go back
@@ -121,6 +125,10 @@ impl<T> WaitSet<T> {
     ///
     /// Those of [`wait`](WaitSet::wait) (except `NoTimer`), and
     /// [`Error::BlockingInAsyncContext`].
+    ///
+    /// # Panics
+    ///
+    /// Never.
     ///
     /// # Blocking
     ///
