@@ -89,7 +89,7 @@ pub(crate) fn o1_overhead(systems: &Systems, config: &Config, report: &mut Repor
             "O1",
             format!("get_all in task {n}"),
             Face::Async,
-            paired(runs, false, taskref_in_task, tokio_joinset_in_task),
+            paired(runs, false, taskref_in_task, &tokio_joinset_in_task),
             "",
         );
         report.note(format!(
@@ -107,24 +107,6 @@ pub(crate) fn o1_overhead(systems: &Systems, config: &Config, report: &mut Repor
                 })
                 .block_get()
                 .unwrap();
-            })
-        };
-        let tokio_joinset_in_task = || {
-            timed(|| {
-                let handle = systems.tokio.handle();
-                handle
-                    .block_on(handle.spawn(async move {
-                        let mut set = JoinSet::new();
-                        for i in 0..n {
-                            set.spawn(async move { i });
-                        }
-                        let mut count = 0;
-                        while set.join_next().await.is_some() {
-                            count += 1;
-                        }
-                        count
-                    }))
-                    .unwrap();
             })
         };
         let (a, _) = report.times(
