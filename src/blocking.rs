@@ -37,14 +37,14 @@ use crate::ObjectRef;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy)]
-enum Mode {
+pub(crate) enum Mode {
     /// Park this thread directly.
     Park,
     /// Park inside `block_in_place`.
     InPlace,
 }
 
-fn context(location: &'static Location<'static>) -> Result<Mode, Error> {
+pub(crate) fn context(location: &'static Location<'static>) -> Result<Mode, Error> {
     if resources::in_blocking_task() {
         return Ok(Mode::Park);
     }
@@ -86,7 +86,11 @@ pub(crate) fn block_on<F: Future>(
     Ok(block_in_mode(mode, future, deadline))
 }
 
-fn block_in_mode<F: Future>(mode: Mode, future: F, deadline: Option<Instant>) -> Option<F::Output> {
+pub(crate) fn block_in_mode<F: Future>(
+    mode: Mode,
+    future: F,
+    deadline: Option<Instant>,
+) -> Option<F::Output> {
     let mut future = pin!(future);
     match mode {
         Mode::Park => park_on(future, deadline, resources::lend_cpu),

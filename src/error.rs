@@ -192,6 +192,16 @@ pub enum Error {
         /// What was detected, where, and the fix.
         report: crate::observe::AntiPatternReport,
     },
+    /// The actor is dead (killed, its constructor panicked, or every handle
+    /// was dropped), so this call never ran.
+    ActorDied {
+        /// The call that did not run.
+        task: TaskInfo,
+        /// The actor's name (or id).
+        actor: String,
+        /// Why it died.
+        cause: String,
+    },
     /// An async timeout was asked of a runtime whose tokio timer is disabled.
     NoTimer {
         /// Where the timeout was asked for.
@@ -210,7 +220,8 @@ impl Error {
             | Error::Cancelled { task }
             | Error::GetTimeout { task, .. }
             | Error::Shutdown { task }
-            | Error::Infeasible { task, .. } => Some(task),
+            | Error::Infeasible { task, .. }
+            | Error::ActorDied { task, .. } => Some(task),
             Error::BlockingInAsyncContext { .. }
             | Error::InvalidArgument { .. }
             | Error::AntiPattern { .. }
@@ -275,6 +286,11 @@ impl Error {
     /// Whether the runtime was shut down before the task finished.
     pub fn is_shutdown(&self) -> bool {
         matches!(self, Error::Shutdown { .. })
+    }
+
+    /// Whether the call's actor was dead.
+    pub fn is_actor_died(&self) -> bool {
+        matches!(self, Error::ActorDied { .. })
     }
 
     /// Whether a dependency of the task failed.
@@ -381,6 +397,9 @@ impl fmt::Display for Error {
                  the runtime has {capacity} in total"
             ),
             Error::AntiPattern { report } => write!(f, "{report}"),
+            Error::ActorDied { task, actor, cause } => {
+                write!(f, "{task} did not run: actor `{actor}` is dead ({cause})")
+            }
             Error::NoTimer { location } => write!(
                 f,
                 "timeout asked at {location}, but the tokio runtime has no timer: build it \

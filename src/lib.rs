@@ -141,6 +141,7 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod actor;
 mod args;
 mod blocking;
 mod error;
@@ -160,6 +161,8 @@ mod timer;
 #[cfg(all(test, taskref_loom))]
 mod loom_tests;
 
+pub use actor::pool_types::{BlockPoolMap, PoolMap};
+pub use actor::{ActorBuilder, ActorHandle, ActorPool};
 pub use args::{Arg, IntoArgs};
 pub use blocking::{
     block_as_completed, block_get_all, block_get_all_settled, block_map_unordered, block_wait,

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
+use crate::actor::{ActorBuilder, ActorHandle};
 use crate::error::{Error, TaskInfo};
 use crate::object_ref::slot::Slot;
 use crate::observe::{Observer, Stats, Timeline};
@@ -398,6 +399,39 @@ impl Runtime {
         F::Output: Send + 'static,
     {
         RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
+
+    /// Starts an actor holding `state`: Ray's `Actor.remote()`. Its method calls
+    /// ([`ActorHandle::call`]) run one at a time, in submission order, on the
+    /// actor's own thread. See [`actor_builder`](Runtime::actor_builder) for
+    /// names, resources and restarts.
+    ///
+    /// Each actor occupies one blocking-pool thread for its life (tokio allows
+    /// 512 by default).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let counter = rt.actor(0u32);
+    /// let _ = counter.call(|n: &mut u32| *n += 1);
+    /// assert_eq!(counter.call(|n: &mut u32| *n).block_get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn actor<S: Send + 'static>(&self, state: S) -> ActorHandle<S> {
+        ActorHandle::new(self, state)
+    }
+
+    /// A builder for an actor with a name, resources held for its life, or a
+    /// constructor run again if it panics.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().resource("gpu", 1.0).build()?;
+    /// let model = rt.actor_builder().name("model").resource("gpu", 1.0).spawn(|| vec![0.5f32; 4])?;
+    /// assert_eq!(model.call(|w: &mut Vec<f32>| w.len()).block_get()?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn actor_builder(&self) -> ActorBuilder {
+        ActorBuilder::new(self.clone())
     }
 
     /// Cancels the task behind `id`, if it is one of this runtime's and has not

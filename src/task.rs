@@ -177,15 +177,15 @@ impl<T: Send + 'static> Drop for Completer<T> {
 
 /// A task that passed the submit-time checks: its completer and the resources
 /// it will hold while it runs.
-struct Admitted<T: Send + 'static> {
-    completer: Completer<T>,
-    request: Request,
+pub(crate) struct Admitted<T: Send + 'static> {
+    pub(crate) completer: Completer<T>,
+    pub(crate) request: Request,
 }
 
 impl Shared {
     /// Creates the slot of a new task, or a failed one if its CPU request is
     /// invalid or can never be met, or the runtime is shut down.
-    fn new_task<T: Send + 'static>(
+    pub(crate) fn new_task<T: Send + 'static>(
         self: &Arc<Self>,
         options: &TaskOptions,
         location: &'static Location<'static>,
@@ -230,7 +230,7 @@ impl Shared {
 
     /// Records the task behind `object` (and its tokio task, if it has one
     /// yet), for cancel and shutdown.
-    fn register<T: Send + 'static>(
+    pub(crate) fn register<T: Send + 'static>(
         &self,
         object: &ObjectRef<T>,
         task: Option<tokio::task::JoinHandle<()>>,

@@ -1,0 +1,400 @@
+//! Actors: a worker with state whose method calls return `ObjectRef`s at once
+//! and run one at a time, in the order they were submitted.
+//
+// An actor is a mailbox drained by one long-lived job of the resource pool: it
+// takes the actor's resources for the actor's whole life (as Ray's actors
+// do), builds the state from its constructor on a blocking-pool thread, then
+// runs each call's closure over `&mut S`. Each call is a task of the runtime
+// (its own slot, stats, timeline record), so everything that works on refs
+// works on a call's ref. The mailbox is a tokio unbounded channel, so
+// `call` never waits.
+//
+// Death: a panicking constructor or `kill()` marks the actor dead; every call
+// still queued, and every later call, fails with `Error::ActorDied`. A method
+// that panics only fails its own call. When every handle is gone the channel
+// closes, the loop ends and the state is dropped, once.
+
+mod pool;
+
+pub use pool::ActorPool;
+
+/// The stream and iterator types of [`ActorPool`].
+pub(crate) mod pool_types {
+    pub use super::pool::{BlockPoolMap, PoolMap};
+}
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::args::Arg;
+use crate::error::{Error, TaskInfo};
+use crate::park::park_on;
+use crate::resources::{BlockingTaskScope, Job};
+use crate::runtime::Runtime;
+use crate::task::{Completer, TaskOptions};
+use crate::{ObjectId, ObjectRef};
+
+/// What the mailbox loop is handed: a call to run on the state, or, if the
+/// actor is dead, to fail with the cause.
+type Call<S> = Box<dyn FnOnce(Result<&mut S, &str>) + Send>;
+
+/// Why an actor is dead, once it is.
+#[derive(Default)]
+struct Death(Mutex<Option<String>>);
+
+impl Death {
+    fn cause(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, cause: String) {
+        let mut death = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        death.get_or_insert(cause);
+    }
+}
+
+struct Inner<S> {
+    runtime: Runtime,
+    mailbox: mpsc::UnboundedSender<Call<S>>,
+    name: String,
+    death: Arc<Death>,
+}
+
+/// A handle to an actor: Ray's actor handle. Cheap to clone, `Send + Sync`;
+/// every clone sends to the same actor.
+///
+/// [`call`](ActorHandle::call) submits a method call — a closure over `&mut S`
+/// — and returns its [`ObjectRef`] at once. Calls run one at a time, in the
+/// order they were submitted (across all clones of the handle), so the state
+/// is never touched by two calls at once.
+///
+/// Dropping every handle stops the actor once its queued calls have run, and
+/// drops its state exactly once. [`kill`](ActorHandle::kill) stops it at once.
+///
+/// # Examples
+///
+/// ```
+/// let rt = taskref::Runtime::new()?;
+/// let counter = rt.actor(0u64);
+/// let refs: Vec<_> = (1..=10).map(|i| counter.call(move |n: &mut u64| { *n += i; *n })).collect();
+/// let totals = taskref::block_get_all(refs)?;
+/// assert_eq!(totals.last(), Some(&55), "calls ran in submission order");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ActorHandle<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for ActorHandle<S> {
+    fn clone(&self) -> Self {
+        ActorHandle {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> fmt::Debug for ActorHandle<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorHandle")
+            .field("name", &self.inner.name)
+            .field("dead", &self.inner.death.cause())
+            .finish()
+    }
+}
+
+/// Configures and starts an actor; made by [`Runtime::actor_builder`].
+#[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until `spawn` is called"]
+pub struct ActorBuilder {
+    runtime: Option<Runtime>,
+    name: Option<String>,
+    num_cpus: f64,
+    resources: Vec<(Arc<str>, f64)>,
+    max_restarts: u32,
+}
+
+impl ActorBuilder {
+    pub(crate) fn new(runtime: Runtime) -> ActorBuilder {
+        ActorBuilder {
+            runtime: Some(runtime),
+            ..ActorBuilder::default()
+        }
+    }
+
+    /// Names the actor (errors and the timeline show it).
+    pub fn name(mut self, name: impl Into<String>) -> ActorBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// CPUs the actor holds for its whole life (default 0), as Ray's actors.
+    pub fn num_cpus(mut self, cpus: f64) -> ActorBuilder {
+        self.num_cpus = cpus;
+        self
+    }
+
+    /// A named resource the actor holds for its whole life.
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> ActorBuilder {
+        let name: Arc<str> = Arc::from(name.into());
+        self.resources.retain(|(n, _)| *n != name);
+        self.resources.push((name, amount));
+        self
+    }
+
+    /// How many times a constructor that panics is run again before the actor
+    /// is declared dead (Ray's `max_restarts`, for the one death a process can
+    /// recover from here: its constructor failing).
+    pub fn max_restarts(mut self, restarts: u32) -> ActorBuilder {
+        self.max_restarts = restarts;
+        self
+    }
+
+    /// Starts the actor: `make` builds its state on the actor's thread, once
+    /// its resources are free.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Infeasible`] if the actor asks for more of a resource than the
+    /// runtime has; [`Error::InvalidArgument`] for a negative or NaN amount;
+    /// [`Error::Shutdown`] if the runtime is shut down.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().num_cpus(2).build()?;
+    /// let greedy = rt.actor_builder().num_cpus(3.0).spawn(|| 0u8);
+    /// assert!(matches!(greedy, Err(taskref::Error::Infeasible { .. })));
+    /// let ok = rt.actor_builder().name("cache").num_cpus(1.0).spawn(Vec::<u8>::new)?;
+    /// assert_eq!(ok.call(|v: &mut Vec<u8>| v.len()).block_get()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn<S, F>(self, make: F) -> Result<ActorHandle<S>, Error>
+    where
+        S: Send + 'static,
+        F: Fn() -> S + Send + 'static,
+    {
+        let runtime = self.runtime.expect("made by Runtime::actor_builder");
+        let location = Location::caller();
+        let id = ObjectId::next();
+        let name = self.name.unwrap_or_else(|| format!("actor {id}"));
+        let shared = Arc::clone(runtime.shared());
+        let info = TaskInfo::new(id, Some(Arc::from(name.as_str())), location);
+        let request = shared
+            .resources
+            .request(&info, self.num_cpus, &self.resources, location)?;
+        if shared.store.is_closed() {
+            return Err(Error::Shutdown { task: info });
+        }
+        let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
+        let death = Arc::new(Death::default());
+        let job = {
+            let death = Arc::clone(&death);
+            let name = name.clone();
+            let restarts = self.max_restarts;
+            Job::new(move |permit| {
+                let scope = BlockingTaskScope::enter(permit);
+                run_actor(make, restarts, inbox, &death, &name);
+                scope.finish().release_for_handoff()
+            })
+        };
+        shared.resources.run_when_free(&shared.handle, request, job);
+        Ok(ActorHandle {
+            inner: Arc::new(Inner {
+                runtime,
+                mailbox,
+                name,
+                death,
+            }),
+        })
+    }
+}
+
+/// The actor's life on its thread: build the state, then run calls in order
+/// until every handle is gone or the actor dies.
+fn run_actor<S, F: Fn() -> S>(
+    make: F,
+    restarts: u32,
+    mut inbox: mpsc::UnboundedReceiver<Call<S>>,
+    death: &Death,
+    name: &str,
+) {
+    let mut state = None;
+    for attempt in 0..=restarts {
+        match catch_unwind(AssertUnwindSafe(&make)) {
+            Ok(built) => {
+                state = Some(built);
+                break;
+            }
+            Err(payload) => {
+                let message = crate::error::panic_message(payload.as_ref());
+                tracing::warn!(
+                    actor = name,
+                    attempt = attempt + 1,
+                    "actor constructor panicked: {message}"
+                );
+                if attempt == restarts {
+                    death.set(format!("its constructor panicked: {message:?}"));
+                }
+            }
+        }
+    }
+    while let Some(call) = inbox.blocking_recv() {
+        match (&mut state, death.cause()) {
+            (Some(state), None) => call(Ok(state)),
+            (_, cause) => call(Err(cause.as_deref().unwrap_or("it is dead"))),
+        }
+    }
+    // Every handle is gone (the mailbox closed): the state goes, once.
+    drop(state);
+}
+
+impl<S: Send + 'static> ActorHandle<S> {
+    pub(crate) fn new(runtime: &Runtime, state: S) -> ActorHandle<S> {
+        let mut state = Some(state);
+        let builder = ActorBuilder::new(runtime.clone());
+        // The state exists already: the "constructor" hands it over once.
+        let state = Mutex::new(state.take());
+        builder
+            .spawn(move || {
+                state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .expect("an actor without a constructor is built once")
+            })
+            .unwrap_or_else(|err| panic!("an actor asking for no resources cannot fail: {err}"))
+    }
+
+    /// The actor's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Whether the actor is dead (killed, or its constructor panicked).
+    pub fn is_dead(&self) -> bool {
+        self.inner.death.cause().is_some()
+    }
+
+    /// Submits a method call and returns its ref at once: Ray's
+    /// `actor.method.remote()`. The closure runs on the actor's thread with
+    /// `&mut` access to the state, after every call submitted before it.
+    ///
+    /// A panicking call fails only its own ref ([`Error::TaskPanicked`]); the
+    /// actor lives on. If the actor is dead, the ref fails with
+    /// [`Error::ActorDied`].
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let log = rt.actor(Vec::<String>::new());
+    /// let _ = log.call(|v: &mut Vec<String>| v.push("a".into()));
+    /// let bad = log.call(|_: &mut Vec<String>| -> usize { panic!("oops") });
+    /// let len = log.call(|v: &mut Vec<String>| v.len());
+    /// assert!(bad.block_get().unwrap_err().is_panic());
+    /// assert_eq!(len.block_get()?, 1, "the actor survived the panic");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the call, but loses its result"]
+    pub fn call<R, F>(&self, method: F) -> ObjectRef<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut S) -> R + Send + 'static,
+    {
+        self.call_with((), move |state, ()| method(state))
+    }
+
+    /// Like [`call`](ActorHandle::call), with one argument that may be a value
+    /// or a ref to one, as for remote functions (pass a tuple value for
+    /// several).
+    ///
+    /// Calls run strictly in submission order: a call whose ref argument is
+    /// not ready yet waits for it on the actor's thread, and the calls behind
+    /// it wait too. (Ray orders a caller's actor calls by submission the same
+    /// way.) A failed argument fails the call with
+    /// [`Error::DependencyFailed`] without running it.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let total = rt.actor(0u64);
+    /// let produced = rt.spawn(async { 5u64 });
+    /// let r = total.call_with(produced, |t: &mut u64, x: u64| { *t += x; *t });
+    /// assert_eq!(r.block_get()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the call, but loses its result"]
+    pub fn call_with<A, X, R, F>(&self, arg: X, method: F) -> ObjectRef<R>
+    where
+        X: Arg<A>,
+        A: Send + 'static,
+        R: Send + 'static,
+        F: FnOnce(&mut S, A) -> R + Send + 'static,
+    {
+        let shared = self.inner.runtime.shared();
+        let options = TaskOptions {
+            name: Some(Arc::from(self.inner.name.as_str())),
+            num_cpus: Some(0.0),
+            ..TaskOptions::default()
+        };
+        let (object, admitted) = shared.new_task::<R>(&options, Location::caller(), 0.0);
+        let Some(admitted) = admitted else {
+            return object;
+        };
+        let mut completer: Completer<R> = admitted.completer;
+        shared.register(&object, None);
+        let resolving = arg.resolve();
+        let actor = self.inner.name.clone();
+        let call: Call<S> = Box::new(move |state| {
+            let state = match state {
+                Ok(state) => state,
+                Err(cause) => {
+                    let err = Error::ActorDied {
+                        task: completer.info().clone(),
+                        actor,
+                        cause: cause.to_owned(),
+                    };
+                    return completer.complete(Err(err));
+                }
+            };
+            if completer.is_decided() {
+                return; // cancelled while queued
+            }
+            let args = match park_on(resolving, None, || ()) {
+                Some(Ok(args)) => args,
+                Some(Err(upstream)) => {
+                    let err = completer.upstream_failed(&upstream);
+                    return completer.complete(Err(err));
+                }
+                None => unreachable!("no deadline"),
+            };
+            completer.start();
+            let result = catch_unwind(AssertUnwindSafe(|| method(state, args)));
+            let outcome =
+                result.map_err(|payload| Error::panicked(completer.info().clone(), payload, 1));
+            completer.complete(outcome);
+        });
+        if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
+            // The actor's thread is gone (its runtime shut down).
+            call(Err("its thread stopped"));
+        }
+        object
+    }
+
+    /// Kills the actor: the call running now finishes, every call still
+    /// queued and every later call fails with [`Error::ActorDied`], and the
+    /// state is dropped once the last handle goes. Ray's `ray.kill(actor)`
+    /// (without restart).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let a = rt.actor(1u8);
+    /// a.kill();
+    /// assert!(a.call(|x: &mut u8| *x).block_get().unwrap_err().is_actor_died());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kill(&self) {
+        self.inner.death.set("it was killed".to_owned());
+    }
+}
