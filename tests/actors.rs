@@ -1,0 +1,334 @@
+//! Actors: ordered calls over `&mut S`, failures, kill, restarts, lifetime,
+//! resources, pools, and what the observers see of them.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use support::{eventually, runtime, within_deadline, Concurrency, DropCounter};
+use taskref::{ActorPool, AntiPatterns, Error, Runtime};
+
+#[test]
+fn calls_run_one_at_a_time_in_submission_order_under_contention() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let log = rt.actor((Vec::<(u32, u32)>::new(), false));
+        let threads: Vec<_> = (0..4u32)
+            .map(|thread| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let refs: Vec<_> = (0..200u32)
+                        .map(|i| {
+                            log.call(move |(entries, busy): &mut (Vec<(u32, u32)>, bool)| {
+                                assert!(!*busy, "two calls at once");
+                                *busy = true;
+                                entries.push((thread, i));
+                                *busy = false;
+                            })
+                        })
+                        .collect();
+                    taskref::block_get_all(refs).unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let entries = log
+            .call(|(entries, _)| entries.clone())
+            .block_get()
+            .unwrap();
+        assert_eq!(entries.len(), 800);
+        for thread in 0..4 {
+            let mine: Vec<u32> = entries
+                .iter()
+                .filter(|e| e.0 == thread)
+                .map(|e| e.1)
+                .collect();
+            assert_eq!(
+                mine,
+                (0..200).collect::<Vec<_>>(),
+                "thread {thread}'s calls in order"
+            );
+        }
+    });
+}
+
+#[test]
+fn async_and_thread_callers_share_one_actor() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let counter = rt.actor(0u64);
+        let from_tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let counter = counter.clone();
+                rt.spawn(async move { counter.call(|n: &mut u64| *n += 1).await.unwrap() })
+            })
+            .collect();
+        taskref::block_get_all(from_tasks).unwrap();
+        for _ in 0..50 {
+            let _ = counter.call(|n: &mut u64| *n += 1);
+        }
+        assert_eq!(counter.call(|n: &mut u64| *n).block_get().unwrap(), 100);
+    });
+}
+
+#[test]
+fn a_panicking_call_fails_alone_and_the_actor_lives() {
+    within_deadline(|| {
+        let rt = runtime(1);
+        let a = rt.actor_builder().name("sturdy").spawn(|| 1u32).unwrap();
+        let bad = a.call(|_: &mut u32| -> u32 { panic!("method failed") });
+        let good = a.call(|n: &mut u32| *n + 1);
+        let err = bad.block_get().unwrap_err();
+        assert!(err.is_panic());
+        assert!(
+            err.to_string().contains("`sturdy`") && err.to_string().contains("method failed"),
+            "{err}"
+        );
+        assert_eq!(good.block_get().unwrap(), 2);
+        assert!(!a.is_dead());
+    });
+}
+
+#[test]
+fn kill_fails_queued_and_later_calls_but_not_the_running_one() {
+    within_deadline(|| {
+        let rt = runtime(1);
+        let a = rt.actor_builder().name("doomed").spawn(|| 0u32).unwrap();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let running = a.call(move |n: &mut u32| {
+            started_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            *n + 10
+        });
+        let queued = a.call(|n: &mut u32| *n);
+        started_rx.recv().unwrap();
+        a.kill();
+        let later = a.call(|n: &mut u32| *n);
+        go_tx.send(()).unwrap();
+        assert_eq!(
+            running.block_get().unwrap(),
+            10,
+            "the running call finishes"
+        );
+        for r in [queued, later] {
+            match r.block_get().unwrap_err() {
+                Error::ActorDied { actor, cause, .. } => {
+                    assert_eq!(actor, "doomed");
+                    assert!(cause.contains("killed"), "{cause}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(a.is_dead());
+    });
+}
+
+#[test]
+fn a_panicking_constructor_kills_the_actor_unless_restarts_remain() {
+    within_deadline(|| {
+        let rt = runtime(1);
+        let dead = rt
+            .actor_builder()
+            .name("broken")
+            .spawn(|| -> u8 { panic!("no state") })
+            .unwrap();
+        let err = dead.call(|s: &mut u8| *s).block_get().unwrap_err();
+        assert!(err.is_actor_died(), "{err}");
+        assert!(
+            err.to_string().contains("constructor panicked")
+                && err.to_string().contains("no state"),
+            "{err}"
+        );
+
+        let attempts = Arc::new(AtomicU32::new(0));
+        let seen = attempts.clone();
+        let flaky = rt
+            .actor_builder()
+            .max_restarts(2)
+            .spawn(move || {
+                let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                assert!(n > 2, "constructor attempt {n} fails");
+                n
+            })
+            .unwrap();
+        assert_eq!(flaky.call(|n: &mut u32| *n).block_get().unwrap(), 3);
+    });
+}
+
+#[test]
+fn dropping_every_handle_stops_the_actor_and_drops_its_state_once() {
+    within_deadline(|| {
+        let rt = runtime(1);
+        let counter = DropCounter::default();
+        let a = rt.actor(counter.token());
+        let b = a.clone();
+        let r = b.call(|_| 7);
+        drop(a);
+        assert_eq!(counter.drops(), 0, "a handle is still alive");
+        drop(b);
+        assert_eq!(r.block_get().unwrap(), 7, "queued calls still run");
+        eventually("the state is dropped", || counter.drops() == 1);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(counter.drops(), 1, "exactly once");
+    });
+}
+
+#[test]
+fn arguments_may_be_refs_and_order_is_strict() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let log = rt.actor(Vec::<u64>::new());
+        let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+        let slow_input = rt.spawn(async move { rx.await.unwrap() });
+        let first = log.call_with(slow_input, |v: &mut Vec<u64>, x: u64| v.push(x));
+        let second = log.call(|v: &mut Vec<u64>| v.push(2));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            !second.is_ready(),
+            "the call behind a waiting argument waits too"
+        );
+        tx.send(1).unwrap();
+        first.block_get().unwrap();
+        second.block_get().unwrap();
+        assert_eq!(
+            log.call(|v: &mut Vec<u64>| v.clone()).block_get().unwrap(),
+            [1, 2]
+        );
+
+        let failed = rt.spawn(async { panic!("no input") });
+        let err = log
+            .call_with(failed, |v: &mut Vec<u64>, x: u64| v.push(x))
+            .block_get()
+            .unwrap_err();
+        assert!(err.is_dependency_failed());
+        assert_eq!(
+            log.call(|v: &mut Vec<u64>| v.len()).block_get().unwrap(),
+            2,
+            "alive"
+        );
+    });
+}
+
+#[test]
+fn an_actor_holds_its_resources_for_its_life() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .num_cpus(2)
+            .worker_threads(1)
+            .resource("gpu", 1.0)
+            .build()
+            .unwrap();
+        let holder = rt
+            .actor_builder()
+            .resource("gpu", 1.0)
+            .spawn(|| ())
+            .unwrap();
+        holder.call(|_| ()).block_get().unwrap();
+        let needs_gpu = rt
+            .remote(|x: u8| async move { x })
+            .resource("gpu", 1.0)
+            .remote(1);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!needs_gpu.is_ready(), "the actor holds the gpu");
+        drop(holder);
+        assert_eq!(
+            needs_gpu.block_get().unwrap(),
+            1,
+            "released when the actor stops"
+        );
+        let greedy = rt.actor_builder().resource("gpu", 2.0).spawn(|| ());
+        assert!(matches!(greedy, Err(Error::Infeasible { .. })));
+        let bad = rt.actor_builder().num_cpus(-1.0).spawn(|| ());
+        assert!(matches!(bad, Err(Error::InvalidArgument { .. })));
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_keeps_every_actor_busy() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let running = Concurrency::default();
+    let pool = ActorPool::new((0..3).map(|_| rt.actor(running.clone())));
+    let results: Vec<(usize, u64)> = pool
+        .map_unordered(0..12u64, |busy: &mut Concurrency, x| {
+            let _guard = busy.enter();
+            std::thread::sleep(Duration::from_millis(10));
+            x
+        })
+        .map(|(i, v)| (i, v.unwrap()))
+        .collect()
+        .await;
+    assert_eq!(results.len(), 12);
+    assert!(results.iter().all(|&(i, v)| i as u64 == v));
+    assert_eq!(running.peak(), 3, "all three actors worked at once");
+}
+
+#[test]
+fn pool_blocking_twins_keep_order_as_asked() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let pool = ActorPool::new((0..2).map(|_| rt.actor(())));
+        let ordered: Vec<usize> = pool
+            .block_map(0..10u64, |_: &mut (), x| {
+                std::thread::sleep(Duration::from_millis(10 - x));
+                x
+            })
+            .unwrap()
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(ordered, (0..10).collect::<Vec<_>>());
+        let mut unordered: Vec<u64> = pool
+            .block_map_unordered(0..10u64, |_: &mut (), x| x)
+            .unwrap()
+            .map(|(_, v)| v.unwrap())
+            .collect();
+        unordered.sort();
+        assert_eq!(unordered, (0..10).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn actor_calls_show_in_stats_the_timeline_and_the_detector() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .anti_patterns(AntiPatterns::Deny)
+            .build()
+            .unwrap();
+        let a = rt.actor_builder().name("observed").spawn(|| 0u32).unwrap();
+        rt.reset_stats();
+        let _ = taskref::block_get_all((0..5).map(|_| a.call(|n: &mut u32| *n += 1)));
+        assert_eq!(rt.stats().finished, 5);
+        let named = rt
+            .timeline()
+            .tasks()
+            .iter()
+            .filter(|r| r.task.name() == Some("observed"))
+            .count();
+        assert_eq!(named, 5);
+        // Waiting on each call right after making it is a get in a loop.
+        let slow = Arc::new(AtomicBool::new(true));
+        let mut denied = None;
+        for _ in 0..5 {
+            let slow = slow.clone();
+            let r = a.call(move |_| {
+                if slow.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+            });
+            if let Err(err) = r.block_get() {
+                denied = Some(err);
+                break;
+            }
+        }
+        assert!(
+            matches!(denied, Some(Error::AntiPattern { .. })),
+            "{denied:?}"
+        );
+    });
+}
