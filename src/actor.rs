@@ -14,8 +14,10 @@
 // that panics only fails its own call. When every handle is gone the channel
 // closes, the loop ends and the state is dropped, once.
 
+mod async_actor;
 mod pool;
 
+pub use async_actor::AsyncActorHandle;
 pub use pool::ActorPool;
 
 /// The stream and iterator types of [`ActorPool`].
@@ -114,6 +116,7 @@ pub struct ActorBuilder {
     num_cpus: f64,
     resources: Vec<(Arc<str>, f64)>,
     max_restarts: u32,
+    max_concurrency: usize,
 }
 
 impl ActorBuilder {
@@ -150,6 +153,75 @@ impl ActorBuilder {
     pub fn max_restarts(mut self, restarts: u32) -> ActorBuilder {
         self.max_restarts = restarts;
         self
+    }
+
+    /// How many calls of an async actor ([`spawn_async`](ActorBuilder::spawn_async))
+    /// may run at once, interleaving at their `.await`s (default 1). A plain
+    /// actor ([`spawn`](ActorBuilder::spawn)) always runs one call at a time.
+    pub fn max_concurrency(mut self, calls: usize) -> ActorBuilder {
+        self.max_concurrency = calls;
+        self
+    }
+
+    /// Starts an async actor ([`AsyncActorHandle`]): `make` builds its state
+    /// (run again up to `max_restarts` times if it panics), shared by calls as
+    /// an `Arc<S>`; its resources are held for its life.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](ActorBuilder::spawn).
+    #[track_caller]
+    pub fn spawn_async<S, F>(self, make: F) -> Result<AsyncActorHandle<S>, Error>
+    where
+        S: Send + Sync + 'static,
+        F: Fn() -> S + Send + 'static,
+    {
+        let runtime = self.runtime.expect("made by Runtime::actor_builder");
+        let location = Location::caller();
+        let id = ObjectId::next();
+        let name = self.name.unwrap_or_else(|| format!("actor {id}"));
+        let shared = Arc::clone(runtime.shared());
+        let info = TaskInfo::new(id, Some(Arc::from(name.as_str())), location);
+        let request = shared
+            .resources
+            .request(&info, self.num_cpus, &self.resources, location)?;
+        if shared.store.is_closed() {
+            return Err(Error::Shutdown { task: info });
+        }
+        let (mailbox, inbox) = mpsc::unbounded_channel();
+        let death = Arc::new(Death::default());
+        let restarts = self.max_restarts;
+        let max_concurrency = self.max_concurrency.max(1);
+        let dispatcher_death = Arc::clone(&death);
+        let actor_name = name.clone();
+        let dispatcher_shared = Arc::clone(&shared);
+        drop(shared.handle.spawn(async move {
+            // Held for the actor's life.
+            let _permit = dispatcher_shared.resources.acquire(request).await;
+            let mut state = Err(String::new());
+            for attempt in 0..=restarts {
+                match catch_unwind(AssertUnwindSafe(&make)) {
+                    Ok(built) => {
+                        state = Ok(Arc::new(built));
+                        break;
+                    }
+                    Err(payload) => {
+                        let message = crate::error::panic_message(payload.as_ref());
+                        tracing::warn!(actor = %actor_name, attempt = attempt + 1, "actor constructor panicked: {message}");
+                        state = Err(format!("its constructor panicked: {message:?}"));
+                    }
+                }
+            }
+            async_actor::dispatch(state, inbox, dispatcher_death, max_concurrency).await;
+        }));
+        Ok(AsyncActorHandle {
+            inner: Arc::new(async_actor::AsyncInner {
+                runtime,
+                mailbox,
+                name,
+                death,
+            }),
+        })
     }
 
     /// Starts the actor: `make` builds its state on the actor's thread, once

@@ -162,7 +162,7 @@ mod timer;
 mod loom_tests;
 
 pub use actor::pool_types::{BlockPoolMap, PoolMap};
-pub use actor::{ActorBuilder, ActorHandle, ActorPool};
+pub use actor::{ActorBuilder, ActorHandle, ActorPool, AsyncActorHandle};
 pub use args::{Arg, IntoArgs};
 pub use blocking::{
     block_as_completed, block_get_all, block_get_all_settled, block_map_unordered, block_wait,

@@ -332,3 +332,85 @@ fn actor_calls_show_in_stats_the_timeline_and_the_detector() {
         );
     });
 }
+
+#[test]
+fn async_actors_interleave_up_to_max_concurrency_and_start_in_order() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let running = Concurrency::default();
+        let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let a = rt
+            .actor_builder()
+            .name("async")
+            .max_concurrency(3)
+            .spawn_async({
+                let running = running.clone();
+                let started = started.clone();
+                move || (running.clone(), started.clone())
+            })
+            .unwrap();
+        let refs: Vec<_> = (0..12u32)
+            .map(|i| {
+                a.call(
+                    move |s: Arc<(Concurrency, Arc<std::sync::Mutex<Vec<u32>>>)>| async move {
+                        s.1.lock().unwrap().push(i);
+                        let _guard = s.0.enter();
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        i
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(
+            taskref::block_get_all(refs).unwrap(),
+            (0..12).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            running.peak(),
+            3,
+            "at most max_concurrency at once, and that many"
+        );
+        assert_eq!(
+            *started.lock().unwrap(),
+            (0..12).collect::<Vec<_>>(),
+            "started in order"
+        );
+    });
+}
+
+#[test]
+fn async_actor_failures_kill_and_lifetime() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let counter = DropCounter::default();
+        let maker = counter.clone();
+        let a = rt
+            .actor_builder()
+            .spawn_async(move || maker.token())
+            .unwrap();
+        let bad = a.call(|_| async { panic!("async method failed") });
+        let good = a.call(|_| async { 1 });
+        assert!(bad.block_get().unwrap_err().is_panic());
+        assert_eq!(good.block_get().unwrap(), 1);
+        a.kill();
+        assert!(a
+            .call(|_| async { 2 })
+            .block_get()
+            .unwrap_err()
+            .is_actor_died());
+        drop(a);
+        eventually("the state is dropped", || counter.drops() == 1);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(counter.drops(), 1, "and only once");
+
+        let broken = rt
+            .actor_builder()
+            .spawn_async(|| -> u8 { panic!("no state") })
+            .unwrap();
+        assert!(broken
+            .call(|_| async { 0 })
+            .block_get()
+            .unwrap_err()
+            .is_actor_died());
+    });
+}

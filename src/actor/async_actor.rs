@@ -1,0 +1,198 @@
+//! Async actors: methods that are futures over `Arc<S>`, interleaving at their
+//! await points, at most `max_concurrency` at once (Ray's async actors).
+//
+// A dispatcher task drains the mailbox in order: for each call it waits for a
+// concurrency permit, then spawns the call with the permit, so calls *start*
+// in submission order and up to `max_concurrency` run at once. The dispatcher
+// holds the actor's resources for its life and owns the first `Arc` of the
+// state; running calls hold clones, so the state is dropped once, after the
+// last handle and the last running call are gone.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, Location};
+use std::sync::Arc;
+use std::task::Poll;
+
+use futures::FutureExt;
+use tokio::sync::{mpsc, Semaphore};
+
+use super::Death;
+use crate::error::Error;
+use crate::runtime::Runtime;
+use crate::task::{Completer, TaskOptions};
+use crate::ObjectRef;
+
+/// A call of an async actor: given the state (or the cause of death), it
+/// returns the future that runs the method and completes its ref.
+type AsyncCall<S> =
+    Box<dyn FnOnce(Result<Arc<S>, String>) -> futures::future::BoxFuture<'static, ()> + Send>;
+
+pub(super) struct AsyncInner<S> {
+    pub(super) runtime: Runtime,
+    pub(super) mailbox: mpsc::UnboundedSender<AsyncCall<S>>,
+    pub(super) name: String,
+    pub(super) death: Arc<Death>,
+}
+
+/// A handle to an async actor, made by
+/// [`ActorBuilder::spawn_async`](crate::ActorBuilder::spawn_async). Cheap to
+/// clone, `Send + Sync`.
+///
+/// Its methods are async closures over `Arc<S>`: they start in submission
+/// order and interleave at their `.await`s, at most `max_concurrency` at once,
+/// as Ray's async actors do. The state is shared, not exclusive: use interior
+/// mutability (atomics, `Mutex`) where calls change it. That is the trade-off:
+/// a plain [`ActorHandle`](crate::ActorHandle) gives each call `&mut S` and
+/// runs them one at a time; an async actor overlaps waiting calls.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// # let rt = taskref::Runtime::builder().worker_threads(2).build().unwrap();
+/// let fetcher = rt.actor_builder().max_concurrency(10).spawn_async(|| AtomicU64::new(0)).unwrap();
+/// let started = std::time::Instant::now();
+/// let refs: Vec<_> = (0..10)
+///     .map(|_| fetcher.call(|hits: Arc<AtomicU64>| async move {
+///         tokio::time::sleep(Duration::from_millis(50)).await; // waits overlap
+///         hits.fetch_add(1, Ordering::SeqCst) + 1
+///     }))
+///     .collect();
+/// taskref::block_get_all(refs).unwrap();
+/// assert!(started.elapsed() < Duration::from_millis(400), "ten 50 ms calls overlapped");
+/// ```
+pub struct AsyncActorHandle<S> {
+    pub(super) inner: Arc<AsyncInner<S>>,
+}
+
+impl<S> Clone for AsyncActorHandle<S> {
+    fn clone(&self) -> Self {
+        AsyncActorHandle {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> fmt::Debug for AsyncActorHandle<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncActorHandle")
+            .field("name", &self.inner.name)
+            .field("dead", &self.inner.death.cause())
+            .finish()
+    }
+}
+
+/// The dispatcher: builds the state, then starts calls in order.
+pub(super) async fn dispatch<S: Send + Sync + 'static>(
+    state: Result<Arc<S>, String>,
+    mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>,
+    death: Arc<Death>,
+    max_concurrency: usize,
+) {
+    if let Err(cause) = &state {
+        death.set(cause.clone());
+    }
+    let permits = Arc::new(Semaphore::new(max_concurrency.max(1)));
+    while let Some(call) = inbox.recv().await {
+        let state = match (&state, death.cause()) {
+            (Ok(state), None) => Ok(Arc::clone(state)),
+            (_, cause) => Err(cause.unwrap_or_else(|| "it is dead".to_owned())),
+        };
+        if state.is_err() {
+            call(state).await; // fails the ref at once
+            continue;
+        }
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        // Start the call here, so calls start in submission order; what is
+        // left of it runs as a task of its own. (Its next poll, in that task,
+        // registers that task's waker.)
+        let mut running = call(state);
+        let first = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await;
+        if first.is_pending() {
+            tokio::spawn(async move {
+                running.await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
+    /// The actor's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Whether the actor is dead (killed, or its constructor panicked).
+    pub fn is_dead(&self) -> bool {
+        self.inner.death.cause().is_some()
+    }
+
+    /// Submits an async method call and returns its ref at once. A panicking
+    /// call fails only its own ref; calls to a dead actor fail with
+    /// [`Error::ActorDied`].
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the call, but loses its result"]
+    pub fn call<R, F, Fut>(&self, method: F) -> ObjectRef<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let shared = self.inner.runtime.shared();
+        let options = TaskOptions {
+            name: Some(Arc::from(self.inner.name.as_str())),
+            num_cpus: Some(0.0),
+            ..TaskOptions::default()
+        };
+        let (object, admitted) = shared.new_task::<R>(&options, Location::caller(), 0.0);
+        let Some(admitted) = admitted else {
+            return object;
+        };
+        let mut completer: Completer<R> = admitted.completer;
+        shared.register(&object, None);
+        let actor = self.inner.name.clone();
+        let call: AsyncCall<S> = Box::new(move |state| {
+            async move {
+                let state = match state {
+                    Ok(state) => state,
+                    Err(cause) => {
+                        let err = Error::ActorDied {
+                            task: completer.info().clone(),
+                            actor,
+                            cause,
+                        };
+                        return completer.complete(Err(err));
+                    }
+                };
+                if completer.is_decided() {
+                    return;
+                }
+                completer.start();
+                let outcome = AssertUnwindSafe(async move { method(state).await })
+                    .catch_unwind()
+                    .await
+                    .map_err(|payload| Error::panicked(completer.info().clone(), payload, 1));
+                completer.complete(outcome);
+            }
+            .boxed()
+        });
+        if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
+            // The dispatcher is gone (the runtime shut down). Failing a call
+            // never waits, so the failure is delivered right here.
+            call(Err("its dispatcher stopped".to_owned())).now_or_never();
+        }
+        object
+    }
+
+    /// Kills the actor: calls not yet started, and later calls, fail with
+    /// [`Error::ActorDied`]; running calls finish.
+    pub fn kill(&self) {
+        self.inner.death.set("it was killed".to_owned());
+    }
+}
