@@ -404,6 +404,67 @@ impl<S: Send + 'static> ActorHandle<S> {
         R: Send + 'static,
         F: FnOnce(&mut S, A) -> R + Send + 'static,
     {
+        self.submit(arg, move |state, args| Ok(method(state, args)))
+    }
+
+    /// A fallible method call: `Err(e)` fails the call's ref with
+    /// [`Error::TaskFailed`] (with `e` as its
+    /// [`source`](std::error::Error::source)) and leaves the actor alive, as
+    /// an exception in a Ray actor method does.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let account = rt.actor(10i64);
+    /// let withdraw = |amount: i64| move |balance: &mut i64| {
+    ///     if amount > *balance {
+    ///         return Err(std::io::Error::other("insufficient funds"));
+    ///     }
+    ///     *balance -= amount;
+    ///     Ok(*balance)
+    /// };
+    /// let too_much = account.try_call(withdraw(50));
+    /// let fine = account.try_call(withdraw(4));
+    /// assert!(too_much.block_get().unwrap_err().is_failed());
+    /// assert_eq!(fine.block_get()?, 6, "the actor survived the error");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the call, but loses its result"]
+    pub fn try_call<R, E, F>(&self, method: F) -> ObjectRef<R>
+    where
+        R: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+        F: FnOnce(&mut S) -> Result<R, E> + Send + 'static,
+    {
+        self.try_call_with((), move |state, ()| method(state))
+    }
+
+    /// [`try_call`](ActorHandle::try_call) with one argument, value or ref,
+    /// as [`call_with`](ActorHandle::call_with) takes it.
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the call, but loses its result"]
+    pub fn try_call_with<A, X, R, E, F>(&self, arg: X, method: F) -> ObjectRef<R>
+    where
+        X: Arg<A>,
+        A: Send + 'static,
+        R: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+        F: FnOnce(&mut S, A) -> Result<R, E> + Send + 'static,
+    {
+        self.submit(arg, move |state, args| {
+            method(state, args).map_err(|e| Arc::new(e) as MethodError)
+        })
+    }
+
+    /// Queues one call; `method`'s `Err` becomes the ref's `TaskFailed`.
+    #[track_caller]
+    fn submit<A, X, R, F>(&self, arg: X, method: F) -> ObjectRef<R>
+    where
+        X: Arg<A>,
+        A: Send + 'static,
+        R: Send + 'static,
+        F: FnOnce(&mut S, A) -> Result<R, MethodError> + Send + 'static,
+    {
         let shared = self.inner.runtime.shared();
         let options = TaskOptions {
             name: Some(Arc::from(self.inner.name.as_str())),
@@ -443,8 +504,7 @@ impl<S: Send + 'static> ActorHandle<S> {
             };
             completer.start();
             let result = catch_unwind(AssertUnwindSafe(|| method(state, args)));
-            let outcome =
-                result.map_err(|payload| Error::panicked(completer.info().clone(), payload, 1));
+            let outcome = method_outcome(completer.info(), result);
             completer.complete(outcome);
         });
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
@@ -468,5 +528,24 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// ```
     pub fn kill(&self) {
         self.inner.death.set("it was killed".to_owned());
+    }
+}
+
+/// A method's own error, as [`Error::TaskFailed`] carries it.
+type MethodError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The ref's outcome for a method call that returned `result` (or panicked).
+fn method_outcome<R>(
+    task: &TaskInfo,
+    result: std::thread::Result<Result<R, MethodError>>,
+) -> Result<R, Error> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(source)) => Err(Error::TaskFailed {
+            task: task.clone(),
+            source,
+            attempts: 1,
+        }),
+        Err(payload) => Err(Error::panicked(task.clone(), payload, 1)),
     }
 }

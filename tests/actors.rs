@@ -414,3 +414,35 @@ fn async_actor_failures_kill_and_lifetime() {
             .is_actor_died());
     });
 }
+
+#[test]
+fn a_method_error_fails_only_its_call_and_names_the_actor() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let a = rt.actor_builder().name("ledger").spawn(|| 0u32).unwrap();
+        let failed = a.try_call(|n: &mut u32| {
+            *n += 1;
+            Err::<u32, _>(std::io::Error::other("ledger closed"))
+        });
+        let after = a.call(|n: &mut u32| *n);
+        let err = failed.block_get().unwrap_err();
+        assert!(err.is_failed(), "{err}");
+        assert_eq!(err.task().and_then(|t| t.name()), Some("ledger"));
+        let source = std::error::Error::source(&err).expect("the method's error");
+        assert_eq!(source.to_string(), "ledger closed");
+        assert_eq!(
+            after.block_get().unwrap(),
+            1,
+            "alive, and the failed call's change kept"
+        );
+        assert!(!a.is_dead());
+
+        let asynchronous = rt.actor_builder().spawn_async(|| ()).unwrap();
+        let err = asynchronous
+            .try_call(|_| async { Err::<(), _>(std::io::Error::other("async no")) })
+            .block_get()
+            .unwrap_err();
+        assert!(err.is_failed());
+        assert_eq!(asynchronous.call(|_| async { 7 }).block_get().unwrap(), 7);
+    });
+}

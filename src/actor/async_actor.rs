@@ -17,7 +17,7 @@ use std::task::Poll;
 use futures::FutureExt;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::Death;
+use super::{method_outcome, Death, MethodError};
 use crate::error::Error;
 use crate::runtime::Runtime;
 use crate::task::{Completer, TaskOptions};
@@ -144,6 +144,41 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         F: FnOnce(Arc<S>) -> Fut + Send + 'static,
         Fut: Future<Output = R> + Send + 'static,
     {
+        self.submit(move |state| method(state).map(Ok))
+    }
+
+    /// A fallible async method call: `Err(e)` fails the call's ref with
+    /// [`Error::TaskFailed`] (with `e` as its source); the actor lives on.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # let rt = taskref::Runtime::builder().worker_threads(2).build().unwrap();
+    /// let a = rt.actor_builder().spawn_async(|| ()).unwrap();
+    /// let r = a.try_call(|_: Arc<()>| async { Err::<u8, _>(std::io::Error::other("no")) });
+    /// assert!(r.block_get().unwrap_err().is_failed());
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the ref does not cancel the call, but loses its result"]
+    pub fn try_call<R, E, F, Fut>(&self, method: F) -> ObjectRef<R>
+    where
+        R: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+        F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+    {
+        self.submit(move |state| {
+            method(state).map(|result| result.map_err(|e| Arc::new(e) as MethodError))
+        })
+    }
+
+    /// Queues one call; the future's `Err` becomes the ref's `TaskFailed`.
+    #[track_caller]
+    fn submit<R, F, Fut>(&self, method: F) -> ObjectRef<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, MethodError>> + Send + 'static,
+    {
         let shared = self.inner.runtime.shared();
         let options = TaskOptions {
             name: Some(Arc::from(self.inner.name.as_str())),
@@ -174,10 +209,10 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
                     return;
                 }
                 completer.start();
-                let outcome = AssertUnwindSafe(async move { method(state).await })
+                let result = AssertUnwindSafe(async move { method(state).await })
                     .catch_unwind()
-                    .await
-                    .map_err(|payload| Error::panicked(completer.info().clone(), payload, 1));
+                    .await;
+                let outcome = method_outcome(completer.info(), result);
                 completer.complete(outcome);
             }
             .boxed()
