@@ -469,6 +469,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         let options = TaskOptions {
             name: Some(Arc::from(self.inner.name.as_str())),
             num_cpus: Some(0.0),
+            actor_call: true,
             ..TaskOptions::default()
         };
         let (object, admitted) = shared.new_task::<R>(&options, Location::caller(), 0.0);

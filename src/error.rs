@@ -31,6 +31,8 @@ pub struct TaskInfo {
     id: ObjectId,
     name: Option<Arc<str>>,
     location: &'static Location<'static>,
+    /// A method call of the actor called `name`, not a task.
+    actor_call: bool,
 }
 
 impl TaskInfo {
@@ -39,7 +41,18 @@ impl TaskInfo {
         name: Option<Arc<str>>,
         location: &'static Location<'static>,
     ) -> Self {
-        TaskInfo { id, name, location }
+        TaskInfo {
+            id,
+            name,
+            location,
+            actor_call: false,
+        }
+    }
+
+    /// Marks this as a method call of the actor called `name`.
+    pub(crate) fn into_actor_call(mut self) -> Self {
+        self.actor_call = true;
+        self
     }
 
     /// The id of the task's [`ObjectRef`](crate::ObjectRef).
@@ -56,11 +69,27 @@ impl TaskInfo {
     pub fn location(&self) -> &'static Location<'static> {
         self.location
     }
+
+    /// For a method call of an actor, the actor's name (method calls are
+    /// named after their actor); `None` for tasks.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let counter = rt.actor_builder().name("counter").spawn(|| 0u8).unwrap();
+    /// let err = counter.call(|_: &mut u8| -> u8 { panic!("no") }).block_get().unwrap_err();
+    /// assert_eq!(err.task().unwrap().actor(), Some("counter"));
+    /// ```
+    pub fn actor(&self) -> Option<&str> {
+        self.name.as_deref().filter(|_| self.actor_call)
+    }
 }
 
 impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {
+            Some(name) if self.actor_call => {
+                write!(f, "call to actor `{name}` ({})", self.location)
+            }
             Some(name) => write!(f, "task `{name}` ({})", self.location),
             None => write!(f, "task {} ({})", self.id, self.location),
         }
@@ -73,6 +102,7 @@ impl fmt::Debug for TaskInfo {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("location", &format_args!("{}", self.location))
+            .field("actor_call", &self.actor_call)
             .finish()
     }
 }

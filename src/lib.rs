@@ -22,6 +22,10 @@
 //! The crate is built around the three ways Ray's documentation says users lose
 //! their parallelism with `get`. Each has a fix that is as short as the mistake.
 //!
+//! Ray's other half, actors, is here too: [`Runtime::actor`] gives a worker with
+//! state whose method calls ([`ActorHandle::call`]) return refs at once and run
+//! one at a time, in submission order; [`ActorPool`] keeps a set of them busy.
+//!
 //! Coming from Ray? The repository's `docs/RAY.md` maps every Ray core call and
 //! option to its taskref form and says what differs.
 //!

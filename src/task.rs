@@ -41,6 +41,8 @@ pub(crate) struct TaskOptions {
     pub(crate) resources: Vec<(Arc<str>, f64)>,
     /// Retries and timeout.
     pub(crate) policy: Policy,
+    /// A method call of the actor named `name`.
+    pub(crate) actor_call: bool,
 }
 
 impl fmt::Debug for TaskOptions {
@@ -191,7 +193,10 @@ impl Shared {
         location: &'static Location<'static>,
         default_cpus: f64,
     ) -> (ObjectRef<T>, Option<Admitted<T>>) {
-        let info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+        let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+        if options.actor_call {
+            info = info.into_actor_call();
+        }
         let submitted_at = Stamp::now();
         self.observer.submitted(&info);
         let cpus = options.num_cpus.unwrap_or(default_cpus);

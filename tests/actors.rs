@@ -308,9 +308,23 @@ fn actor_calls_show_in_stats_the_timeline_and_the_detector() {
             .timeline()
             .tasks()
             .iter()
-            .filter(|r| r.task.name() == Some("observed"))
+            .filter(|r| r.task.actor() == Some("observed"))
             .count();
         assert_eq!(named, 5);
+        let _task = rt.spawn(async {}).block_get();
+        let svg = rt.timeline().svg();
+        assert_eq!(
+            svg.matches("actor observed").count(),
+            1,
+            "one band for the actor"
+        );
+        assert_eq!(
+            svg.matches(r#"class="task""#).count(),
+            6,
+            "five calls and a task"
+        );
+        let trace = rt.timeline().chrome_trace();
+        assert_eq!(trace.matches(r#""actor":"observed""#).count(), 5);
         // Waiting on each call right after making it is a get in a loop.
         let slow = Arc::new(AtomicBool::new(true));
         let mut denied = None;

@@ -66,6 +66,40 @@ fn tick_step(span_ms: f64) -> f64 {
         .unwrap_or(10.0 * power)
 }
 
+/// Lanes for tasks first, then a band of lanes for each actor (in order of
+/// its first call), so every actor's calls share their own row: one lane for
+/// an actor running calls one at a time. Returns each interval's lane, the
+/// lane count, and each actor's name with its first lane.
+fn grouped_lanes(
+    groups: &[Option<&str>],
+    intervals: &[(Duration, Duration)],
+) -> (Vec<usize>, usize, Vec<(String, usize)>) {
+    let mut order: Vec<Option<&str>> = vec![None];
+    for group in groups {
+        if !order.contains(group) {
+            order.push(*group);
+        }
+    }
+    let mut assigned = vec![0; intervals.len()];
+    let mut first_lane = 0;
+    let mut bands = Vec::new();
+    for group in order {
+        let members: Vec<usize> = (0..intervals.len())
+            .filter(|&i| groups[i] == group)
+            .collect();
+        let spans: Vec<_> = members.iter().map(|&i| intervals[i]).collect();
+        let (lane, count) = lanes(&spans);
+        for (k, &i) in members.iter().enumerate() {
+            assigned[i] = first_lane + lane[k];
+        }
+        if let Some(actor) = group {
+            bands.push((actor.to_owned(), first_lane));
+        }
+        first_lane += count;
+    }
+    (assigned, first_lane, bands)
+}
+
 pub(crate) fn render(timeline: &Timeline) -> String {
     let tasks = timeline.tasks();
     let waits = timeline.waits();
@@ -97,7 +131,8 @@ pub(crate) fn render(timeline: &Timeline) -> String {
         |t: Duration| LEFT + (t.saturating_sub(start).as_secs_f64() * 1e3) / span_ms * PLOT_WIDTH;
 
     let (wait_lane, wait_lanes) = lanes(&wait_spans);
-    let (task_lane, task_lanes) = lanes(&task_spans);
+    let groups: Vec<Option<&str>> = tasks.iter().map(|t| t.task.actor()).collect();
+    let (task_lane, task_lanes, actor_bands) = grouped_lanes(&groups, &task_spans);
     let rows = wait_lanes + task_lanes;
     let row = if rows <= 40 {
         16.0
@@ -151,11 +186,24 @@ pub(crate) fn render(timeline: &Timeline) -> String {
             TOP + row * 0.7
         );
     }
-    let _ = writeln!(
-        svg,
-        r#"<text x="8" y="{:.1}">tasks ({task_lanes} lanes)</text>"#,
-        tasks_top + row * 0.7
-    );
+    let task_only_lanes = actor_bands.first().map_or(task_lanes, |band| band.1);
+    if task_only_lanes > 0 {
+        let _ = writeln!(
+            svg,
+            r#"<text x="8" y="{:.1}">tasks ({task_only_lanes} lanes)</text>"#,
+            tasks_top + row * 0.7
+        );
+    }
+    for (actor, lane) in &actor_bands {
+        let y = tasks_top + *lane as f64 * row;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="8" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="8" y="{:.1}">actor {}</text>"##,
+            LEFT + PLOT_WIDTH,
+            y + row * 0.7,
+            escape(actor)
+        );
+    }
 
     for (i, wait) in waits.iter().enumerate() {
         let (s, e) = wait_spans[i];
@@ -247,6 +295,23 @@ fn format_ms(value: f64, step: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_actor_gets_its_own_band_of_lanes_after_the_tasks() {
+        let ms = Duration::from_millis;
+        let spans = [
+            (ms(0), ms(10)),
+            (ms(0), ms(5)),
+            (ms(5), ms(9)),
+            (ms(0), ms(10)),
+            (ms(2), ms(4)),
+        ];
+        let groups = [None, Some("a"), Some("a"), None, Some("b")];
+        let (lane, count, bands) = grouped_lanes(&groups, &spans);
+        assert_eq!(&lane[..], &[0, 2, 2, 1, 3], "a's two calls share one lane");
+        assert_eq!(count, 4);
+        assert_eq!(bands, vec![("a".to_owned(), 2), ("b".to_owned(), 3)]);
+    }
 
     #[test]
     fn lanes_are_as_many_as_the_most_overlapping() {

@@ -205,7 +205,7 @@ impl Timeline {
             let start = record.started.unwrap_or(record.ended);
             events.push(json!({
                 "name": task_label(&record.task),
-                "cat": "task",
+                "cat": if record.task.actor().is_some() { "actor call" } else { "task" },
                 "ph": "X",
                 "pid": 1,
                 "tid": record.worker.map_or(0, |w| w + 1),
@@ -216,6 +216,7 @@ impl Timeline {
                     "location": record.task.location().to_string(),
                     "submitted_us": micros(record.submitted),
                     "outcome": format!("{:?}", record.outcome),
+                    "actor": record.task.actor(),
                 },
             }));
         }
