@@ -381,11 +381,16 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// or a ref to one, as for remote functions (pass a tuple value for
     /// several).
     ///
-    /// Calls run strictly in submission order: a call whose ref argument is
-    /// not ready yet waits for it on the actor's thread, and the calls behind
-    /// it wait too. (Ray orders a caller's actor calls by submission the same
-    /// way.) A failed argument fails the call with
-    /// [`Error::DependencyFailed`] without running it.
+    /// Calls run strictly in the order they reached the actor's mailbox,
+    /// whoever submitted them: a call whose ref argument is not ready yet
+    /// waits for it on the actor's thread, and every call behind it waits too.
+    /// Ray gives the same order for the calls of one submitter, but lets
+    /// *other* submitters' calls overtake a call blocked on its argument;
+    /// taskref keeps one total order, so the state always sees calls in a
+    /// sequence the program can reason about. To keep a slow argument from
+    /// holding the actor up, await the ref before making the call. A failed
+    /// argument fails the call with [`Error::DependencyFailed`] without
+    /// running it.
     ///
     /// ```
     /// let rt = taskref::Runtime::new()?;

@@ -188,17 +188,23 @@ fn arguments_may_be_refs_and_order_is_strict() {
         let slow_input = rt.spawn(async move { rx.await.unwrap() });
         let first = log.call_with(slow_input, |v: &mut Vec<u64>, x: u64| v.push(x));
         let second = log.call(|v: &mut Vec<u64>| v.push(2));
+        // Another caller's call does not overtake the blocked one either.
+        let other = log.clone();
+        let third = std::thread::spawn(move || other.call(|v: &mut Vec<u64>| v.push(3)))
+            .join()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(20));
         assert!(
-            !second.is_ready(),
-            "the call behind a waiting argument waits too"
+            !second.is_ready() && !third.is_ready(),
+            "the calls behind a waiting argument wait too"
         );
         tx.send(1).unwrap();
         first.block_get().unwrap();
         second.block_get().unwrap();
+        third.block_get().unwrap();
         assert_eq!(
             log.call(|v: &mut Vec<u64>| v.clone()).block_get().unwrap(),
-            [1, 2]
+            [1, 2, 3]
         );
 
         let failed = rt.spawn(async { panic!("no input") });
@@ -209,7 +215,7 @@ fn arguments_may_be_refs_and_order_is_strict() {
         assert!(err.is_dependency_failed());
         assert_eq!(
             log.call(|v: &mut Vec<u64>| v.len()).block_get().unwrap(),
-            2,
+            3,
             "alive"
         );
     });
