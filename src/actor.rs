@@ -74,7 +74,8 @@ struct Inner<S> {
 /// is never touched by two calls at once.
 ///
 /// Dropping every handle stops the actor once its queued calls have run, and
-/// drops its state exactly once. [`kill`](ActorHandle::kill) stops it at once.
+/// drops its state exactly once. [`kill`](ActorHandle::kill) stops it at once,
+/// giving its resources back.
 ///
 /// # Examples
 ///
@@ -312,14 +313,27 @@ fn run_actor<S, F: Fn() -> S>(
             }
         }
     }
-    while let Some(call) = inbox.blocking_recv() {
-        match (&mut state, death.cause()) {
-            (Some(state), None) => call(Ok(state)),
-            (_, cause) => call(Err(cause.as_deref().unwrap_or("it is dead"))),
+    if let Some(state) = &mut state {
+        while let Some(call) = inbox.blocking_recv() {
+            match death.cause() {
+                None => call(Ok(state)),
+                Some(cause) => {
+                    call(Err(&cause));
+                    break;
+                }
+            }
         }
     }
-    // Every handle is gone (the mailbox closed): the state goes, once.
+    // Every handle is gone, or the actor died. A dead actor ends here too, so
+    // its state goes and its resources come back now (as Ray's kill does),
+    // not when the last handle is dropped: fail what is queued, refuse the
+    // rest.
     drop(state);
+    inbox.close();
+    let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
+    while let Some(call) = inbox.blocking_recv() {
+        call(Err(&cause));
+    }
 }
 
 impl<S: Send + 'static> ActorHandle<S> {
@@ -514,16 +528,17 @@ impl<S: Send + 'static> ActorHandle<S> {
             completer.complete(outcome);
         });
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
-            // The actor's thread is gone (its runtime shut down).
-            call(Err("its thread stopped"));
+            // The actor's thread is gone: it died, or its runtime shut down.
+            let cause = self.inner.death.cause();
+            call(Err(cause.as_deref().unwrap_or("its thread stopped")));
         }
         object
     }
 
     /// Kills the actor: the call running now finishes, every call still
-    /// queued and every later call fails with [`Error::ActorDied`], and the
-    /// state is dropped once the last handle goes. Ray's `ray.kill(actor)`
-    /// (without restart).
+    /// queued and every later call fails with [`Error::ActorDied`]; then the
+    /// actor's thread ends, dropping the state and giving back the actor's
+    /// resources. Ray's `ray.kill(actor)` (without restart).
     ///
     /// ```
     /// let rt = taskref::Runtime::new()?;
@@ -534,6 +549,9 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// ```
     pub fn kill(&self) {
         self.inner.death.set("it was killed".to_owned());
+        // Wake the actor's thread if it waits for mail, so it stops now. (If
+        // it is gone already, there is nothing to wake.)
+        let _ = self.inner.mailbox.send(Box::new(|_| {}));
     }
 }
 

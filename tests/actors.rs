@@ -466,3 +466,76 @@ fn a_method_error_fails_only_its_call_and_names_the_actor() {
         assert_eq!(asynchronous.call(|_| async { 7 }).block_get().unwrap(), 7);
     });
 }
+
+#[test]
+fn a_dead_actor_gives_back_its_resources_and_state_at_once() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .resource("gpu", 1.0)
+            .build()
+            .unwrap();
+        let needs_gpu = rt.remote(|x: u8| async move { x }).resource("gpu", 1.0);
+
+        // Killed, with its handle still alive.
+        let counter = DropCounter::default();
+        let maker = counter.clone();
+        let a = rt
+            .actor_builder()
+            .name("sync")
+            .resource("gpu", 1.0)
+            .spawn(move || maker.token())
+            .unwrap();
+        a.call(|_| ()).block_get().unwrap();
+        let waiting = needs_gpu.remote(1);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiting.is_ready(), "the actor holds the gpu");
+        a.kill();
+        assert_eq!(waiting.block_get().unwrap(), 1, "given back on kill");
+        eventually("the state is dropped on kill", || counter.drops() == 1);
+        let err = a.call(|_| ()).block_get().unwrap_err();
+        assert!(err.to_string().contains("killed"), "{err}");
+
+        // The same for an async actor.
+        let maker = counter.clone();
+        let b = rt
+            .actor_builder()
+            .resource("gpu", 1.0)
+            .spawn_async(move || maker.token())
+            .unwrap();
+        b.call(|_| async {}).block_get().unwrap();
+        b.kill();
+        assert_eq!(needs_gpu.remote(2).block_get().unwrap(), 2);
+        eventually("the async state is dropped on kill", || {
+            counter.drops() == 2
+        });
+        assert!(b
+            .call(|_| async {})
+            .block_get()
+            .unwrap_err()
+            .is_actor_died());
+
+        // A constructor that panics gives the gpu back without being called.
+        let broken = rt
+            .actor_builder()
+            .resource("gpu", 1.0)
+            .spawn(|| -> u8 { panic!("no") })
+            .unwrap();
+        assert_eq!(needs_gpu.remote(3).block_get().unwrap(), 3);
+        let broken_async = rt
+            .actor_builder()
+            .resource("gpu", 1.0)
+            .spawn_async(|| -> u8 { panic!("no") })
+            .unwrap();
+        assert_eq!(needs_gpu.remote(4).block_get().unwrap(), 4);
+        assert!(broken.call(|_| 0).block_get().unwrap_err().is_actor_died());
+        assert!(broken_async
+            .call(|_| async { 0 })
+            .block_get()
+            .unwrap_err()
+            .is_actor_died());
+        drop((a, b));
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(counter.drops(), 2, "each state dropped once");
+    });
+}

@@ -92,18 +92,23 @@ pub(super) async fn dispatch<S: Send + Sync + 'static>(
     death: Arc<Death>,
     max_concurrency: usize,
 ) {
-    if let Err(cause) = &state {
-        death.set(cause.clone());
-    }
+    let state = match state {
+        Ok(state) => Some(state),
+        Err(cause) => {
+            death.set(cause);
+            None
+        }
+    };
     let permits = Arc::new(Semaphore::new(max_concurrency.max(1)));
-    while let Some(call) = inbox.recv().await {
-        let state = match (&state, death.cause()) {
-            (Ok(state), None) => Ok(Arc::clone(state)),
-            (_, cause) => Err(cause.unwrap_or_else(|| "it is dead".to_owned())),
+    // A constructor that panicked leaves no state: the actor is dead from
+    // the start and skips straight to failing its calls.
+    while let Some(state) = state.as_ref() {
+        let Some(call) = inbox.recv().await else {
+            break;
         };
-        if state.is_err() {
-            call(state).await; // fails the ref at once
-            continue;
+        if let Some(cause) = death.cause() {
+            call(Err(cause)).await; // fails the ref at once
+            break;
         }
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             return;
@@ -111,7 +116,7 @@ pub(super) async fn dispatch<S: Send + Sync + 'static>(
         // Start the call here, so calls start in submission order; what is
         // left of it runs as a task of its own. (Its next poll, in that task,
         // registers that task's waker.)
-        let mut running = call(state);
+        let mut running = call(Ok(Arc::clone(state)));
         let first = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await;
         if first.is_pending() {
             tokio::spawn(async move {
@@ -119,6 +124,15 @@ pub(super) async fn dispatch<S: Send + Sync + 'static>(
                 drop(permit);
             });
         }
+    }
+    // Every handle is gone, or the actor died: drop this reference to the
+    // state (running calls hold theirs), fail what is queued, refuse the rest,
+    // and return, giving the actor's resources back.
+    drop(state);
+    inbox.close();
+    let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
+    while let Some(call) = inbox.recv().await {
+        call(Err(cause.clone())).await;
     }
 }
 
@@ -219,16 +233,23 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
             .boxed()
         });
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
-            // The dispatcher is gone (the runtime shut down). Failing a call
-            // never waits, so the failure is delivered right here.
-            call(Err("its dispatcher stopped".to_owned())).now_or_never();
+            // The dispatcher is gone: the actor died or the runtime shut down.
+            // Failing a call never waits, so the failure is delivered here.
+            let cause = self.inner.death.cause();
+            call(Err(
+                cause.unwrap_or_else(|| "its dispatcher stopped".to_owned())
+            ))
+            .now_or_never();
         }
         object
     }
 
     /// Kills the actor: calls not yet started, and later calls, fail with
-    /// [`Error::ActorDied`]; running calls finish.
+    /// [`Error::ActorDied`]; running calls finish. The actor's resources come
+    /// back at once; the state is dropped when the last running call ends.
     pub fn kill(&self) {
         self.inner.death.set("it was killed".to_owned());
+        // Wake the dispatcher if it waits for mail, so it stops now.
+        let _ = self.inner.mailbox.send(Box::new(|_| async {}.boxed()));
     }
 }
