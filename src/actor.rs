@@ -61,7 +61,7 @@ impl Death {
 struct Inner<S> {
     runtime: Runtime,
     mailbox: mpsc::UnboundedSender<Call<S>>,
-    name: String,
+    name: Arc<str>,
     death: Arc<Death>,
 }
 
@@ -219,7 +219,7 @@ impl ActorBuilder {
             inner: Arc::new(async_actor::AsyncInner {
                 runtime,
                 mailbox,
-                name,
+                name: name.into(),
                 death,
             }),
         })
@@ -277,7 +277,7 @@ impl ActorBuilder {
             inner: Arc::new(Inner {
                 runtime,
                 mailbox,
-                name,
+                name: name.into(),
                 death,
             }),
         })
@@ -486,7 +486,7 @@ impl<S: Send + 'static> ActorHandle<S> {
     {
         let shared = self.inner.runtime.shared();
         let options = TaskOptions {
-            name: Some(Arc::from(self.inner.name.as_str())),
+            name: Some(Arc::clone(&self.inner.name)),
             num_cpus: Some(0.0),
             actor_call: true,
             ..TaskOptions::default()
@@ -498,14 +498,14 @@ impl<S: Send + 'static> ActorHandle<S> {
         let mut completer: Completer<R> = admitted.completer;
         shared.register(&object, None);
         let resolving = arg.resolve();
-        let actor = self.inner.name.clone();
+        let actor = Arc::clone(&self.inner.name);
         let call: Call<S> = Box::new(move |state| {
             let state = match state {
                 Ok(state) => state,
                 Err(cause) => {
                     let err = Error::ActorDied {
                         task: completer.info().clone(),
-                        actor,
+                        actor: actor.to_string(),
                         cause: cause.to_owned(),
                     };
                     return completer.complete(Err(err));

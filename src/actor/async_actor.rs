@@ -31,7 +31,7 @@ type AsyncCall<S> =
 pub(super) struct AsyncInner<S> {
     pub(super) runtime: Runtime,
     pub(super) mailbox: mpsc::UnboundedSender<AsyncCall<S>>,
-    pub(super) name: String,
+    pub(super) name: Arc<str>,
     pub(super) death: Arc<Death>,
 }
 
@@ -195,7 +195,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
     {
         let shared = self.inner.runtime.shared();
         let options = TaskOptions {
-            name: Some(Arc::from(self.inner.name.as_str())),
+            name: Some(Arc::clone(&self.inner.name)),
             num_cpus: Some(0.0),
             actor_call: true,
             ..TaskOptions::default()
@@ -206,7 +206,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         };
         let mut completer: Completer<R> = admitted.completer;
         shared.register(&object, None);
-        let actor = self.inner.name.clone();
+        let actor = Arc::clone(&self.inner.name);
         let call: AsyncCall<S> = Box::new(move |state| {
             async move {
                 let state = match state {
@@ -214,7 +214,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
                     Err(cause) => {
                         let err = Error::ActorDied {
                             task: completer.info().clone(),
-                            actor,
+                            actor: actor.to_string(),
                             cause,
                         };
                         return completer.complete(Err(err));
