@@ -539,3 +539,24 @@ fn a_dead_actor_gives_back_its_resources_and_state_at_once() {
         assert_eq!(counter.drops(), 2, "each state dropped once");
     });
 }
+
+#[test]
+fn a_queued_call_that_is_cancelled_never_runs() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let a = rt.actor(Vec::<u32>::new());
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let blocker = a.call(move |_: &mut Vec<u32>| go_rx.recv().unwrap());
+        let skipped = a.call(|v: &mut Vec<u32>| v.push(1));
+        let kept = a.call(|v: &mut Vec<u32>| v.push(2));
+        assert!(skipped.cancel(), "pending, so cancelled");
+        go_tx.send(()).unwrap();
+        blocker.block_get().unwrap();
+        assert!(skipped.block_get().unwrap_err().is_cancelled());
+        kept.block_get().unwrap();
+        assert_eq!(
+            a.call(|v: &mut Vec<u32>| v.clone()).block_get().unwrap(),
+            [2]
+        );
+    });
+}
