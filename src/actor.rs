@@ -9,10 +9,11 @@
 // works on a call's ref. The mailbox is a tokio unbounded channel, so
 // `call` never waits.
 //
-// Death: a panicking constructor or `kill()` marks the actor dead; every call
-// still queued, and every later call, fails with `Error::ActorDied`. A method
-// that panics only fails its own call. When every handle is gone the channel
-// closes, the loop ends and the state is dropped, once.
+// Death: a panicking constructor or `kill()` marks the actor dead; the loop
+// ends at once, dropping the state and giving the resources back, and every
+// call still queued, and every later call, fails with `Error::ActorDied`. A
+// method that panics only fails its own call. When every handle is gone the
+// channel closes, the loop ends and the state is dropped, once.
 
 mod async_actor;
 mod pool;
@@ -34,7 +35,7 @@ use tokio::sync::mpsc;
 use crate::args::Arg;
 use crate::error::{Error, TaskInfo};
 use crate::park::park_on;
-use crate::resources::{BlockingTaskScope, Job};
+use crate::resources::{BlockingTaskScope, Job, Request};
 use crate::runtime::Runtime;
 use crate::task::{Completer, TaskOptions};
 use crate::{ObjectId, ObjectRef};
@@ -177,18 +178,8 @@ impl ActorBuilder {
         S: Send + Sync + 'static,
         F: Fn() -> S + Send + 'static,
     {
-        let runtime = self.runtime.expect("made by Runtime::actor_builder");
-        let location = Location::caller();
-        let id = ObjectId::next();
-        let name = self.name.unwrap_or_else(|| format!("actor {id}"));
+        let (runtime, name, request) = self.admit(Location::caller())?;
         let shared = Arc::clone(runtime.shared());
-        let info = TaskInfo::new(id, Some(Arc::from(name.as_str())), location);
-        let request = shared
-            .resources
-            .request(&info, self.num_cpus, &self.resources, location)?;
-        if shared.store.is_closed() {
-            return Err(Error::Shutdown { task: info });
-        }
         let (mailbox, inbox) = mpsc::unbounded_channel();
         let death = Arc::new(Death::default());
         let restarts = self.max_restarts;
@@ -199,27 +190,14 @@ impl ActorBuilder {
         drop(shared.handle.spawn(async move {
             // Held for the actor's life.
             let _permit = dispatcher_shared.resources.acquire(request).await;
-            let mut state = Err(String::new());
-            for attempt in 0..=restarts {
-                match catch_unwind(AssertUnwindSafe(&make)) {
-                    Ok(built) => {
-                        state = Ok(Arc::new(built));
-                        break;
-                    }
-                    Err(payload) => {
-                        let message = crate::error::panic_message(payload.as_ref());
-                        tracing::warn!(actor = %actor_name, attempt = attempt + 1, "actor constructor panicked: {message}");
-                        state = Err(format!("its constructor panicked: {message:?}"));
-                    }
-                }
-            }
+            let state = construct(&make, restarts, &actor_name).map(Arc::new);
             async_actor::dispatch(state, inbox, dispatcher_death, max_concurrency).await;
         }));
         Ok(AsyncActorHandle {
             inner: Arc::new(async_actor::AsyncInner {
                 runtime,
                 mailbox,
-                name: name.into(),
+                name,
                 death,
             }),
         })
@@ -248,18 +226,8 @@ impl ActorBuilder {
         S: Send + 'static,
         F: Fn() -> S + Send + 'static,
     {
-        let runtime = self.runtime.expect("made by Runtime::actor_builder");
-        let location = Location::caller();
-        let id = ObjectId::next();
-        let name = self.name.unwrap_or_else(|| format!("actor {id}"));
+        let (runtime, name, request) = self.admit(Location::caller())?;
         let shared = Arc::clone(runtime.shared());
-        let info = TaskInfo::new(id, Some(Arc::from(name.as_str())), location);
-        let request = shared
-            .resources
-            .request(&info, self.num_cpus, &self.resources, location)?;
-        if shared.store.is_closed() {
-            return Err(Error::Shutdown { task: info });
-        }
         let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
         let death = Arc::new(Death::default());
         let job = {
@@ -277,10 +245,92 @@ impl ActorBuilder {
             inner: Arc::new(Inner {
                 runtime,
                 mailbox,
-                name: name.into(),
+                name,
                 death,
             }),
         })
+    }
+}
+
+impl ActorBuilder {
+    /// What both kinds of actor check before they start: the name, that the
+    /// resources asked for can ever fit, and that the runtime is running.
+    fn admit(
+        &self,
+        location: &'static Location<'static>,
+    ) -> Result<(Runtime, Arc<str>, Request), Error> {
+        let runtime = self
+            .runtime
+            .clone()
+            .expect("made by Runtime::actor_builder");
+        let id = ObjectId::next();
+        let name: Arc<str> = match &self.name {
+            Some(name) => Arc::from(name.as_str()),
+            None => Arc::from(format!("actor {id}")),
+        };
+        let info = TaskInfo::new(id, Some(Arc::clone(&name)), location);
+        let shared = runtime.shared();
+        let request = shared
+            .resources
+            .request(&info, self.num_cpus, &self.resources, location)?;
+        if shared.store.is_closed() {
+            return Err(Error::Shutdown { task: info });
+        }
+        Ok((runtime, name, request))
+    }
+}
+
+/// Runs the constructor, again after a panic while restarts remain. `Err` is
+/// the cause of death when every attempt panicked.
+fn construct<S>(make: &impl Fn() -> S, restarts: u32, name: &str) -> Result<S, String> {
+    let mut cause = String::new();
+    for attempt in 0..=restarts {
+        match catch_unwind(AssertUnwindSafe(make)) {
+            Ok(built) => return Ok(built),
+            Err(payload) => {
+                let message = crate::error::panic_message(payload.as_ref());
+                tracing::warn!(
+                    actor = name,
+                    attempt = attempt + 1,
+                    "actor constructor panicked: {message}"
+                );
+                cause = format!("its constructor panicked: {message:?}");
+            }
+        }
+    }
+    Err(cause)
+}
+
+/// Makes the ref of one method call of the actor `name`, and its completer
+/// unless the call failed already (the runtime is shut down). The call is a
+/// task named after the actor that asks for no resources: the actor holds
+/// them.
+#[track_caller]
+fn new_call<R: Send + 'static>(
+    runtime: &Runtime,
+    name: &Arc<str>,
+) -> (ObjectRef<R>, Option<Completer<R>>) {
+    let shared = runtime.shared();
+    let options = TaskOptions {
+        name: Some(Arc::clone(name)),
+        num_cpus: Some(0.0),
+        actor_call: true,
+        ..TaskOptions::default()
+    };
+    let (object, admitted) = shared.new_task::<R>(&options, Location::caller(), 0.0);
+    let completer = admitted.map(|admitted| {
+        shared.register(&object, None);
+        admitted.completer
+    });
+    (object, completer)
+}
+
+/// The error of a call that reached the actor after it died.
+fn actor_died(task: &TaskInfo, actor: &str, cause: String) -> Error {
+    Error::ActorDied {
+        task: task.clone(),
+        actor: actor.to_owned(),
+        cause,
     }
 }
 
@@ -293,26 +343,9 @@ fn run_actor<S, F: Fn() -> S>(
     death: &Death,
     name: &str,
 ) {
-    let mut state = None;
-    for attempt in 0..=restarts {
-        match catch_unwind(AssertUnwindSafe(&make)) {
-            Ok(built) => {
-                state = Some(built);
-                break;
-            }
-            Err(payload) => {
-                let message = crate::error::panic_message(payload.as_ref());
-                tracing::warn!(
-                    actor = name,
-                    attempt = attempt + 1,
-                    "actor constructor panicked: {message}"
-                );
-                if attempt == restarts {
-                    death.set(format!("its constructor panicked: {message:?}"));
-                }
-            }
-        }
-    }
+    let mut state = construct(&make, restarts, name)
+        .map_err(|cause| death.set(cause))
+        .ok();
     if let Some(state) = &mut state {
         while let Some(call) = inbox.blocking_recv() {
             match death.cause() {
@@ -484,30 +517,17 @@ impl<S: Send + 'static> ActorHandle<S> {
         R: Send + 'static,
         F: FnOnce(&mut S, A) -> Result<R, MethodError> + Send + 'static,
     {
-        let shared = self.inner.runtime.shared();
-        let options = TaskOptions {
-            name: Some(Arc::clone(&self.inner.name)),
-            num_cpus: Some(0.0),
-            actor_call: true,
-            ..TaskOptions::default()
-        };
-        let (object, admitted) = shared.new_task::<R>(&options, Location::caller(), 0.0);
-        let Some(admitted) = admitted else {
+        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.name);
+        let Some(mut completer) = completer else {
             return object;
         };
-        let mut completer: Completer<R> = admitted.completer;
-        shared.register(&object, None);
         let resolving = arg.resolve();
         let actor = Arc::clone(&self.inner.name);
         let call: Call<S> = Box::new(move |state| {
             let state = match state {
                 Ok(state) => state,
                 Err(cause) => {
-                    let err = Error::ActorDied {
-                        task: completer.info().clone(),
-                        actor: actor.to_string(),
-                        cause: cause.to_owned(),
-                    };
+                    let err = actor_died(completer.info(), &actor, cause.to_owned());
                     return completer.complete(Err(err));
                 }
             };

@@ -10,17 +10,15 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, Location};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::Poll;
 
 use futures::FutureExt;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::{method_outcome, Death, MethodError};
-use crate::error::Error;
+use super::{actor_died, method_outcome, new_call, Death, MethodError};
 use crate::runtime::Runtime;
-use crate::task::{Completer, TaskOptions};
 use crate::ObjectRef;
 
 /// A call of an async actor: given the state (or the cause of death), it
@@ -149,7 +147,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
 
     /// Submits an async method call and returns its ref at once. A panicking
     /// call fails only its own ref; calls to a dead actor fail with
-    /// [`Error::ActorDied`].
+    /// [`Error::ActorDied`](crate::Error::ActorDied).
     #[track_caller]
     #[must_use = "dropping the ref does not cancel the call, but loses its result"]
     pub fn call<R, F, Fut>(&self, method: F) -> ObjectRef<R>
@@ -162,7 +160,8 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
     }
 
     /// A fallible async method call: `Err(e)` fails the call's ref with
-    /// [`Error::TaskFailed`] (with `e` as its source); the actor lives on.
+    /// [`Error::TaskFailed`](crate::Error::TaskFailed) (with `e` as its
+    /// source); the actor lives on.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -193,30 +192,17 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         F: FnOnce(Arc<S>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<R, MethodError>> + Send + 'static,
     {
-        let shared = self.inner.runtime.shared();
-        let options = TaskOptions {
-            name: Some(Arc::clone(&self.inner.name)),
-            num_cpus: Some(0.0),
-            actor_call: true,
-            ..TaskOptions::default()
-        };
-        let (object, admitted) = shared.new_task::<R>(&options, Location::caller(), 0.0);
-        let Some(admitted) = admitted else {
+        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.name);
+        let Some(mut completer) = completer else {
             return object;
         };
-        let mut completer: Completer<R> = admitted.completer;
-        shared.register(&object, None);
         let actor = Arc::clone(&self.inner.name);
         let call: AsyncCall<S> = Box::new(move |state| {
             async move {
                 let state = match state {
                     Ok(state) => state,
                     Err(cause) => {
-                        let err = Error::ActorDied {
-                            task: completer.info().clone(),
-                            actor: actor.to_string(),
-                            cause,
-                        };
+                        let err = actor_died(completer.info(), &actor, cause);
                         return completer.complete(Err(err));
                     }
                 };
@@ -245,8 +231,9 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
     }
 
     /// Kills the actor: calls not yet started, and later calls, fail with
-    /// [`Error::ActorDied`]; running calls finish. The actor's resources come
-    /// back at once; the state is dropped when the last running call ends.
+    /// [`Error::ActorDied`](crate::Error::ActorDied); running calls finish.
+    /// The actor's resources come back at once; the state is dropped when
+    /// the last running call ends.
     pub fn kill(&self) {
         self.inner.death.set("it was killed".to_owned());
         // Wake the dispatcher if it waits for mail, so it stops now.

@@ -159,12 +159,9 @@ impl<S: Send + 'static> ActorPool<S> {
         R: Clone + Send + 'static,
         F: Fn(&mut S, I::Item) -> R + Clone + Send + 'static,
     {
-        let mode = context(Location::caller())?;
-        Ok(BlockPoolMap {
-            stream: self.map(items, method),
-            mode,
-            _not_send: PhantomData,
-        })
+        let mut ordered = self.block_map_unordered(items, method)?;
+        ordered.stream.ordered = true;
+        Ok(ordered)
     }
 }
 
