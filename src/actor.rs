@@ -33,7 +33,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::args::Arg;
-use crate::error::{Error, TaskInfo};
+use crate::error::Error;
+use crate::identity::TaskInfo;
 use crate::park::park_on;
 use crate::resources::{BlockingTaskScope, Job, Request};
 use crate::runtime::Runtime;
@@ -179,7 +180,7 @@ impl ActorBuilder {
         F: Fn() -> S + Send + 'static,
     {
         let (runtime, name, request) = self.admit(Location::caller())?;
-        let shared = Arc::clone(runtime.shared());
+        let shared = Arc::clone(runtime.context());
         let (mailbox, inbox) = mpsc::unbounded_channel();
         let death = Arc::new(Death::default());
         let restarts = self.max_restarts;
@@ -187,9 +188,9 @@ impl ActorBuilder {
         let dispatcher_death = Arc::clone(&death);
         let actor_name = name.clone();
         let dispatcher_shared = Arc::clone(&shared);
-        drop(shared.handle.spawn(async move {
+        drop(shared.spawn(async move {
             // Held for the actor's life.
-            let _permit = dispatcher_shared.resources.acquire(request).await;
+            let _permit = dispatcher_shared.resources().acquire(request).await;
             let state = construct(&make, restarts, &actor_name).map(Arc::new);
             async_actor::dispatch(state, inbox, dispatcher_death, max_concurrency).await;
         }));
@@ -227,7 +228,7 @@ impl ActorBuilder {
         F: Fn() -> S + Send + 'static,
     {
         let (runtime, name, request) = self.admit(Location::caller())?;
-        let shared = Arc::clone(runtime.shared());
+        let shared = Arc::clone(runtime.context());
         let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
         let death = Arc::new(Death::default());
         let job = {
@@ -240,7 +241,9 @@ impl ActorBuilder {
                 scope.finish().release_for_handoff()
             })
         };
-        shared.resources.run_when_free(&shared.handle, request, job);
+        shared
+            .resources()
+            .run_when_free(shared.handle(), request, job);
         Ok(ActorHandle {
             inner: Arc::new(Inner {
                 runtime,
@@ -269,11 +272,12 @@ impl ActorBuilder {
             None => Arc::from(format!("actor {id}")),
         };
         let info = TaskInfo::new(id, Some(Arc::clone(&name)), location);
-        let shared = runtime.shared();
-        let request = shared
-            .resources
-            .request(&info, self.num_cpus, &self.resources, location)?;
-        if shared.store.is_closed() {
+        let shared = runtime.context();
+        let request =
+            shared
+                .resources()
+                .request(&info, self.num_cpus, &self.resources, location)?;
+        if shared.is_closed() {
             return Err(Error::Shutdown { task: info });
         }
         Ok((runtime, name, request))
@@ -310,16 +314,16 @@ fn new_call<R: Send + 'static>(
     runtime: &Runtime,
     name: &Arc<str>,
 ) -> (ObjectRef<R>, Option<Completer<R>>) {
-    let shared = runtime.shared();
+    let shared = runtime.context();
     let options = TaskOptions {
         name: Some(Arc::clone(name)),
         num_cpus: Some(0.0),
         actor_call: true,
         ..TaskOptions::default()
     };
-    let (object, admitted) = shared.new_task::<R>(&options, Location::caller(), 0.0);
+    let (object, admitted) = crate::task::new_task::<R>(shared, &options, Location::caller(), 0.0);
     let completer = admitted.map(|admitted| {
-        shared.register(&object, None);
+        crate::task::register(shared, &object, None);
         admitted.completer
     });
     (object, completer)

@@ -1,117 +1,20 @@
 //! The blocking facade: `block_*` twins of the async API, for plain threads.
 //
-// Each function is its async twin driven by `park::park_on`, after one decision
-// about the calling thread, taken by `context`:
-//
-// - no tokio runtime, a blocking-pool thread, a taskref blocking task: park the
-//   thread;
-// - a multi-thread runtime's worker (or its `block_on`): step out of the
-//   scheduler with `block_in_place`, so the worker's other tasks move elsewhere;
-// - a current-thread runtime's own thread or a `LocalSet`: blocking would stop
-//   every task that thread drives, possibly the very one being waited on, so
-//   refuse with `Error::BlockingInAsyncContext`.
-//
-// A taskref blocking task that parks lends its CPU back for the duration (see
-// `resources`), so nested gets cannot starve the pool.
-//
-// Timeouts here are deadlines for `park_timeout`: they work on any thread and
-// never need a tokio timer.
+// Every function here is a short delegation: build the async twin's future,
+// hand it to the blocking engine (`block_on`), map a passed deadline to the
+// twin's timeout error. How a thread blocks, and where it must not, is the
+// engine's business (`crate::block_on`).
 
-use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::Location;
-use std::pin::pin;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::task::noop_waker_ref;
 use futures::StreamExt;
-use tokio::runtime::{Handle, RuntimeFlavor};
 
+use crate::block_on::{block_in_mode, block_on, context, deadline_after, Mode};
 use crate::error::Error;
-use crate::gather::{self, AsCompleted, WaitOutput};
-use crate::park::park_on;
-use crate::resources;
-use crate::runtime::Shared;
-use crate::ObjectRef;
-use std::sync::Arc;
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Mode {
-    /// Park this thread directly.
-    Park,
-    /// Park inside `block_in_place`.
-    InPlace,
-}
-
-pub(crate) fn context(location: &'static Location<'static>) -> Result<Mode, Error> {
-    if resources::in_blocking_task() {
-        return Ok(Mode::Park);
-    }
-    let Ok(handle) = Handle::try_current() else {
-        return Ok(Mode::Park);
-    };
-    match handle.runtime_flavor() {
-        RuntimeFlavor::MultiThread => Ok(Mode::InPlace),
-        // A current-thread runtime's blocking pool, or a thread that merely
-        // entered the handle, may block; the runtime's own thread may not. Tokio
-        // has no query for the difference, but `block_in_place` makes exactly
-        // that check (and panics on the runtime's own thread).
-        _ => match crate::quiet::probe(|| tokio::task::block_in_place(|| ())) {
-            Some(()) => Ok(Mode::Park),
-            None => Err(Error::BlockingInAsyncContext { location }),
-        },
-    }
-}
-
-/// Drives `future` to completion on this thread; `Ok(None)` if `deadline` passes
-/// first.
-pub(crate) fn block_on<F: Future>(
-    future: F,
-    deadline: Option<Instant>,
-    location: &'static Location<'static>,
-    call: &'static str,
-    runtime: Option<&Arc<Shared>>,
-) -> Result<Option<F::Output>, Error> {
-    let mode = context(location)?;
-    // On a tokio worker (inside a task) blocking works, but stalls the worker.
-    if matches!(mode, Mode::InPlace) && tokio::task::try_id().is_some() {
-        if let Some(runtime) = runtime {
-            runtime
-                .observer
-                .detector
-                .blocking_in_async(location, call)?;
-        }
-    }
-    Ok(block_in_mode(mode, future, deadline))
-}
-
-pub(crate) fn block_in_mode<F: Future>(
-    mode: Mode,
-    future: F,
-    deadline: Option<Instant>,
-) -> Option<F::Output> {
-    let mut future = pin!(future);
-    match mode {
-        Mode::Park => park_on(future, deadline, resources::lend_cpu),
-        Mode::InPlace => {
-            // `block_in_place` hands the worker's queue to another thread: only
-            // worth it if we really have to wait.
-            let mut cx = Context::from_waker(noop_waker_ref());
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                return Some(output);
-            }
-            tokio::task::block_in_place(|| park_on(future, deadline, resources::lend_cpu))
-        }
-    }
-}
-
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    // A timeout too large to represent is as good as none.
-    Instant::now()
-        .checked_add(timeout)
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(60 * 60 * 24 * 365 * 100))
-}
+use crate::gather::{self, AsCompleted, WaitOutput, WaitSet};
+use crate::object_ref::ObjectRef;
 
 impl<T: Clone> ObjectRef<T> {
     /// Blocks the current thread until the task finishes and returns a clone of
@@ -150,9 +53,9 @@ impl<T: Clone> ObjectRef<T> {
     #[track_caller]
     pub fn block_get(&self) -> Result<T, Error> {
         let location = Location::caller();
-        let runtime = self.slot.runtime();
+        let observer = self.slot.context().map(|c| c.observer());
         let get = self.get_as("block_get", location);
-        block_on(get, None, location, "block_get", runtime)?.expect("no deadline")
+        block_on(get, None, location, "block_get", observer)?.expect("no deadline")
     }
 
     /// Like [`block_get`](ObjectRef::block_get), but gives up after `timeout` with
@@ -185,10 +88,10 @@ impl<T: Clone> ObjectRef<T> {
     #[track_caller]
     pub fn block_get_timeout(&self, timeout: Duration) -> Result<T, Error> {
         let location = Location::caller();
-        let runtime = self.slot.runtime();
+        let observer = self.slot.context().map(|c| c.observer());
         let get = self.get_as("block_get_timeout", location);
         let deadline = Some(deadline_after(timeout));
-        match block_on(get, deadline, location, "block_get_timeout", runtime)? {
+        match block_on(get, deadline, location, "block_get_timeout", observer)? {
             Some(outcome) => outcome,
             None => Err(Error::GetTimeout {
                 task: self.task().clone(),
@@ -232,8 +135,9 @@ where
 {
     let location = Location::caller();
     let get_all = gather::get_all_as(refs, "block_get_all", location);
-    let runtime = get_all.runtime();
-    block_on(get_all, None, location, "block_get_all", runtime.as_ref())?.expect("no deadline")
+    let context = get_all.context();
+    let observer = context.as_ref().map(|c| c.observer());
+    block_on(get_all, None, location, "block_get_all", observer)?.expect("no deadline")
 }
 
 /// Blocks until every ref is ready and returns every outcome in input order:
@@ -265,9 +169,10 @@ where
 {
     let location = Location::caller();
     let settled = gather::get_all_settled_as(refs, "block_get_all_settled", location);
-    let runtime = settled.runtime();
+    let context = settled.context();
+    let observer = context.as_ref().map(|c| c.observer());
     let call = "block_get_all_settled";
-    Ok(block_on(settled, None, location, call, runtime.as_ref())?.expect("no deadline"))
+    Ok(block_on(settled, None, location, call, observer)?.expect("no deadline"))
 }
 
 /// Blocks until `num_returns` refs are ready or `timeout` passes: Ray's
@@ -304,13 +209,16 @@ pub fn block_wait<T>(
 ) -> Result<WaitOutput<T>, Error> {
     let location = Location::caller();
     let mut wait = gather::Wait::new(refs, num_returns, None, location).named("block_wait");
-    let runtime = refs.first().and_then(|r| r.slot.runtime());
+    let observer = refs
+        .first()
+        .and_then(|r| r.slot.context())
+        .map(|c| c.observer());
     match block_on(
         &mut wait,
         timeout.map(deadline_after),
         location,
         "block_wait",
-        runtime,
+        observer,
     )? {
         Some(result) => result,
         None => Ok(wait.partition()),
@@ -489,5 +397,48 @@ impl<I, F, T> std::fmt::Debug for BlockMapUnordered<I, F, T> {
             .field("stream", &self.stream)
             .field("mode", &self.mode)
             .finish()
+    }
+}
+
+impl<T: Clone> WaitSet<T> {
+    /// Blocks until `num_returns` refs are ready or `timeout` passes, and removes
+    /// and returns them: [`wait`](WaitSet::wait) for plain threads.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let mut set = taskref::WaitSet::new([rt.spawn(async { 1 }), rt.put(2)]);
+    /// let first = set.block_wait(1, None)?;
+    /// assert_eq!((first.len(), set.len()), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`wait`](WaitSet::wait) (except `NoTimer`), and
+    /// [`Error::BlockingInAsyncContext`].
+    ///
+    /// # Panics
+    ///
+    /// Never.
+    ///
+    /// # Blocking
+    ///
+    /// As [`ObjectRef::block_get`], for at most `timeout`.
+    #[track_caller]
+    pub fn block_wait(
+        &mut self,
+        num_returns: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<ObjectRef<T>>, Error> {
+        let location = Location::caller();
+        let context = self.context();
+        let observer = context.as_ref().map(|c| c.observer());
+        let mut wait = self.wait_at(num_returns, location);
+        let deadline = timeout.map(deadline_after);
+        let call = "WaitSet::block_wait";
+        match block_on(&mut wait, deadline, location, call, observer)? {
+            Some(result) => result,
+            None => Ok(wait.take_ready()),
+        }
     }
 }

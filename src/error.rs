@@ -6,106 +6,10 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ObjectId;
+use crate::identity::TaskInfo;
 
 /// A `Result` whose error is [`taskref::Error`](Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Who a task is: its id, its optional name and the line of code that submitted it.
-///
-/// Every [`Error`] about a task carries one, so a message always says which task
-/// failed and where it came from.
-///
-/// # Examples
-///
-/// ```
-/// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-/// let r = rt.spawn(async { panic!("boom") });
-/// let err = r.block_get().unwrap_err();
-/// let task = err.task().unwrap();
-/// assert_eq!(task.id(), r.id());
-/// assert!(task.location().file().ends_with(".rs"));
-/// ```
-#[derive(Clone)]
-pub struct TaskInfo {
-    id: ObjectId,
-    name: Option<Arc<str>>,
-    location: &'static Location<'static>,
-    /// A method call of the actor called `name`, not a task.
-    actor_call: bool,
-}
-
-impl TaskInfo {
-    pub(crate) fn new(
-        id: ObjectId,
-        name: Option<Arc<str>>,
-        location: &'static Location<'static>,
-    ) -> Self {
-        TaskInfo {
-            id,
-            name,
-            location,
-            actor_call: false,
-        }
-    }
-
-    /// Marks this as a method call of the actor called `name`.
-    pub(crate) fn into_actor_call(mut self) -> Self {
-        self.actor_call = true;
-        self
-    }
-
-    /// The id of the task's [`ObjectRef`](crate::ObjectRef).
-    pub fn id(&self) -> ObjectId {
-        self.id
-    }
-
-    /// The name given with [`RemoteFn::name`](crate::RemoteFn::name), if any.
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    /// The call site that submitted the task (`remote`, `spawn`, `put`, ...).
-    pub fn location(&self) -> &'static Location<'static> {
-        self.location
-    }
-
-    /// For a method call of an actor, the actor's name (method calls are
-    /// named after their actor); `None` for tasks.
-    ///
-    /// ```
-    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let counter = rt.actor_builder().name("counter").spawn(|| 0u8).unwrap();
-    /// let err = counter.call(|_: &mut u8| -> u8 { panic!("no") }).block_get().unwrap_err();
-    /// assert_eq!(err.task().unwrap().actor(), Some("counter"));
-    /// ```
-    pub fn actor(&self) -> Option<&str> {
-        self.name.as_deref().filter(|_| self.actor_call)
-    }
-}
-
-impl fmt::Display for TaskInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) if self.actor_call => {
-                write!(f, "call to actor `{name}` ({})", self.location)
-            }
-            Some(name) => write!(f, "task `{name}` ({})", self.location),
-            None => write!(f, "task {} ({})", self.id, self.location),
-        }
-    }
-}
-
-impl fmt::Debug for TaskInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskInfo")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("location", &format_args!("{}", self.location))
-            .field("actor_call", &self.actor_call)
-            .finish()
-    }
-}
 
 /// Everything that can go wrong when a task runs or a caller waits for it.
 ///
@@ -459,6 +363,7 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::ObjectId;
 
     fn info(name: Option<&str>) -> TaskInfo {
         TaskInfo::new(ObjectId::next(), name.map(Arc::from), Location::caller())

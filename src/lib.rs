@@ -147,9 +147,12 @@
 
 mod actor;
 mod args;
+mod block_on;
 mod blocking;
+mod context;
 mod error;
 mod gather;
+mod identity;
 mod object_ref;
 pub mod observe;
 mod park;
@@ -172,16 +175,19 @@ pub use blocking::{
     block_as_completed, block_get_all, block_get_all_settled, block_map_unordered, block_wait,
     BlockAsCompleted, BlockMapUnordered,
 };
-pub use error::{Error, Result, TaskInfo};
+pub use error::{Error, Result};
 pub use gather::{
     as_completed, get_all, get_all_settled, map_unordered, wait, AsCompleted, GetAll,
     GetAllSettled, MapUnordered, Wait, WaitOutput, WaitSet, WaitSetWait,
 };
-pub use object_ref::{Get, GetTimeout, IntoGet, ObjectId, ObjectRef};
+pub use identity::{ObjectId, TaskInfo};
+pub use object_ref::{Get, GetTimeout, IntoGet, ObjectRef};
 pub use observe::{AntiPatterns, Stats, Timeline};
-pub use remote::{AsyncTask, BlockingTask, Func, RemoteFn, TryAsyncTask, TryBlockingTask};
+pub use remote::{Func, RemoteFn};
 pub use runtime::{Builder, Runtime};
-pub use task::{current_task, CurrentTask};
+pub use task::{
+    current_task, AsyncTask, BlockingTask, CurrentTask, TaskKind, TryAsyncTask, TryBlockingTask,
+};
 
 /// The README's examples are compiled and run as doc tests.
 #[cfg(doctest)]

@@ -13,7 +13,8 @@ use std::task::{Context, Poll};
 
 use loom::thread;
 
-use crate::error::{Error, TaskInfo};
+use crate::error::Error;
+use crate::identity::TaskInfo;
 use crate::object_ref::slot::Slot;
 use crate::park::park_on;
 use crate::ObjectId;

@@ -6,54 +6,14 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::error::{Error, TaskInfo};
-use crate::observe::Watch;
+use crate::error::Error;
+use crate::identity::{ObjectId, TaskInfo};
+use crate::observe::{Observer, Waiting};
 use slot::Slot;
-
-/// The identity of an [`ObjectRef`]: unique within the process, ordered by
-/// submission.
-///
-/// # Examples
-///
-/// ```
-/// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-/// let a = rt.put(1);
-/// let b = rt.put(2);
-/// assert!(a.id() < b.id());
-/// assert_eq!(a.id(), a.clone().id());
-/// assert_eq!(format!("{}", a.id()), format!("#{}", a.id().as_u64()));
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectId(u64);
-
-impl ObjectId {
-    pub(crate) fn next() -> ObjectId {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        ObjectId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The id as a number (ids start at 1 and grow with every submission).
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Debug for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ObjectId({})", self.0)
-    }
-}
-
-impl fmt::Display for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
 
 /// A handle to the value a task produces, or will produce: Ray's `ObjectRef`.
 ///
@@ -125,7 +85,7 @@ impl<T> ObjectRef<T> {
             object: Some(self),
             key: None,
             location: None,
-            watch: Watch::default(),
+            waiting: Waiting::default(),
         }
     }
 
@@ -188,10 +148,7 @@ impl<T> ObjectRef<T> {
     /// assert!(!rt.put(1).cancel(), "a finished task cannot be cancelled");
     /// ```
     pub fn cancel(&self) -> bool {
-        match self.slot.runtime() {
-            Some(runtime) => runtime.cancel(&self.slot),
-            None => false,
-        }
+        self.slot.cancel()
     }
 
     /// Waits for the task's value and returns a clone of it.
@@ -248,7 +205,7 @@ impl<T> ObjectRef<T> {
             key: None,
             location,
             call,
-            watch: Watch::default(),
+            waiting: Waiting::default(),
         }
     }
 
@@ -340,6 +297,11 @@ impl<T> ObjectRef<T> {
     }
 }
 
+/// The observer of the runtime that runs the slot's task (`None` for `put`).
+fn observer_of<T>(slot: &Slot<T>) -> Option<&Observer> {
+    slot.context().map(|context| context.observer())
+}
+
 pub(crate) fn read_cloned<T: Clone>(outcome: Result<&T, &Error>) -> Result<T, Error> {
     match outcome {
         Ok(value) => Ok(value.clone()),
@@ -370,7 +332,7 @@ impl<T: Clone> IntoFuture for ObjectRef<T> {
             object: Some(self),
             key: None,
             location: Some(Location::caller()),
-            watch: Watch::default(),
+            waiting: Waiting::default(),
         }
     }
 }
@@ -393,7 +355,7 @@ pub struct Get<'a, T> {
     location: &'static Location<'static>,
     /// Which API call this is, for the timeline and the detector.
     call: &'static str,
-    watch: Watch,
+    waiting: Waiting,
 }
 
 impl<T: Clone> Future for Get<'_, T> {
@@ -403,15 +365,18 @@ impl<T: Clone> Future for Get<'_, T> {
         let this = self.get_mut();
         let slot = this.slot;
         let poll = slot.poll_read(&mut this.key, cx, read_cloned);
-        let (runtime, info) = (slot.runtime(), slot.info());
+        let (observer, info) = (observer_of(slot), slot.info());
+        let pending = poll.is_pending();
         if let Err(denied) =
-            this.watch
-                .start(runtime, info, this.location, this.call, poll.is_pending())
+            this.waiting
+                .start_get(observer, info, this.location, this.call, pending)
         {
             return Poll::Ready(Err(denied));
         }
-        if poll.is_ready() {
-            this.watch.finish(runtime, info, this.location, this.call);
+        if !pending {
+            let id = std::iter::once(info.id());
+            this.waiting
+                .finish(observer, this.call, this.location, id, 1);
         }
         poll
     }
@@ -441,7 +406,7 @@ pub struct IntoGet<T> {
     /// The caller's `.await`; `None` when the runtime itself resolves an
     /// argument (not a user's wait).
     location: Option<&'static Location<'static>>,
-    watch: Watch,
+    waiting: Waiting,
 }
 
 impl<T: Clone> Future for IntoGet<T> {
@@ -456,13 +421,17 @@ impl<T: Clone> Future for IntoGet<T> {
         let slot = &object.slot;
         let pending = slot.poll_read(&mut this.key, cx, |_| ()).is_pending();
         if let Some(location) = this.location {
-            let (runtime, info) = (slot.runtime(), slot.info());
-            if let Err(denied) = this.watch.start(runtime, info, location, "await", pending) {
+            let (observer, info) = (observer_of(slot), slot.info());
+            let started = this
+                .waiting
+                .start_get(observer, info, location, "await", pending);
+            if let Err(denied) = started {
                 this.object = Some(object);
                 return Poll::Ready(Err(denied));
             }
             if !pending {
-                this.watch.finish(runtime, info, location, "await");
+                let id = std::iter::once(info.id());
+                this.waiting.finish(observer, "await", location, id, 1);
             }
         }
         if pending {
@@ -521,8 +490,8 @@ impl<T: Clone> Future for GetTimeout<'_, T> {
             Some(sleep) => sleep,
             None => {
                 // A pending slot always belongs to a runtime: `put` refs are ready.
-                let runtime = slot.runtime().expect("a pending slot has a runtime");
-                match runtime.sleep(this.timeout, this.get.location) {
+                let context = slot.context().expect("a pending slot has a runtime");
+                match context.sleep(this.timeout, this.get.location) {
                     Ok(sleep) => this.sleep.insert(sleep),
                     Err(err) => return Poll::Ready(Err(err)),
                 }

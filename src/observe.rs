@@ -22,6 +22,7 @@ mod detector;
 mod stats;
 mod svg;
 mod timeline;
+mod waiting;
 
 pub use detector::{AntiPatternKind, AntiPatternReport, AntiPatterns};
 pub use stats::{Outcome, Stats};
@@ -30,12 +31,13 @@ pub use timeline::{TaskRecord, Timeline, WaitRecord};
 pub(crate) use detector::Detector;
 pub(crate) use stats::Counters;
 pub(crate) use timeline::{worker_index, Recorder, MAX_WAIT_IDS};
+pub(crate) use waiting::Waiting;
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::error::TaskInfo;
+use crate::identity::TaskInfo;
 use crate::ObjectId;
 
 /// A moment, as nanoseconds since the process's first use of the clock: 8
@@ -152,72 +154,6 @@ impl Observer {
                 refs: refs.take(timeline::MAX_WAIT_IDS).collect(),
                 ref_count,
             });
-        }
-    }
-}
-
-/// What a single-ref get remembers to report its wait: when it began waiting,
-/// and whether the detector flagged it as out of submission order.
-#[derive(Debug, Default)]
-pub(crate) struct Watch {
-    since: Option<Instant>,
-    out_of_order: bool,
-}
-
-impl Watch {
-    /// The get at `location` is polled for the first time (later polls do
-    /// nothing): note the time and, if the ref is `pending`, let the detector
-    /// look. `Err` if the detector denies the call.
-    pub(crate) fn start(
-        &mut self,
-        runtime: Option<&std::sync::Arc<crate::runtime::Shared>>,
-        task: &TaskInfo,
-        location: &'static Location<'static>,
-        call: &'static str,
-        pending: bool,
-    ) -> Result<(), crate::Error> {
-        if self.since.is_some() {
-            return Ok(());
-        }
-        self.since = Some(Instant::now());
-        let Some(runtime) = runtime else {
-            return Ok(());
-        };
-        if !pending {
-            return Ok(());
-        }
-        let observer = &runtime.observer;
-        if !observer.detector.is_on() {
-            return Ok(());
-        }
-        observer
-            .detector
-            .get_waits(location, call, observer.is_only_latest(task.id()))?;
-        if observer.later_sibling_done(task.id(), task.location()) {
-            self.out_of_order = observer.detector.out_of_order_wait(location)?;
-        }
-        Ok(())
-    }
-
-    /// The get returned: record its wait, if it waited.
-    pub(crate) fn finish(
-        &mut self,
-        runtime: Option<&std::sync::Arc<crate::runtime::Shared>>,
-        task: &TaskInfo,
-        location: &'static Location<'static>,
-        call: &'static str,
-    ) {
-        let (Some(since), Some(runtime)) = (self.since.take(), runtime) else {
-            return;
-        };
-        runtime
-            .observer
-            .waited(call, location, since, std::iter::once(task.id()), 1);
-        if std::mem::take(&mut self.out_of_order) {
-            runtime
-                .observer
-                .detector
-                .out_of_order_done(location, since.elapsed());
         }
     }
 }

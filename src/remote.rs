@@ -1,15 +1,17 @@
 //! Remote functions: `rt.remote(f)` / `rt.remote_blocking(f)` and their options.
 
 use std::fmt;
-use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::Arc;
 
 use crate::args::IntoArgs;
+use crate::object_ref::ObjectRef;
 use crate::runtime::Runtime;
-use crate::task::{Fallible, Plain, Retry, TaskOptions};
-use crate::ObjectRef;
+use crate::task::{
+    AsyncTask, BlockingTask, Retry, Submission, TaskKind, TaskOptions, TryAsyncTask,
+    TryBlockingTask,
+};
 
 /// A function usable as a remote function, called with its parameters as a tuple
 /// `L`: implemented for every `Fn` of zero to six parameters that is
@@ -51,22 +53,87 @@ impl_func!(A0 0, A1 1, A2 2, A3 3);
 impl_func!(A0 0, A1 1, A2 2, A3 3, A4 4);
 impl_func!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5);
 
-/// Marker for remote functions that return a future and run on the async workers.
-#[derive(Debug, Clone, Copy)]
-pub enum AsyncTask {}
+// Defined here rather than in `runtime.rs`: the runtime handle sits above
+// remote functions and does not import them.
+impl Runtime {
+    /// Registers an async function as a remote function: each `.remote(args)`
+    /// call runs it as a task on the tokio workers. Ray's `@ray.remote`.
+    ///
+    /// Annotate the parameters (`|x: u64| async move { ... }`). Async tasks ask
+    /// for 0 CPUs by default: they are not bounded by `num_cpus`.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let f = rt.remote(|i: u64| async move { i + 1 });
+    /// assert_eq!(f.remote(1).block_get().unwrap(), 2);
+    /// ```
+    pub fn remote<F, L>(&self, f: F) -> RemoteFn<F, L, AsyncTask>
+    where
+        F: Func<L>,
+        AsyncTask: TaskKind<F::Output>,
+    {
+        RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
 
-/// Marker for remote functions that run to completion on the blocking pool.
-#[derive(Debug, Clone, Copy)]
-pub enum BlockingTask {}
+    /// Registers a CPU-bound function as a remote function: each call runs on the
+    /// blocking pool and holds 1 CPU (by default) while it runs.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let g = rt.remote_blocking(|v: Vec<f64>| v.iter().sum::<f64>());
+    /// assert_eq!(g.remote(vec![0.5, 0.5]).block_get().unwrap(), 1.0);
+    /// ```
+    pub fn remote_blocking<F, L>(&self, f: F) -> RemoteFn<F, L, BlockingTask>
+    where
+        F: Func<L>,
+        BlockingTask: TaskKind<F::Output>,
+    {
+        RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
 
-/// Marker for fallible async remote functions ([`Runtime::try_remote`]).
-#[derive(Debug, Clone, Copy)]
-pub enum TryAsyncTask {}
+    /// Registers a fallible async function: each call's `Ok(v)` becomes its
+    /// ref's value, and `Err(e)` fails the ref with [`Error::TaskFailed`] whose
+    /// [`source`](std::error::Error::source) is `e` (`E: std::error::Error +
+    /// Send + Sync + 'static`). Dependents of a failed call fail with
+    /// [`Error::DependencyFailed`], whose chain leads back to `e`.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let parse = rt.try_remote(|s: &'static str| async move { s.parse::<i32>() });
+    /// assert_eq!(parse.remote("7").block_get().unwrap(), 7);
+    /// let double = rt.remote(|x: i32| async move { 2 * x });
+    /// let err = double.remote(parse.remote("seven")).block_get().unwrap_err();
+    /// assert!(err.is_dependency_failed());
+    /// let root = err.source().unwrap().source().unwrap();
+    /// assert!(root.downcast_ref::<std::num::ParseIntError>().is_some());
+    /// ```
+    pub fn try_remote<F, L>(&self, f: F) -> RemoteFn<F, L, TryAsyncTask>
+    where
+        F: Func<L>,
+        TryAsyncTask: TaskKind<F::Output>,
+    {
+        RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
 
-/// Marker for fallible blocking remote functions
-/// ([`Runtime::try_remote_blocking`]).
-#[derive(Debug, Clone, Copy)]
-pub enum TryBlockingTask {}
+    /// Registers a fallible blocking function: as
+    /// [`try_remote`](Runtime::try_remote), run on the blocking pool like
+    /// [`remote_blocking`](Runtime::remote_blocking).
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let checked = rt.try_remote_blocking(|x: u8| x.checked_mul(2).ok_or(std::fmt::Error));
+    /// assert_eq!(checked.remote(4).block_get().unwrap(), 8);
+    /// assert!(checked.remote(200).block_get().unwrap_err().is_failed());
+    /// ```
+    pub fn try_remote_blocking<F, L>(&self, f: F) -> RemoteFn<F, L, TryBlockingTask>
+    where
+        F: Func<L>,
+        TryBlockingTask: TaskKind<F::Output>,
+    {
+        RemoteFn::new(self.clone(), f, TaskOptions::default())
+    }
+}
 
 /// A function registered with a runtime: `.remote(args)` submits a call and
 /// returns its [`ObjectRef`] at once. Ray's `@ray.remote`.
@@ -290,156 +357,74 @@ impl<F, L, K> RemoteFn<F, L, K> {
     }
 }
 
-/// How to clone a call closure and its arguments for retries, if asked.
-fn retry_for<C: Clone, L>(clone_args: Option<fn(&L) -> L>, _call: &C) -> Option<Retry<C, L>> {
-    clone_args.map(|clone_args| Retry {
-        clone_call: <C as Clone>::clone,
-        clone_args,
-    })
-}
-
-impl<F, L, Fut> RemoteFn<F, L, AsyncTask>
+impl<F, L, K> RemoteFn<F, L, K>
 where
-    F: Func<L, Output = Fut>,
-    Fut: Future + Send + 'static,
-    Fut::Output: Send + 'static,
+    F: Func<L>,
     L: Send + 'static,
+    K: TaskKind<F::Output>,
 {
     /// Submits one call and returns its ref at once. Ray's `f.remote(x)`.
     ///
     /// `args` is one argument (a value or a ref to one) for a one-parameter
     /// function, a tuple of them for several, `()` for none. The call starts once
-    /// every ref argument is ready (and its resources are free); if one fails,
-    /// the call never runs and its ref fails with
-    /// [`Error::DependencyFailed`](crate::Error::DependencyFailed).
+    /// every ref argument is ready and its resources are free: on the tokio
+    /// workers for async functions, on the blocking pool for blocking ones.
+    ///
+    /// The ref holds what the call returns; for a fallible function
+    /// ([`Runtime::try_remote`], [`Runtime::try_remote_blocking`]), `Ok(v)`
+    /// becomes the ref's value and `Err(e)` fails it with
+    /// [`Error::TaskFailed`](crate::Error::TaskFailed), `e` as its source.
+    ///
+    /// # Examples
     ///
     /// ```
     /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
     /// let inc = rt.remote(|x: u64| async move { x + 1 });
     /// let two = inc.remote(inc.remote(0)); // no get in between
     /// assert_eq!(two.block_get().unwrap(), 2);
-    /// ```
-    #[track_caller]
-    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
-    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<Fut::Output> {
-        let func = Arc::clone(&self.func);
-        let call = move |args: L| func.call(args);
-        let retry = retry_for(self.clone_args, &call);
-        self.runtime.shared().submit_async::<L, X, _, Fut, Plain>(
-            &self.options,
-            Location::caller(),
-            args,
-            call,
-            retry,
-        )
-    }
-}
-
-impl<F, L, Fut, T, E> RemoteFn<F, L, TryAsyncTask>
-where
-    F: Func<L, Output = Fut>,
-    Fut: Future<Output = Result<T, E>> + Send + 'static,
-    T: Send + 'static,
-    E: std::error::Error + Send + Sync + 'static,
-    L: Send + 'static,
-{
-    /// Submits one call of a fallible function and returns its ref at once:
-    /// `Ok(v)` becomes the ref's value, `Err(e)` fails it with
-    /// [`Error::TaskFailed`](crate::Error::TaskFailed), `e` as its source.
-    /// Arguments work as for [`RemoteFn::remote`] on infallible functions.
     ///
-    /// ```
-    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let sum = rt.remote_blocking(|v: Vec<u64>| v.iter().sum::<u64>());
+    /// assert_eq!(sum.remote(rt.put(vec![1, 2, 3])).block_get().unwrap(), 6);
+    ///
     /// let parse = rt.try_remote(|s: String| async move { s.parse::<u32>() });
     /// assert_eq!(parse.remote("42".to_string()).block_get().unwrap(), 42);
-    /// let err = parse.remote("x".to_string()).block_get().unwrap_err();
-    /// assert!(err.is_failed());
+    /// assert!(parse.remote("x".to_string()).block_get().unwrap_err().is_failed());
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// Never at submit time: every failure is the ref's. An infeasible or
+    /// invalid resource request, or a shut-down runtime, fails the ref at once
+    /// ([`Error::Infeasible`](crate::Error::Infeasible),
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument),
+    /// [`Error::Shutdown`](crate::Error::Shutdown)); a failed ref argument
+    /// fails it with [`Error::DependencyFailed`](crate::Error::DependencyFailed)
+    /// without running the call.
+    ///
+    /// # Panics
+    ///
+    /// Never: a panic in the call fails its ref with
+    /// [`Error::TaskPanicked`](crate::Error::TaskPanicked).
     #[track_caller]
     #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
-    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<T> {
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<K::Value> {
         let func = Arc::clone(&self.func);
         let call = move |args: L| func.call(args);
-        let retry = retry_for(self.clone_args, &call);
-        self.runtime
-            .shared()
-            .submit_async::<L, X, _, Fut, Fallible>(
-                &self.options,
-                Location::caller(),
-                args,
-                call,
-                retry,
-            )
-    }
-}
-
-impl<F, L, R> RemoteFn<F, L, BlockingTask>
-where
-    F: Func<L, Output = R>,
-    R: Send + 'static,
-    L: Send + 'static,
-{
-    /// Submits one call and returns its ref at once. Ray's `f.remote(x)`.
-    ///
-    /// Arguments work as for async functions: values, refs, or a tuple of them.
-    /// The call runs on the blocking pool once its ref arguments are ready and its
-    /// resources are free.
-    ///
-    /// ```
-    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let sum = rt.remote_blocking(|v: Vec<u64>| v.iter().sum::<u64>());
-    /// let data = rt.put(vec![1, 2, 3]);
-    /// assert_eq!(sum.remote(data).block_get().unwrap(), 6);
-    /// ```
-    #[track_caller]
-    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
-    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<R> {
-        let func = Arc::clone(&self.func);
-        let call = move |args: L| func.call(args);
-        let retry = retry_for(self.clone_args, &call);
-        self.runtime.shared().submit_blocking::<L, X, _, R, Plain>(
-            &self.options,
-            Location::caller(),
+        K::submit(Submission {
+            context: self.runtime.context(),
+            options: &self.options,
+            location: Location::caller(),
+            retry: retry_for(self.clone_args, &call),
             args,
             call,
-            retry,
-        )
+        })
     }
 }
 
-impl<F, L, T, E> RemoteFn<F, L, TryBlockingTask>
-where
-    F: Func<L, Output = Result<T, E>>,
-    T: Send + 'static,
-    E: std::error::Error + Send + Sync + 'static,
-    L: Send + 'static,
-{
-    /// Submits one call of a fallible blocking function: `Ok(v)` becomes the
-    /// ref's value, `Err(e)` fails it with
-    /// [`Error::TaskFailed`](crate::Error::TaskFailed), `e` as its source.
-    ///
-    /// ```
-    /// use std::error::Error as _;
-    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let read = rt.try_remote_blocking(|path: String| std::fs::read_to_string(path));
-    /// let err = read.remote("/no/such/file".to_string()).block_get().unwrap_err();
-    /// let io = err.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
-    /// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
-    /// ```
-    #[track_caller]
-    #[must_use = "dropping the ref does not cancel the task, but loses its result; keep the ref or use `let _ =`"]
-    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> ObjectRef<T> {
-        let func = Arc::clone(&self.func);
-        let call = move |args: L| func.call(args);
-        let retry = retry_for(self.clone_args, &call);
-        self.runtime
-            .shared()
-            .submit_blocking::<L, X, _, Result<T, E>, Fallible>(
-                &self.options,
-                Location::caller(),
-                args,
-                call,
-                retry,
-            )
-    }
+/// How to clone a call closure and its arguments for retries, if asked.
+fn retry_for<C: Clone, L>(clone_args: Option<fn(&L) -> L>, _call: &C) -> Option<Retry<C, L>> {
+    clone_args.map(|clone_args| Retry {
+        clone_call: <C as Clone>::clone,
+        clone_args,
+    })
 }

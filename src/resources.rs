@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use crate::error::{Error, TaskInfo};
+use crate::error::Error;
+use crate::identity::TaskInfo;
 use pool::Pool;
 
 /// Units per whole CPU (or whole unit of a named resource).

@@ -7,22 +7,18 @@ pub use builder::Builder;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::runtime::Handle;
 
 use crate::actor::{ActorBuilder, ActorHandle};
-use crate::error::{Error, TaskInfo};
+use crate::context::RuntimeContext;
+use crate::identity::{ObjectId, TaskInfo};
 use crate::object_ref::slot::Slot;
+use crate::object_ref::ObjectRef;
 use crate::observe::{Observer, Stats, Timeline};
-use crate::remote::{AsyncTask, BlockingTask, Func, RemoteFn, TryAsyncTask, TryBlockingTask};
 use crate::resources::Resources;
-use crate::store::{self, Store};
-use crate::task::{Plain, TaskOptions};
-use crate::timer::Timer;
-use crate::{ObjectId, ObjectRef};
+use crate::task::{AsyncTask, BlockingTask, Submission, TaskKind, TaskOptions};
 
 /// A taskref runtime: submits tasks, hands back [`ObjectRef`]s, and bounds how
 /// many blocking tasks run at once.
@@ -56,21 +52,12 @@ pub struct Runtime {
 }
 
 struct Inner {
-    shared: Arc<Shared>,
+    /// What tasks, refs and waits hold of the runtime. They never hold `Inner`,
+    /// so that a pending task does not keep an owned runtime alive by itself.
+    context: Arc<RuntimeContext>,
     /// The tokio runtime of an owned taskref runtime; `None` when attached, or
     /// once shut down.
     owned: Mutex<Option<tokio::runtime::Runtime>>,
-}
-
-/// What tasks and refs need of their runtime. Tasks hold this, never `Inner`, so
-/// that a pending task does not keep an owned runtime alive by itself.
-pub(crate) struct Shared {
-    pub(crate) handle: Handle,
-    pub(crate) store: Store,
-    pub(crate) resources: Resources,
-    pub(crate) observer: Observer,
-    num_cpus: usize,
-    timer: Timer,
 }
 
 impl Runtime {
@@ -134,31 +121,26 @@ impl Runtime {
         owned: Option<tokio::runtime::Runtime>,
         config: &builder::Config,
     ) -> Runtime {
-        let num_cpus = config.num_cpus;
-        let custom = &config.resources;
-        let timer = match owned {
-            Some(_) => Timer::owned(handle.clone()),
-            None => Timer::attached(handle.clone()),
-        };
-        let resources = Resources::new(num_cpus, custom, handle.clone());
-        let shared = Arc::new(Shared {
+        let resources = Resources::new(config.num_cpus, &config.resources, handle.clone());
+        let observer = Observer::new(config.timeline_capacity, config.anti_patterns);
+        let context = RuntimeContext::new(
             handle,
-            store: Store::default(),
+            owned.is_some(),
+            config.num_cpus,
             resources,
-            observer: Observer::new(config.timeline_capacity, config.anti_patterns),
-            num_cpus,
-            timer,
-        });
+            observer,
+        );
         Runtime {
             inner: Arc::new(Inner {
-                shared,
+                context: Arc::new(context),
                 owned: Mutex::new(owned),
             }),
         }
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.inner.shared
+    /// What the layers below need of this runtime.
+    pub(crate) fn context(&self) -> &Arc<RuntimeContext> {
+        &self.inner.context
     }
 
     /// The runtime's CPU capacity: how many blocking tasks of 1 CPU run at once.
@@ -169,7 +151,7 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn num_cpus(&self) -> usize {
-        self.inner.shared.num_cpus
+        self.inner.context.num_cpus()
     }
 
     /// The total capacity of a named resource declared with
@@ -182,7 +164,7 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn resource_capacity(&self, name: &str) -> Option<f64> {
-        self.inner.shared.resources.capacity_of(name)
+        self.inner.context.resources().capacity_of(name)
     }
 
     /// A snapshot of the runtime's counters over the current window; see
@@ -195,7 +177,7 @@ impl Runtime {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        self.inner.shared.observer.counters.snapshot()
+        self.inner.context.observer().counters.snapshot()
     }
 
     /// Starts a new stats window: counts, busy time and the parallelism's wall
@@ -209,7 +191,7 @@ impl Runtime {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reset_stats(&self) {
-        self.inner.shared.observer.counters.reset();
+        self.inner.context.observer().counters.reset();
     }
 
     /// A snapshot of the recent tasks and the caller's waits (empty if the
@@ -223,8 +205,8 @@ impl Runtime {
     /// ```
     pub fn timeline(&self) -> Timeline {
         self.inner
-            .shared
-            .observer
+            .context
+            .observer()
             .recorder
             .as_ref()
             .map(|r| r.snapshot())
@@ -233,7 +215,7 @@ impl Runtime {
 
     /// Forgets the timeline recorded so far (to picture one phase of a program).
     pub fn clear_timeline(&self) {
-        if let Some(recorder) = &self.inner.shared.observer.recorder {
+        if let Some(recorder) = &self.inner.context.observer().recorder {
             recorder.clear();
         }
     }
@@ -247,7 +229,7 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn handle(&self) -> &Handle {
-        &self.inner.shared.handle
+        self.inner.context.handle()
     }
 
     /// Runs a future to completion as a task and returns its ref at once.
@@ -267,13 +249,14 @@ impl Runtime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.inner.shared.submit_async::<(), (), _, F, Plain>(
-            &TaskOptions::default(),
-            Location::caller(),
-            (),
-            move |()| future,
-            None,
-        )
+        AsyncTask::submit(Submission {
+            context: self.context(),
+            options: &TaskOptions::default(),
+            location: Location::caller(),
+            args: (),
+            call: move |()| future,
+            retry: None,
+        })
     }
 
     /// Runs a closure on the blocking pool and returns its ref at once.
@@ -293,13 +276,14 @@ impl Runtime {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.inner.shared.submit_blocking::<(), (), _, R, Plain>(
-            &TaskOptions::default(),
-            Location::caller(),
-            (),
-            move |()| f(),
-            None,
-        )
+        BlockingTask::submit(Submission {
+            context: self.context(),
+            options: &TaskOptions::default(),
+            location: Location::caller(),
+            args: (),
+            call: move |()| f(),
+            retry: None,
+        })
     }
 
     /// Stores a value and returns an already-ready ref to it: Ray's `ray.put`.
@@ -319,86 +303,6 @@ impl Runtime {
     pub fn put<T: Send + 'static>(&self, value: T) -> ObjectRef<T> {
         let info = TaskInfo::new(ObjectId::next(), None, Location::caller());
         ObjectRef::from_slot(Arc::new(Slot::ready(info, value)))
-    }
-
-    /// Registers an async function as a remote function: each `.remote(args)`
-    /// call runs it as a task on the tokio workers. Ray's `@ray.remote`.
-    ///
-    /// Annotate the parameters (`|x: u64| async move { ... }`). Async tasks ask
-    /// for 0 CPUs by default: they are not bounded by `num_cpus`.
-    ///
-    /// ```
-    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let f = rt.remote(|i: u64| async move { i + 1 });
-    /// assert_eq!(f.remote(1).block_get().unwrap(), 2);
-    /// ```
-    pub fn remote<F, L>(&self, f: F) -> RemoteFn<F, L, AsyncTask>
-    where
-        F: Func<L>,
-        F::Output: Future + Send + 'static,
-        <F::Output as Future>::Output: Send + 'static,
-    {
-        RemoteFn::new(self.clone(), f, TaskOptions::default())
-    }
-
-    /// Registers a CPU-bound function as a remote function: each call runs on the
-    /// blocking pool and holds 1 CPU (by default) while it runs.
-    ///
-    /// ```
-    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let g = rt.remote_blocking(|v: Vec<f64>| v.iter().sum::<f64>());
-    /// assert_eq!(g.remote(vec![0.5, 0.5]).block_get().unwrap(), 1.0);
-    /// ```
-    pub fn remote_blocking<F, L>(&self, f: F) -> RemoteFn<F, L, BlockingTask>
-    where
-        F: Func<L>,
-        F::Output: Send + 'static,
-    {
-        RemoteFn::new(self.clone(), f, TaskOptions::default())
-    }
-
-    /// Registers a fallible async function: each call's `Ok(v)` becomes its
-    /// ref's value, and `Err(e)` fails the ref with [`Error::TaskFailed`] whose
-    /// [`source`](std::error::Error::source) is `e` (`E: std::error::Error +
-    /// Send + Sync + 'static`). Dependents of a failed call fail with
-    /// [`Error::DependencyFailed`], whose chain leads back to `e`.
-    ///
-    /// ```
-    /// use std::error::Error as _;
-    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let parse = rt.try_remote(|s: &'static str| async move { s.parse::<i32>() });
-    /// assert_eq!(parse.remote("7").block_get().unwrap(), 7);
-    /// let double = rt.remote(|x: i32| async move { 2 * x });
-    /// let err = double.remote(parse.remote("seven")).block_get().unwrap_err();
-    /// assert!(err.is_dependency_failed());
-    /// let root = err.source().unwrap().source().unwrap();
-    /// assert!(root.downcast_ref::<std::num::ParseIntError>().is_some());
-    /// ```
-    pub fn try_remote<F, L>(&self, f: F) -> RemoteFn<F, L, TryAsyncTask>
-    where
-        F: Func<L>,
-        F::Output: Future + Send + 'static,
-        <F::Output as Future>::Output: Send + 'static,
-    {
-        RemoteFn::new(self.clone(), f, TaskOptions::default())
-    }
-
-    /// Registers a fallible blocking function: as
-    /// [`try_remote`](Runtime::try_remote), run on the blocking pool like
-    /// [`remote_blocking`](Runtime::remote_blocking).
-    ///
-    /// ```
-    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let checked = rt.try_remote_blocking(|x: u8| x.checked_mul(2).ok_or(std::fmt::Error));
-    /// assert_eq!(checked.remote(4).block_get().unwrap(), 8);
-    /// assert!(checked.remote(200).block_get().unwrap_err().is_failed());
-    /// ```
-    pub fn try_remote_blocking<F, L>(&self, f: F) -> RemoteFn<F, L, TryBlockingTask>
-    where
-        F: Func<L>,
-        F::Output: Send + 'static,
-    {
-        RemoteFn::new(self.clone(), f, TaskOptions::default())
     }
 
     /// Starts an actor holding `state`: Ray's `Actor.remote()`. Its method calls
@@ -444,7 +348,7 @@ impl Runtime {
     /// assert!(r.block_get().unwrap_err().is_cancelled());
     /// ```
     pub fn cancel(&self, id: ObjectId) -> bool {
-        self.inner.shared.store.cancel(id)
+        self.inner.context.cancel(id)
     }
 
     /// Shuts the runtime down: every pending ref fails with [`Error::Shutdown`]
@@ -471,13 +375,13 @@ impl Runtime {
 
     /// Whether [`shutdown`](Runtime::shutdown) has been called.
     pub fn is_shutdown(&self) -> bool {
-        self.inner.shared.store.is_closed()
+        self.inner.context.is_closed()
     }
 }
 
 impl Inner {
     fn shutdown(&self) {
-        self.shared.shutdown();
+        self.context.close();
         let owned = self
             .owned
             .lock()
@@ -504,28 +408,9 @@ impl Drop for Inner {
     }
 }
 
-impl Shared {
-    fn shutdown(&self) {
-        self.store.close();
-        self.resources.close();
-    }
-
-    pub(crate) fn cancel<T>(&self, slot: &Slot<T>) -> bool {
-        slot.fail(store::cancelled)
-    }
-
-    pub(crate) fn sleep(
-        &self,
-        duration: Duration,
-        location: &'static Location<'static>,
-    ) -> Result<Pin<Box<tokio::time::Sleep>>, Error> {
-        self.timer.sleep(duration, location)
-    }
-}
-
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = &self.inner.shared;
+        let context = &self.inner.context;
         let owned = self
             .inner
             .owned
@@ -534,8 +419,8 @@ impl fmt::Debug for Runtime {
             .unwrap_or(false);
         f.debug_struct("Runtime")
             .field("owned", &owned)
-            .field("num_cpus", &shared.num_cpus)
-            .field("shutdown", &shared.store.is_closed())
+            .field("num_cpus", &context.num_cpus())
+            .field("shutdown", &context.is_closed())
             .finish()
     }
 }

@@ -24,9 +24,24 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::error::{Error, TaskInfo};
-use crate::object_ref::slot::ErasedSlot;
-use crate::ObjectId;
+use crate::error::Error;
+use crate::identity::ObjectId;
+use crate::identity::TaskInfo;
+
+/// What the registry needs of a task: the type-erased view of its slot, so
+/// shutdown and cancel can fail a pending task without knowing its value type.
+/// (Defined here, implemented by the slot: the registry sits below refs.)
+pub(crate) trait Registered: Send + Sync {
+    /// Fails the slot with the error `make` builds from the task's identity.
+    /// Returns `false` if the slot was already complete.
+    fn fail_with(&self, make: fn(TaskInfo) -> Error) -> bool;
+
+    /// Whether the slot has left `Pending`.
+    fn is_complete(&self) -> bool;
+
+    /// Who the task is.
+    fn info(&self) -> &TaskInfo;
+}
 
 const SHARDS: usize = 16;
 /// A shard never prunes below this many entries (pruning tiny shards is waste).
@@ -34,7 +49,7 @@ const PRUNE_FLOOR: usize = 1024;
 
 #[derive(Default)]
 struct Shard {
-    entries: Vec<(ObjectId, Weak<dyn ErasedSlot>)>,
+    entries: Vec<(ObjectId, Weak<dyn Registered>)>,
     /// Prune when `entries` reaches this length.
     prune_at: usize,
 }
@@ -89,7 +104,7 @@ impl Store {
 
     /// Registers a spawned task. If the store closed meanwhile, the task is
     /// failed with `Shutdown` (and aborted).
-    pub(crate) fn register(&self, id: ObjectId, slot: &Arc<dyn ErasedSlot>) {
+    pub(crate) fn register(&self, id: ObjectId, slot: &Arc<dyn Registered>) {
         {
             let mut shard = lock(&self.shards[home_shard()]);
             if shard.entries.len() >= shard.prune_at {
@@ -112,7 +127,7 @@ impl Store {
                 .find(|(entry, _)| *entry == id)
                 .and_then(|(_, slot)| slot.upgrade());
             if let Some(slot) = found {
-                return slot.fail_with(cancelled);
+                return slot.fail_with(|task| Error::Cancelled { task });
             }
         }
         false
@@ -134,8 +149,4 @@ impl Store {
 
 fn shutdown(task: TaskInfo) -> Error {
     Error::Shutdown { task }
-}
-
-pub(crate) fn cancelled(task: TaskInfo) -> Error {
-    Error::Cancelled { task }
 }

@@ -72,15 +72,15 @@ pub(crate) struct LazyTimeout {
 
 impl LazyTimeout {
     /// `Ready(Ok)` once `timeout` has passed: at once for a zero timeout, or
-    /// when `runtime` finds no runtime to time it (only refs of a runtime can
-    /// be pending). `Pending` without a timeout. `Err(NoTimer)` for a runtime
-    /// without a timer.
+    /// when `make_sleep` finds no runtime to time it (only refs of a runtime
+    /// can be pending). `Pending` without a timeout. `Err(NoTimer)` for a
+    /// runtime without a timer. `make_sleep` is called at most once, with the
+    /// timeout, when the wait first has to wait.
     pub(crate) fn poll(
         &mut self,
         cx: &mut Context<'_>,
         timeout: Option<Duration>,
-        runtime: impl FnOnce() -> Option<std::sync::Arc<crate::runtime::Shared>>,
-        location: &'static Location<'static>,
+        make_sleep: impl FnOnce(Duration) -> Option<Result<Pin<Box<Sleep>>, Error>>,
     ) -> Poll<Result<(), Error>> {
         let Some(timeout) = timeout else {
             return Poll::Pending;
@@ -90,15 +90,11 @@ impl LazyTimeout {
         }
         let sleep = match &mut self.sleep {
             Some(sleep) => sleep,
-            None => {
-                let Some(runtime) = runtime() else {
-                    return Poll::Ready(Ok(()));
-                };
-                match runtime.sleep(timeout, location) {
-                    Ok(sleep) => self.sleep.insert(sleep),
-                    Err(err) => return Poll::Ready(Err(err)),
-                }
-            }
+            None => match make_sleep(timeout) {
+                None => return Poll::Ready(Ok(())),
+                Some(Ok(sleep)) => self.sleep.insert(sleep),
+                Some(Err(err)) => return Poll::Ready(Err(err)),
+            },
         };
         poll_sleep(sleep, cx).map(Ok)
     }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
 
 use super::ActorHandle;
-use crate::blocking::{block_in_mode, context, Mode};
+use crate::block_on::{block_in_mode, context, Mode};
 use crate::error::Error;
 use crate::gather::Readiness;
 

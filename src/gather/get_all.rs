@@ -6,15 +6,15 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Instant;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::gather::Readiness;
-use crate::observe::MAX_WAIT_IDS;
-use crate::runtime::Shared;
-use crate::{ObjectId, ObjectRef};
+use crate::identity::ObjectId;
+use crate::object_ref::ObjectRef;
+use crate::observe::{Waiting, MAX_WAIT_IDS};
 
 /// Waits for every ref and returns their values in the same order as provided:
 /// the batched `ray.get(refs)`.
@@ -132,13 +132,14 @@ struct Gather<T> {
     /// The refs, until the first poll.
     refs: Option<Vec<ObjectRef<T>>>,
     pending: FuturesUnordered<Readiness<T>>,
-    /// For the timeline: which call, where, since when it waited, on what.
+    /// For the timeline: which call, where, on what (the refs are consumed
+    /// at the first poll, so their first ids are kept), and since when.
     call: &'static str,
     location: &'static Location<'static>,
-    since: Option<Instant>,
     ids: Vec<ObjectId>,
     count: usize,
-    runtime: Option<Arc<Shared>>,
+    waiting: Waiting,
+    context: Option<Arc<RuntimeContext>>,
 }
 
 impl<T> Gather<T> {
@@ -148,7 +149,7 @@ impl<T> Gather<T> {
         location: &'static Location<'static>,
     ) -> Self {
         let refs: Vec<ObjectRef<T>> = refs.into_iter().collect();
-        let runtime = refs.iter().find_map(|r| r.slot.runtime().cloned());
+        let context = refs.iter().find_map(|r| r.slot.context().cloned());
         Gather {
             ids: refs.iter().take(MAX_WAIT_IDS).map(ObjectRef::id).collect(),
             count: refs.len(),
@@ -156,19 +157,17 @@ impl<T> Gather<T> {
             pending: FuturesUnordered::new(),
             call,
             location,
-            since: None,
-            runtime,
+            waiting: Waiting::default(),
+            context,
         }
     }
 
     /// Records the call's wait on the timeline.
     fn finished(&mut self) {
-        if let (Some(since), Some(runtime)) = (self.since.take(), &self.runtime) {
-            let ids = std::mem::take(&mut self.ids);
-            runtime
-                .observer
-                .waited(self.call, self.location, since, ids.into_iter(), self.count);
-        }
+        let observer = self.context.as_ref().map(|c| c.observer());
+        let ids = std::mem::take(&mut self.ids).into_iter();
+        self.waiting
+            .finish(observer, self.call, self.location, ids, self.count);
     }
 }
 
@@ -183,7 +182,7 @@ impl<T: Clone> Gather<T> {
         store: impl Fn(Result<T, Error>) -> Result<U, Error>,
     ) -> Poll<Result<(), Error>> {
         if let Some(refs) = self.refs.take() {
-            self.since = Some(Instant::now());
+            self.waiting.start();
             slots.resize_with(refs.len(), || None);
             for (index, object) in refs.into_iter().enumerate() {
                 match object.take_outcome() {
@@ -226,14 +225,14 @@ impl<T: Clone> Future for GetAll<T> {
 }
 
 impl<T> GetAll<T> {
-    pub(crate) fn runtime(&self) -> Option<Arc<Shared>> {
-        self.gather.runtime.clone()
+    pub(crate) fn context(&self) -> Option<Arc<RuntimeContext>> {
+        self.gather.context.clone()
     }
 }
 
 impl<T> GetAllSettled<T> {
-    pub(crate) fn runtime(&self) -> Option<Arc<Shared>> {
-        self.gather.runtime.clone()
+    pub(crate) fn context(&self) -> Option<Arc<RuntimeContext>> {
+        self.gather.context.clone()
     }
 }
 

@@ -7,15 +7,15 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::Error;
 use crate::gather::Readiness;
-use crate::observe::MAX_WAIT_IDS;
+use crate::object_ref::ObjectRef;
+use crate::observe::{Waiting, MAX_WAIT_IDS};
 use crate::timer::LazyTimeout;
-use crate::ObjectRef;
 
 /// What [`wait`] returns: the ready refs and the rest, both in input order.
 pub type WaitOutput<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
@@ -89,7 +89,7 @@ pub struct Wait<'a, T> {
     sleep: LazyTimeout,
     /// For the timeline: which call, and since when it waited.
     call: &'static str,
-    since: Option<Instant>,
+    waiting: Waiting,
 }
 
 impl<'a, T> Wait<'a, T> {
@@ -108,7 +108,7 @@ impl<'a, T> Wait<'a, T> {
             ready_count: 0,
             sleep: LazyTimeout::default(),
             call: "wait",
-            since: None,
+            waiting: Waiting::default(),
         }
     }
 
@@ -120,15 +120,14 @@ impl<'a, T> Wait<'a, T> {
 
     /// Records the wait, if the call had to wait.
     fn finished(&mut self) {
-        let Some(since) = self.since.take() else {
+        if !self.waiting.is_started() {
             return;
-        };
-        if let Some(runtime) = self.refs.iter().find_map(|r| r.slot.runtime()) {
-            let ids = self.refs.iter().take(MAX_WAIT_IDS).map(ObjectRef::id);
-            runtime
-                .observer
-                .waited(self.call, self.location, since, ids, self.refs.len());
         }
+        let context = self.refs.iter().find_map(|r| r.slot.context());
+        let observer = context.map(|c| c.observer());
+        let ids = self.refs.iter().take(MAX_WAIT_IDS).map(ObjectRef::id);
+        self.waiting
+            .finish(observer, self.call, self.location, ids, self.refs.len());
     }
 
     fn validate(&self) -> Result<(), Error> {
@@ -173,8 +172,12 @@ impl<'a, T> Wait<'a, T> {
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         // The first pending ref's runtime provides the timer.
         let refs = self.refs;
-        let runtime = || refs.iter().find(|r| !r.is_ready())?.slot.runtime().cloned();
-        self.sleep.poll(cx, self.timeout, runtime, self.location)
+        let location = self.location;
+        let make_sleep = |timeout| {
+            let context = refs.iter().find(|r| !r.is_ready())?.slot.context()?;
+            Some(context.sleep(timeout, location))
+        };
+        self.sleep.poll(cx, self.timeout, make_sleep)
     }
 }
 
@@ -193,7 +196,7 @@ impl<T> Future for Wait<'_, T> {
                     pending.push(Readiness::new(index, object.clone()));
                 }
             }
-            this.since = Some(Instant::now());
+            this.waiting.start();
             this.pending = Some(pending);
         }
         let pending = this.pending.as_mut().expect("set above");

@@ -4,15 +4,17 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::gather::Readiness;
+use crate::object_ref::ObjectRef;
 use crate::timer::LazyTimeout;
-use crate::ObjectRef;
 
 /// A set of pending refs to drain with repeated waits: the linear form of Ray's
 /// `ready, refs = ray.wait(refs, num_returns=1)` loop.
@@ -110,55 +112,28 @@ impl<T> WaitSet<T> {
         }
     }
 
-    /// Blocks until `num_returns` refs are ready or `timeout` passes, and removes
-    /// and returns them: [`wait`](WaitSet::wait) for plain threads.
-    ///
-    /// ```
-    /// let rt = taskref::Runtime::new()?;
-    /// let mut set = taskref::WaitSet::new([rt.spawn(async { 1 }), rt.put(2)]);
-    /// let first = set.block_wait(1, None)?;
-    /// assert_eq!((first.len(), set.len()), (1, 1));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// Those of [`wait`](WaitSet::wait) (except `NoTimer`), and
-    /// [`Error::BlockingInAsyncContext`].
-    ///
-    /// # Panics
-    ///
-    /// Never.
-    ///
-    /// # Blocking
-    ///
-    /// As [`ObjectRef::block_get`], for at most `timeout`.
-    #[track_caller]
-    pub fn block_wait(
+    /// The wait behind [`block_wait`](WaitSet::block_wait): no timer, the
+    /// blocking engine keeps the deadline.
+    pub(crate) fn wait_at(
         &mut self,
         num_returns: usize,
-        timeout: Option<Duration>,
-    ) -> Result<Vec<ObjectRef<T>>, Error> {
-        let location = Location::caller();
-        let mut wait = WaitSetWait {
+        location: &'static Location<'static>,
+    ) -> WaitSetWait<'_, T> {
+        WaitSetWait {
             set: self,
             num_returns,
             timeout: None,
             location,
             ready: Vec::new(),
             sleep: LazyTimeout::default(),
-        };
-        let deadline = timeout.map(crate::blocking::deadline_after);
-        let runtime = wait
-            .set
-            .pending
-            .iter()
-            .find_map(|waiting| waiting.object()?.slot.runtime().cloned());
-        let call = "WaitSet::block_wait";
-        match crate::blocking::block_on(&mut wait, deadline, location, call, runtime.as_ref())? {
-            Some(result) => result,
-            None => Ok(wait.take_ready()),
         }
+    }
+
+    /// The runtime of the first pending ref, if any.
+    pub(crate) fn context(&self) -> Option<Arc<RuntimeContext>> {
+        self.pending
+            .iter()
+            .find_map(|waiting| waiting.object()?.slot.context().cloned())
     }
 }
 
@@ -189,18 +164,21 @@ pub struct WaitSetWait<'a, T> {
 }
 
 impl<T> WaitSetWait<'_, T> {
-    fn take_ready(&mut self) -> Vec<ObjectRef<T>> {
+    /// The refs collected so far, removed from the set.
+    pub(crate) fn take_ready(&mut self) -> Vec<ObjectRef<T>> {
         self.ready.drain(..).map(|(_, object)| object).collect()
     }
 
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let pending = &self.set.pending;
-        let runtime = || {
-            pending
+        let location = self.location;
+        let make_sleep = |timeout| {
+            let context = pending
                 .iter()
-                .find_map(|waiting| waiting.object()?.slot.runtime().cloned())
+                .find_map(|waiting| waiting.object()?.slot.context().cloned())?;
+            Some(context.sleep(timeout, location))
         };
-        self.sleep.poll(cx, self.timeout, runtime, self.location)
+        self.sleep.poll(cx, self.timeout, make_sleep)
     }
 }
 

@@ -32,8 +32,10 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::task::JoinHandle;
 
-use crate::error::{Error, TaskInfo};
-use crate::runtime::Shared;
+use crate::context::RuntimeContext;
+use crate::error::Error;
+use crate::identity::TaskInfo;
+use crate::store::Registered;
 
 /// Where a pending slot keeps its waiters: a slab of wakers with a free list, so
 /// registration and removal are O(1) and keys stay stable.
@@ -162,8 +164,13 @@ struct Locked<T> {
     /// thread, as with a tokio `JoinHandle`: freeing it on the worker that ran
     /// the task would contend with the submitting thread's allocations.
     task: Option<JoinHandle<()>>,
-    /// Whether anyone read the outcome (an unread error is reported on drop).
+    /// Whether anyone read the outcome.
     read: bool,
+    /// Whether an unread failure is reported when the slot drops: set by the
+    /// completer for the task's own failures (a panic, an `Err`, a timeout),
+    /// not for errors that repeat one reported elsewhere (a dependency's, a
+    /// cancel's, a shutdown's).
+    report_if_unread: bool,
 }
 
 /// The shared cell of one task's outcome.
@@ -173,21 +180,22 @@ pub(crate) struct Slot<T> {
     done: AtomicBool,
     info: TaskInfo,
     /// The runtime that runs the task (`None` for `put`): its timer serves
-    /// `get_timeout`, its registry serves `cancel`.
-    runtime: Option<Arc<Shared>>,
+    /// `get_timeout`, its observer records waits and unread failures.
+    context: Option<Arc<RuntimeContext>>,
 }
 
 impl<T> Slot<T> {
-    pub(crate) fn pending(info: TaskInfo, runtime: Option<Arc<Shared>>) -> Self {
+    pub(crate) fn pending(info: TaskInfo, context: Option<Arc<RuntimeContext>>) -> Self {
         Slot {
             locked: Mutex::new(Locked {
                 state: State::Pending(Waiters::default()),
                 task: None,
                 read: false,
+                report_if_unread: false,
             }),
             done: AtomicBool::new(false),
             info,
-            runtime,
+            context,
         }
     }
 
@@ -197,10 +205,11 @@ impl<T> Slot<T> {
                 state: State::Ready(value),
                 task: None,
                 read: false,
+                report_if_unread: false,
             }),
             done: AtomicBool::new(true),
             info,
-            runtime: None,
+            context: None,
         }
     }
 
@@ -208,8 +217,8 @@ impl<T> Slot<T> {
         &self.info
     }
 
-    pub(crate) fn runtime(&self) -> Option<&Arc<Shared>> {
-        self.runtime.as_ref()
+    pub(crate) fn context(&self) -> Option<&Arc<RuntimeContext>> {
+        self.context.as_ref()
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -227,7 +236,7 @@ impl<T> Slot<T> {
     /// Moves the slot to its final state. Returns `false` (and drops `outcome`)
     /// if another party completed it first.
     pub(crate) fn complete(&self, outcome: Result<T, Error>) -> bool {
-        match self.complete_deferred(outcome) {
+        match self.complete_deferred(outcome, false) {
             Ok(wake) => {
                 wake.wake_all();
                 true
@@ -245,15 +254,20 @@ impl<T> Slot<T> {
     ///
     /// If another party completed the slot first, the outcome comes back as
     /// `Err`, for the caller to drop where a panicking `Drop` can do no harm.
+    ///
+    /// `report_if_unread`: a failure that nobody reads is reported when the
+    /// slot drops (the completer decides which failures are the task's own).
     pub(crate) fn complete_deferred(
         &self,
         outcome: Result<T, Error>,
+        report_if_unread: bool,
     ) -> Result<PendingWake, Result<T, Error>> {
         let mut locked = self.lock();
         if !matches!(locked.state, State::Pending(_)) {
             drop(locked);
             return Err(outcome);
         }
+        locked.report_if_unread = report_if_unread && outcome.is_err();
         let new_state = match outcome {
             Ok(value) => State::Ready(value),
             Err(err) => State::Failed(Box::new(err)),
@@ -273,7 +287,7 @@ impl<T> Slot<T> {
         if self.is_done() {
             return false;
         }
-        let Ok(wake) = self.complete_deferred(Err(make(self.info.clone()))) else {
+        let Ok(wake) = self.complete_deferred(Err(make(self.info.clone())), false) else {
             return false;
         };
         if let Some(task) = &self.lock().task {
@@ -282,6 +296,12 @@ impl<T> Slot<T> {
         }
         wake.wake_all();
         true
+    }
+
+    /// Cancels the task: fails a pending slot with `Cancelled` and aborts its
+    /// tokio task. `false` if the task had finished (or was cancelled) already.
+    pub(crate) fn cancel(&self) -> bool {
+        self.fail(|task| Error::Cancelled { task })
     }
 
     /// Keeps the tokio task that runs this slot's task; aborts it at once if the
@@ -382,18 +402,6 @@ impl<T> Slot<T> {
         }
     }
 
-    /// How the slot ended, if it has.
-    pub(crate) fn outcome_kind(&self) -> Option<crate::observe::Outcome> {
-        use crate::observe::Outcome;
-        match &self.lock().state {
-            State::Pending(_) => None,
-            State::Ready(_) => Some(Outcome::Ok),
-            State::Failed(err) if err.is_cancelled() => Some(Outcome::Cancelled),
-            State::Failed(err) if err.is_shutdown() => Some(Outcome::Shutdown),
-            State::Failed(_) => Some(Outcome::Failed),
-        }
-    }
-
     /// Forgets a waiter whose future was dropped before the slot completed.
     pub(crate) fn remove_waiter(&self, key: usize) {
         if let State::Pending(waiters) = &mut self.lock().state {
@@ -412,20 +420,17 @@ impl<T> Slot<T> {
 
 impl<T> Drop for Slot<T> {
     fn drop(&mut self) {
-        // Failures nobody read are reported, so they are never silent. Only a
-        // task's own failure counts: a dependent's or a cancel's error repeats
-        // one that is reported (or read) elsewhere.
+        // Failures nobody read are reported, so they are never silent. Which
+        // failures count was decided by whoever completed the slot.
         let locked = self
             .locked
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if locked.read {
+        if locked.read || !locked.report_if_unread {
             return;
         }
-        if let (State::Failed(err), Some(runtime)) = (&locked.state, &self.runtime) {
-            if err.is_panic() || err.is_failed() || err.is_task_timeout() {
-                runtime.observer.detector.unread_error(err);
-            }
+        if let (State::Failed(err), Some(context)) = (&locked.state, &self.context) {
+            context.report_unread(err);
         }
     }
 }
@@ -441,21 +446,7 @@ pub(crate) fn drop_quietly<V>(value: V) {
     }
 }
 
-/// The type-erased view of a slot that the runtime's registry keeps, so shutdown
-/// and cancel can fail a pending task without knowing its value type.
-pub(crate) trait ErasedSlot: Send + Sync {
-    /// Fails the slot with the error `make` builds from the task's identity.
-    /// Returns `false` if the slot was already complete.
-    fn fail_with(&self, make: fn(TaskInfo) -> Error) -> bool;
-
-    /// Whether the slot has left `Pending`.
-    fn is_complete(&self) -> bool;
-
-    /// Who the task is.
-    fn info(&self) -> &TaskInfo;
-}
-
-impl<T: Send> ErasedSlot for Slot<T> {
+impl<T: Send> Registered for Slot<T> {
     fn fail_with(&self, make: fn(TaskInfo) -> Error) -> bool {
         self.fail(make)
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::stats::Outcome;
-use crate::error::TaskInfo;
+use crate::identity::TaskInfo;
 use crate::ObjectId;
 
 const SHARDS: usize = 16;

@@ -32,13 +32,13 @@ pub(crate) async fn run_async<C, L, Fut, K>(
             return completer.complete(Err(err));
         }
     };
-    let shared = Arc::clone(completer.shared());
+    let shared = Arc::clone(completer.context());
     let mut attempts = Attempts::new(call, args, retry, policy.max_retries);
     let mut number = 0;
     while let Some((call, args)) = attempts.next() {
         number += 1;
         // Each attempt takes its resources anew, and only while it runs.
-        let permit = shared.resources.acquire(request.clone()).await;
+        let permit = shared.resources().acquire(request.clone()).await;
         if completer.is_decided() {
             return;
         }

@@ -11,7 +11,8 @@ use pin_project_lite::pin_project;
 
 use super::current::{self, Running};
 use super::finish::Finish;
-use crate::error::{Error, TaskInfo};
+use crate::error::Error;
+use crate::identity::TaskInfo;
 
 /// A panic's payload.
 pub(crate) type Panic = Box<dyn Any + Send>;

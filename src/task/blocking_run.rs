@@ -17,9 +17,10 @@ use super::attempt::{self, Attempts, Policy, Retry};
 use super::current;
 use super::finish::Finish;
 use super::Completer;
-use crate::error::{Error, TaskInfo};
+use crate::context::RuntimeContext;
+use crate::error::Error;
+use crate::identity::TaskInfo;
 use crate::resources::{BlockingTaskScope, Job, Permit, Request};
-use crate::runtime::Shared;
 
 /// A blocking task with a single attempt and no timeout.
 pub(crate) fn once_job<C, L, R, K>(completer: Completer<K::Value>, call: C, args: L) -> Job
@@ -65,7 +66,7 @@ fn run_closure<R>(
 pub(crate) struct Attempting<C, L, K: Finish<R>, R> {
     state: Mutex<State<C, L, K::Value>>,
     info: TaskInfo,
-    shared: Arc<Shared>,
+    shared: Arc<RuntimeContext>,
     request: Request,
     policy: Policy,
 }
@@ -92,7 +93,7 @@ where
         request: Request,
         policy: Policy,
     ) {
-        let shared = Arc::clone(completer.shared());
+        let shared = Arc::clone(completer.context());
         let info = completer.info().clone();
         let attempting = Arc::new(Attempting::<C, L, K, R> {
             info,
@@ -117,7 +118,9 @@ where
         let shared = Arc::clone(&self.shared);
         let request = self.request.clone();
         let job = Job::new(move |permit| self.run_attempt(permit));
-        shared.resources.run_when_free(&shared.handle, request, job);
+        shared
+            .resources()
+            .run_when_free(shared.handle(), request, job);
     }
 
     fn run_attempt(self: Arc<Self>, permit: Permit) -> Option<(Job, Permit)> {
@@ -144,7 +147,7 @@ where
                 Ok(sleep) => {
                     let this = Arc::clone(&self);
                     let settled = Arc::clone(&settled);
-                    Ok(self.shared.handle.spawn(async move {
+                    Ok(self.shared.spawn(async move {
                         let mut sleep = sleep;
                         std::future::poll_fn(|cx| crate::timer::poll_sleep(&mut sleep, cx)).await;
                         this.timed_out(number, &settled);

@@ -5,13 +5,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::error::TaskInfo;
-use crate::object_ref::slot::ErasedSlot;
+use crate::identity::TaskInfo;
+use crate::store::Registered;
 
 /// What the running task is: its slot, and the flag of the current attempt.
 #[derive(Clone)]
 pub(crate) struct Running {
-    pub(crate) slot: Arc<dyn ErasedSlot>,
+    pub(crate) slot: Arc<dyn Registered>,
     /// Set when this attempt was abandoned (it timed out) though the task goes on.
     pub(crate) abandoned: Option<Arc<AtomicBool>>,
 }

@@ -1,0 +1,156 @@
+//! What every layer needs of its runtime, and nothing more: the bottom of the
+//! crate's layering.
+//
+// # Layers
+//
+// From the bottom up; a module may import only what is below it:
+//
+//     sync, quiet, park, identity        primitives; who a task is
+//     error                              Error, Result
+//     observe, resources, store, timer   counters and timeline; capacities;
+//                                        the task registry; tokio's timer
+//     context                            this file: the four above, behind a few
+//                                        narrow methods
+//     object_ref (slot)                  where outcomes land; waiting on one ref
+//     args, task                         resolving arguments; running user code
+//     block_on, gather, blocking         waiting on many refs; the sync facade
+//     remote, actor                      remote functions; actors
+//     runtime                            the public handle, `Runtime`, `Builder`
+//
+// `RuntimeContext` is what the layers above share. Before it, they reached the runtime
+// through field chains on one hub (`runtime::Shared`), and every file that did
+// so sat in one import cycle with `runtime.rs`. Tasks, refs and waits hold an
+// `Arc<RuntimeContext>`, never the public `Runtime`: a pending task must not keep an
+// owned tokio runtime alive by itself (dropping the last `Runtime` shuts it
+// down, and the registry then fails the task with `Shutdown`).
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::identity::ObjectId;
+use crate::observe::Observer;
+use crate::resources::Resources;
+use crate::store::{Registered, Store};
+use crate::timer::Timer;
+
+/// The services a runtime gives the layers above it: an executor, a timer, the
+/// observer sink, capacities and the task registry.
+pub(crate) struct RuntimeContext {
+    /// The tokio runtime tasks run on (owned or the application's).
+    handle: Handle,
+    /// Every submitted task, for shutdown and cancel by id.
+    store: Store,
+    /// CPU and named capacities.
+    resources: Resources,
+    /// Counters, timeline and detector.
+    observer: Observer,
+    timer: Timer,
+    num_cpus: usize,
+}
+
+impl RuntimeContext {
+    /// `owned`: the runtime was built with its time driver, so the timer need
+    /// not probe for it.
+    pub(crate) fn new(
+        handle: Handle,
+        owned: bool,
+        num_cpus: usize,
+        resources: Resources,
+        observer: Observer,
+    ) -> RuntimeContext {
+        let timer = match owned {
+            true => Timer::owned(handle.clone()),
+            false => Timer::attached(handle.clone()),
+        };
+        RuntimeContext {
+            handle,
+            store: Store::default(),
+            resources,
+            observer,
+            timer,
+            num_cpus,
+        }
+    }
+
+    /// The tokio runtime the tasks run on.
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Runs `future` on the runtime's async workers.
+    pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs `f` on the runtime's blocking pool.
+    pub(crate) fn spawn_blocking<F>(&self, f: F) -> JoinHandle<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// A `Sleep` of `duration` on the runtime's timer, from any thread;
+    /// `Err(NoTimer)` if the runtime has none.
+    pub(crate) fn sleep(
+        &self,
+        duration: Duration,
+        location: &'static Location<'static>,
+    ) -> Result<Pin<Box<tokio::time::Sleep>>, Error> {
+        self.timer.sleep(duration, location)
+    }
+
+    /// The observer sink: counters, timeline, detector.
+    pub(crate) fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// The runtime's capacities.
+    pub(crate) fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    /// The runtime's CPU capacity.
+    pub(crate) fn num_cpus(&self) -> usize {
+        self.num_cpus
+    }
+
+    /// Records a submitted task, for shutdown and cancel by id. If the runtime
+    /// shut down meanwhile, the task is failed with `Shutdown` at once.
+    pub(crate) fn register(&self, id: ObjectId, task: &Arc<dyn Registered>) {
+        self.store.register(id, task);
+    }
+
+    /// Cancels the unfinished task `id`, if it is this runtime's.
+    pub(crate) fn cancel(&self, id: ObjectId) -> bool {
+        self.store.cancel(id)
+    }
+
+    /// Whether the runtime was shut down: submissions fail at once.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.store.is_closed()
+    }
+
+    /// Shuts down: every registered task that is still pending fails with
+    /// `Shutdown`, and so does every later submission.
+    pub(crate) fn close(&self) {
+        self.store.close();
+        self.resources.close();
+    }
+
+    /// A task's own failure was dropped unread: say so, so nothing is lost
+    /// silently.
+    pub(crate) fn report_unread(&self, err: &Error) {
+        self.observer.detector.unread_error(err);
+    }
+}

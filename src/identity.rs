@@ -1,0 +1,143 @@
+//! Who a task is: `ObjectId` (the identity of a ref) and `TaskInfo` (its id,
+//! name and call site), carried by every error and every record.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The identity of an [`ObjectRef`]: unique within the process, ordered by
+/// submission.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+/// let a = rt.put(1);
+/// let b = rt.put(2);
+/// assert!(a.id() < b.id());
+/// assert_eq!(a.id(), a.clone().id());
+/// assert_eq!(format!("{}", a.id()), format!("#{}", a.id().as_u64()));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(u64);
+
+impl ObjectId {
+    pub(crate) fn next() -> ObjectId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ObjectId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number (ids start at 1 and grow with every submission).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectId({})", self.0)
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Who a task is: its id, its optional name and the line of code that submitted it.
+///
+/// Every [`Error`] about a task carries one, so a message always says which task
+/// failed and where it came from.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+/// let r = rt.spawn(async { panic!("boom") });
+/// let err = r.block_get().unwrap_err();
+/// let task = err.task().unwrap();
+/// assert_eq!(task.id(), r.id());
+/// assert!(task.location().file().ends_with(".rs"));
+/// ```
+#[derive(Clone)]
+pub struct TaskInfo {
+    id: ObjectId,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+    /// A method call of the actor called `name`, not a task.
+    actor_call: bool,
+}
+
+impl TaskInfo {
+    pub(crate) fn new(
+        id: ObjectId,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> Self {
+        TaskInfo {
+            id,
+            name,
+            location,
+            actor_call: false,
+        }
+    }
+
+    /// Marks this as a method call of the actor called `name`.
+    pub(crate) fn into_actor_call(mut self) -> Self {
+        self.actor_call = true;
+        self
+    }
+
+    /// The id of the task's [`ObjectRef`](crate::ObjectRef).
+    pub fn id(&self) -> ObjectId {
+        self.id
+    }
+
+    /// The name given with [`RemoteFn::name`](crate::RemoteFn::name), if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The call site that submitted the task (`remote`, `spawn`, `put`, ...).
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// For a method call of an actor, the actor's name (method calls are
+    /// named after their actor); `None` for tasks.
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let counter = rt.actor_builder().name("counter").spawn(|| 0u8).unwrap();
+    /// let err = counter.call(|_: &mut u8| -> u8 { panic!("no") }).block_get().unwrap_err();
+    /// assert_eq!(err.task().unwrap().actor(), Some("counter"));
+    /// ```
+    pub fn actor(&self) -> Option<&str> {
+        self.name.as_deref().filter(|_| self.actor_call)
+    }
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) if self.actor_call => {
+                write!(f, "call to actor `{name}` ({})", self.location)
+            }
+            Some(name) => write!(f, "task `{name}` ({})", self.location),
+            None => write!(f, "task {} ({})", self.id, self.location),
+        }
+    }
+}
+
+impl fmt::Debug for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskInfo")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("location", &format_args!("{}", self.location))
+            .field("actor_call", &self.actor_call)
+            .finish()
+    }
+}

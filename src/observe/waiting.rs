@@ -1,0 +1,93 @@
+//! `Waiting`: the one record of a user's wait, kept by every waiting future
+//! (`get`, `.await`, `get_timeout`, `get_all`, `wait`, `as_completed` and their
+//! blocking twins).
+//
+// A wait is recorded when it returns: which call, at which call site, on which
+// refs, from its first poll to its end. A future dropped before it returns
+// (a `select!` that took another branch, a timeout around it) records nothing,
+// except streams, which record what they waited when dropped: a stream is
+// often dropped once the caller has what it needs.
+//
+// Single-ref gets also let the detector look at the moment they start waiting
+// (get in a loop, submission order); that check belongs to the get, not to the
+// record, and stays in `start_get`.
+
+use std::panic::Location;
+use std::time::Instant;
+
+use super::Observer;
+use crate::error::Error;
+use crate::identity::{ObjectId, TaskInfo};
+
+/// One user's wait: when it began, and whether the detector flagged it.
+#[derive(Debug, Default)]
+pub(crate) struct Waiting {
+    /// Set at the first poll; taken when the wait is recorded.
+    since: Option<Instant>,
+    /// A single-ref get flagged as out of submission order: its wait time is
+    /// reported to the detector when it ends.
+    out_of_order: bool,
+}
+
+impl Waiting {
+    /// The wait is polled for the first time (later calls do nothing).
+    pub(crate) fn start(&mut self) {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    /// Whether the wait has started and not been recorded yet.
+    pub(crate) fn is_started(&self) -> bool {
+        self.since.is_some()
+    }
+
+    /// A single-ref get at `location` is polled for the first time: start the
+    /// wait and, if the ref is `pending`, let the detector look. `Err` if the
+    /// detector denies the call.
+    pub(crate) fn start_get(
+        &mut self,
+        observer: Option<&Observer>,
+        task: &TaskInfo,
+        location: &'static Location<'static>,
+        call: &'static str,
+        pending: bool,
+    ) -> Result<(), Error> {
+        if self.since.is_some() {
+            return Ok(());
+        }
+        self.start();
+        let Some(observer) = observer.filter(|o| pending && o.detector.is_on()) else {
+            return Ok(());
+        };
+        observer
+            .detector
+            .get_waits(location, call, observer.is_only_latest(task.id()))?;
+        if observer.later_sibling_done(task.id(), task.location()) {
+            self.out_of_order = observer.detector.out_of_order_wait(location)?;
+        }
+        Ok(())
+    }
+
+    /// The wait returned: record it on the timeline (and tell the detector how
+    /// long a flagged get waited). Does nothing if it never started or was
+    /// recorded already.
+    pub(crate) fn finish(
+        &mut self,
+        observer: Option<&Observer>,
+        call: &'static str,
+        location: &'static Location<'static>,
+        refs: impl Iterator<Item = ObjectId>,
+        ref_count: usize,
+    ) {
+        let (Some(since), Some(observer)) = (self.since.take(), observer) else {
+            return;
+        };
+        observer.waited(call, location, since, refs, ref_count);
+        if std::mem::take(&mut self.out_of_order) {
+            observer
+                .detector
+                .out_of_order_done(location, since.elapsed());
+        }
+    }
+}
