@@ -69,7 +69,7 @@ impl<T: Clone> ObjectRef<T> {
     /// let rt = taskref::Runtime::new()?;
     /// let slow = rt.spawn(std::future::pending::<()>());
     /// let err = slow.block_get_timeout(Duration::from_millis(10)).unwrap_err();
-    /// assert!(err.is_timeout());
+    /// assert!(err.is_get_timeout());
     /// assert_eq!(rt.put(1).block_get_timeout(Duration::ZERO)?, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -38,6 +38,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The task panicked (on its last attempt, if it had retries). Other tasks
     /// and the runtime are unaffected.
+    #[non_exhaustive]
     TaskPanicked {
         /// The task that panicked.
         task: TaskInfo,
@@ -48,6 +49,7 @@ pub enum Error {
     },
     /// A fallible task (`try_remote`, `try_remote_blocking`) returned `Err(e)`;
     /// `e` is this error's [`source`](std::error::Error::source).
+    #[non_exhaustive]
     TaskFailed {
         /// The task that failed.
         task: TaskInfo,
@@ -60,6 +62,7 @@ pub enum Error {
     /// (on its last attempt, if it had retries). Unlike [`Error::GetTimeout`],
     /// the task was stopped: an async task was dropped, a blocking task's result
     /// is discarded.
+    #[non_exhaustive]
     TaskTimedOut {
         /// The task that timed out.
         task: TaskInfo,
@@ -69,6 +72,7 @@ pub enum Error {
         attempts: u32,
     },
     /// An argument of the task was a ref whose task failed, so this task never ran.
+    #[non_exhaustive]
     DependencyFailed {
         /// The task that did not run.
         task: TaskInfo,
@@ -79,12 +83,14 @@ pub enum Error {
         cause: Arc<Error>,
     },
     /// The task was cancelled before it produced a value.
+    #[non_exhaustive]
     Cancelled {
         /// The cancelled task.
         task: TaskInfo,
     },
     /// A `get_timeout` / `block_get_timeout` gave up waiting. The task keeps running
     /// and the ref stays valid.
+    #[non_exhaustive]
     GetTimeout {
         /// The task that was waited on.
         task: TaskInfo,
@@ -92,16 +98,19 @@ pub enum Error {
         timeout: Duration,
     },
     /// The runtime was shut down (or dropped) before the task produced a value.
+    #[non_exhaustive]
     Shutdown {
         /// The task that did not finish.
         task: TaskInfo,
     },
     /// A `block_*` call was made on a thread that must not block.
+    #[non_exhaustive]
     BlockingInAsyncContext {
         /// Where the blocking call was made.
         location: &'static Location<'static>,
     },
     /// A caller passed an argument that cannot work (e.g. `num_returns > refs.len()`).
+    #[non_exhaustive]
     InvalidArgument {
         /// What is wrong, and how to fix it.
         message: String,
@@ -110,6 +119,7 @@ pub enum Error {
     },
     /// The task asks for more of a resource than the runtime has in total, so it
     /// could never start.
+    #[non_exhaustive]
     Infeasible {
         /// The task that cannot run.
         task: TaskInfo,
@@ -122,12 +132,14 @@ pub enum Error {
     },
     /// The anti-pattern detector, set to
     /// [`AntiPatterns::Deny`](crate::AntiPatterns::Deny), refused this call.
+    #[non_exhaustive]
     AntiPattern {
         /// What was detected, where, and the fix.
         report: crate::observe::AntiPatternReport,
     },
     /// The actor is dead (killed, its constructor panicked, or every handle
     /// was dropped), so this call never ran.
+    #[non_exhaustive]
     ActorDied {
         /// The call that did not run.
         task: TaskInfo,
@@ -137,6 +149,7 @@ pub enum Error {
         cause: String,
     },
     /// An async timeout was asked of a runtime whose tokio timer is disabled.
+    #[non_exhaustive]
     NoTimer {
         /// Where the timeout was asked for.
         location: &'static Location<'static>,
@@ -212,9 +225,50 @@ impl Error {
         matches!(self, Error::Cancelled { .. })
     }
 
-    /// Whether a get gave up waiting.
-    pub fn is_timeout(&self) -> bool {
+    /// Whether a get or wait gave up waiting ([`Error::GetTimeout`]; the task
+    /// keeps running). A task stopped by its own timeout is
+    /// [`is_task_timeout`](Error::is_task_timeout).
+    pub fn is_get_timeout(&self) -> bool {
         matches!(self, Error::GetTimeout { .. })
+    }
+
+    /// The old name of [`is_get_timeout`](Error::is_get_timeout).
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed `is_get_timeout`, beside `is_task_timeout`"
+    )]
+    pub fn is_timeout(&self) -> bool {
+        self.is_get_timeout()
+    }
+
+    /// Whether a `block_*` call was refused on a thread that must not block
+    /// ([`Error::BlockingInAsyncContext`]).
+    pub fn is_blocking_in_async_context(&self) -> bool {
+        matches!(self, Error::BlockingInAsyncContext { .. })
+    }
+
+    /// Whether a call was given an argument that cannot work
+    /// ([`Error::InvalidArgument`]).
+    pub fn is_invalid_argument(&self) -> bool {
+        matches!(self, Error::InvalidArgument { .. })
+    }
+
+    /// Whether the task asked for more of a resource than the runtime has
+    /// ([`Error::Infeasible`]).
+    pub fn is_infeasible(&self) -> bool {
+        matches!(self, Error::Infeasible { .. })
+    }
+
+    /// Whether the anti-pattern detector refused the call
+    /// ([`Error::AntiPattern`]).
+    pub fn is_anti_pattern(&self) -> bool {
+        matches!(self, Error::AntiPattern { .. })
+    }
+
+    /// Whether an async timeout was asked of a runtime without a timer
+    /// ([`Error::NoTimer`]).
+    pub fn is_no_timer(&self) -> bool {
+        matches!(self, Error::NoTimer { .. })
     }
 
     /// Whether the runtime was shut down before the task finished.

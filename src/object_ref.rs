@@ -227,7 +227,7 @@ impl<T> ObjectRef<T> {
     ///     tokio::time::sleep(Duration::from_secs(60)).await;
     /// });
     /// let err = slow.get_timeout(Duration::from_millis(10)).await.unwrap_err();
-    /// assert!(err.is_timeout());
+    /// assert!(err.is_get_timeout());
     /// assert!(!slow.is_ready(), "the task keeps running");
     /// # }
     /// ```

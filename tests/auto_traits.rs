@@ -19,9 +19,10 @@ fn public_types_and_futures_are_send_and_sync() {
     send_sync(&r);
     send_sync(&r.id());
     send_sync(r.task());
-    send_sync(&Error::Cancelled {
-        task: r.task().clone(),
-    });
+    let cancelled = rt.spawn(std::future::pending::<()>());
+    cancelled.cancel();
+    let err: Error = cancelled.block_get().unwrap_err();
+    send_sync(&err);
     send_sync(&rt.remote(|x: u64| async move { x }));
     send_sync(&rt.remote_blocking(|x: u64| x));
     send_sync(&rt.try_remote(|x: u64| async move { Ok::<_, std::io::Error>(x) }));

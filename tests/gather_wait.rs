@@ -85,7 +85,9 @@ async fn bad_arguments_are_errors_not_hangs() {
     let refs = vec![rt.spawn(std::future::pending::<u8>())];
     let err = taskref::wait(&refs, 2, None).await.unwrap_err();
     match &err {
-        Error::InvalidArgument { message, location } => {
+        Error::InvalidArgument {
+            message, location, ..
+        } => {
             assert!(message.contains("num_returns = 2"), "{message}");
             assert!(
                 location.file().ends_with("gather_wait.rs"),

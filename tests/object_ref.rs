@@ -124,7 +124,7 @@ async fn get_timeout_leaves_the_task_running_and_the_ref_valid() {
         5
     });
     let err = r.get_timeout(Duration::from_millis(10)).await.unwrap_err();
-    assert!(err.is_timeout(), "{err}");
+    assert!(err.is_get_timeout(), "{err}");
     assert!(
         err.to_string().contains("was not ready after waiting"),
         "{err}"
@@ -145,7 +145,7 @@ async fn zero_timeout_on_a_pending_ref_never_waits() {
         .get_timeout(Duration::ZERO)
         .await
         .unwrap_err()
-        .is_timeout());
+        .is_get_timeout());
     assert!(r.block_get_timeout(Duration::ZERO).is_err());
 }
 
@@ -160,7 +160,7 @@ fn get_timeout_works_from_a_runtime_without_a_timer() {
     let err = caller
         .block_on(r.get_timeout(Duration::from_millis(10)))
         .unwrap_err();
-    assert!(err.is_timeout());
+    assert!(err.is_get_timeout());
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn attached_runtime_without_a_timer_reports_no_timer() {
     assert!(r
         .block_get_timeout(Duration::from_millis(10))
         .unwrap_err()
-        .is_timeout());
+        .is_get_timeout());
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn sleepy(rt: &Runtime) -> impl Fn(u64) -> taskref::ObjectRef<u64> + '_ {
 
 fn denied_kind(err: Error) -> AntiPatternKind {
     match err {
-        Error::AntiPattern { report } => report.kind,
+        Error::AntiPattern { report, .. } => report.kind,
         other => panic!("expected AntiPattern, got {other:?}"),
     }
 }

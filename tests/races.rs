@@ -47,7 +47,7 @@ fn get_timeout_racing_completion_never_loses_a_wake_up() {
             let r = rt.spawn(async move { i });
             match r.block_get_timeout(Duration::from_micros(u64::from(i % 50))) {
                 Ok(v) => assert_eq!(v, i),
-                Err(err) => assert!(err.is_timeout(), "{err}"),
+                Err(err) => assert!(err.is_get_timeout(), "{err}"),
             }
             // Whatever the race did, the value is there afterwards.
             assert_eq!(r.block_get_timeout(Duration::from_secs(10)).unwrap(), i);

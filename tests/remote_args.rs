@@ -76,6 +76,7 @@ fn a_failed_dependency_fails_the_task_without_running_it_and_names_upstream() {
                 task,
                 upstream,
                 cause,
+                ..
             } => {
                 assert_eq!(task.name(), Some("consumer"));
                 assert_eq!(upstream.name(), Some("producer"));

@@ -201,7 +201,11 @@ fn a_nested_get_lends_cpu_but_keeps_named_resources() {
                     .resource("db", 1.0)
                     .remote(());
                 let still_waiting = db_child.block_get_timeout(Duration::from_millis(50));
-                (cpu_child, still_waiting.unwrap_err().is_timeout(), db_child)
+                (
+                    cpu_child,
+                    still_waiting.unwrap_err().is_get_timeout(),
+                    db_child,
+                )
             })
             .resource("db", 1.0);
         let (cpu_child, db_blocked, db_child) = parent.remote(()).block_get().unwrap();

@@ -122,6 +122,7 @@ fn requests_beyond_capacity_are_infeasible_at_once() {
                 resource,
                 requested,
                 capacity,
+                ..
             } => {
                 assert_eq!(task.name(), Some("greedy"));
                 assert_eq!(resource, "CPU");

@@ -177,7 +177,7 @@ fn a_get_timeout_is_not_a_task_timeout() {
         let err = slow
             .block_get_timeout(Duration::from_millis(5))
             .unwrap_err();
-        assert!(err.is_timeout() && !err.is_task_timeout());
+        assert!(err.is_get_timeout() && !err.is_task_timeout());
         assert_eq!(slow.block_get().unwrap(), 1, "the task kept running");
     });
 }
