@@ -3,8 +3,10 @@
 //! the blocking facade, with real timings.
 //!
 //! Then it writes pictures of the get-in-a-loop workload and its fix
-//! (`docs/get_in_a_loop.svg`, `docs/gathered.svg`, Chrome traces under
-//! `target/`), and shows the anti-pattern detector's report for each pattern.
+//! (`docs/get_in_a_loop.svg`, `docs/gathered.svg`, both on one time axis in
+//! `docs/w2_loop_vs_gathered.svg`, Chrome traces beside them; `docs/` is the
+//! crate's, whatever the working or target directory), and shows the
+//! anti-pattern detector's report for each pattern.
 //!
 //! Run with `cargo run --release --example anti_patterns` (about 20 s).
 
@@ -143,8 +145,13 @@ fn get_in_a_loop(
 }
 
 /// Runs W2 (100 tasks of a 10 ms sleep) on a fresh runtime, looped or
-/// gathered, and writes its timeline as an SVG picture and a Chrome trace.
-fn picture(looped: bool, svg: &Path, trace: &Path) -> Result<(), Box<dyn std::error::Error>> {
+/// gathered, writes its timeline as an SVG picture and a Chrome trace, and
+/// returns it.
+fn picture(
+    looped: bool,
+    svg: &Path,
+    trace: &Path,
+) -> Result<taskref::Timeline, Box<dyn std::error::Error>> {
     let rt = Runtime::builder()
         .anti_patterns(AntiPatterns::Off)
         .build()?;
@@ -169,7 +176,7 @@ fn picture(looped: bool, svg: &Path, trace: &Path) -> Result<(), Box<dyn std::er
         svg.display(),
         trace.display()
     );
-    Ok(())
+    Ok(timeline)
 }
 
 /// Each anti-pattern once more, on a small scale, so the detector's reports
@@ -324,17 +331,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("(median of {RUNS} runs each, wrong and fixed alternated)");
     println!();
     println!("Pictures of W2 (open the SVGs in a browser, the traces in Perfetto):");
-    std::fs::create_dir_all("docs")?;
-    picture(
+    // Next to the crate's sources, whatever the working directory and the
+    // target directory are; the traces go beside the pictures.
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    std::fs::create_dir_all(&docs)?;
+    let looped = picture(
         true,
-        Path::new("docs/get_in_a_loop.svg"),
-        Path::new("target/get_in_a_loop.trace.json"),
+        &docs.join("get_in_a_loop.svg"),
+        &docs.join("get_in_a_loop.trace.json"),
     )?;
-    picture(
+    let gathered = picture(
         false,
-        Path::new("docs/gathered.svg"),
-        Path::new("target/gathered.trace.json"),
+        &docs.join("gathered.svg"),
+        &docs.join("gathered.trace.json"),
     )?;
+    let both = docs.join("w2_loop_vs_gathered.svg");
+    taskref::Timeline::write_stacked_svg(
+        &both,
+        &[("W2 get in a loop", &looped), ("W2 gathered", &gathered)],
+    )?;
+    println!("  both, one time axis          picture {}", both.display());
     println!();
     println!("What to take away:");
     println!(

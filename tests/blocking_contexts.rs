@@ -203,8 +203,12 @@ fn the_refusal_explains_itself() {
     // Errors cannot be built outside the crate (their variants are
     // `#[non_exhaustive]`): provoke the refusal instead.
     let rt = taskref::Runtime::new().unwrap();
-    let current = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let err = current.block_on(async { rt.put(1).block_get() }).unwrap_err();
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let err = current
+        .block_on(async { rt.put(1).block_get() })
+        .unwrap_err();
     assert!(err.is_blocking_in_async_context());
     let text = err.to_string();
     assert!(text.contains("current-thread"), "{text}");

@@ -101,6 +101,64 @@ fn grouped_lanes(
 }
 
 pub(crate) fn render(timeline: &Timeline) -> String {
+    render_panel(timeline, None, None).0
+}
+
+/// Several timelines stacked top to bottom on one time scale (each from its
+/// own first event), each with its label in its title: the picture that shows
+/// one workload written two ways at a glance.
+pub(crate) fn render_stacked(panels: &[(&str, &Timeline)]) -> String {
+    let axis_ms = panels
+        .iter()
+        .map(|(_, timeline)| span_of(timeline).2)
+        .fold(1e-3, f64::max);
+    let mut body = String::new();
+    let (mut height, mut width) = (0.0f64, LEFT + PLOT_WIDTH + 20.0);
+    for (label, timeline) in panels {
+        let (panel, panel_height, panel_width) = render_panel(timeline, Some(axis_ms), Some(label));
+        // A nested `<svg>` placed with `y`: each panel keeps its own coordinates.
+        body.push_str(&panel.replacen("<svg ", &format!(r#"<svg y="{height:.0}" "#), 1));
+        height += panel_height;
+        width = width.max(panel_width);
+    }
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{body}</svg>\n"
+    )
+}
+
+/// The first and last moment of a timeline, and the span between them in ms.
+fn span_of(timeline: &Timeline) -> (Duration, Duration, f64) {
+    let tasks = timeline
+        .tasks()
+        .iter()
+        .map(|t| (t.started.unwrap_or(t.ended), t.ended));
+    let waits = timeline.waits().iter().map(|w| (w.started, w.ended));
+    let (mut start, mut end) = (None::<Duration>, Duration::ZERO);
+    for (s, e) in tasks.chain(waits) {
+        start = Some(start.map_or(s, |start| start.min(s)));
+        end = end.max(e.max(s));
+    }
+    let start = start.unwrap_or_default();
+    let span_ms = (end.saturating_sub(start).as_secs_f64() * 1e3).max(1e-3);
+    (start, end, span_ms)
+}
+
+/// `n` and the noun, singular or plural.
+fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+/// One timeline's picture; `axis_ms` forces the length of the time axis (to
+/// compare pictures), `label` names the picture in its title. Returns the SVG
+/// with its height and width.
+fn render_panel(
+    timeline: &Timeline,
+    axis_ms: Option<f64>,
+    label: Option<&str>,
+) -> (String, f64, f64) {
     let tasks = timeline.tasks();
     let waits = timeline.waits();
     let task_spans: Vec<(Duration, Duration)> = tasks
@@ -114,19 +172,8 @@ pub(crate) fn render(timeline: &Timeline) -> String {
         .iter()
         .map(|w| (w.started, w.ended.max(w.started)))
         .collect();
-    let start = task_spans
-        .iter()
-        .chain(&wait_spans)
-        .map(|s| s.0)
-        .min()
-        .unwrap_or_default();
-    let end = task_spans
-        .iter()
-        .chain(&wait_spans)
-        .map(|s| s.1)
-        .max()
-        .unwrap_or_default();
-    let span_ms = (end.saturating_sub(start).as_secs_f64() * 1e3).max(1e-3);
+    let (start, _, own_ms) = span_of(timeline);
+    let span_ms = axis_ms.unwrap_or(own_ms);
     let x =
         |t: Duration| LEFT + (t.saturating_sub(start).as_secs_f64() * 1e3) / span_ms * PLOT_WIDTH;
 
@@ -152,10 +199,11 @@ pub(crate) fn render(timeline: &Timeline) -> String {
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         svg,
-        r#"<text x="{LEFT}" y="16" font-size="13">taskref timeline: {} tasks, {} waits, {:.1} ms</text>"#,
-        tasks.len(),
-        waits.len(),
-        span_ms
+        r#"<text x="{LEFT}" y="16" font-size="13">{}: {}, {}, {:.1} ms</text>"#,
+        escape(label.unwrap_or("taskref timeline")),
+        count(tasks.len(), "task"),
+        count(waits.len(), "wait"),
+        own_ms
     );
     // Legend.
     let mut lx = LEFT + 520.0;
@@ -190,8 +238,9 @@ pub(crate) fn render(timeline: &Timeline) -> String {
     if task_only_lanes > 0 {
         let _ = writeln!(
             svg,
-            r#"<text x="8" y="{:.1}">tasks ({task_only_lanes} lanes)</text>"#,
-            tasks_top + row * 0.7
+            r#"<text x="8" y="{:.1}">tasks ({})</text>"#,
+            tasks_top + row * 0.7,
+            count(task_only_lanes, "lane")
         );
     }
     for (actor, lane) in &actor_bands {
@@ -280,7 +329,7 @@ pub(crate) fn render(timeline: &Timeline) -> String {
         axis_y + 30.0
     );
     svg.push_str("</svg>\n");
-    svg
+    (svg, height, width)
 }
 
 fn format_ms(value: f64, step: f64) -> String {
@@ -335,6 +384,13 @@ mod tests {
         assert_eq!(tick_step(100.0), 10.0);
         assert_eq!(tick_step(1100.0), 200.0);
         assert_eq!(tick_step(0.5), 0.05);
+    }
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(1, "wait"), "1 wait");
+        assert_eq!(count(0, "wait"), "0 waits");
+        assert_eq!(count(2, "lane"), "2 lanes");
     }
 
     #[test]
