@@ -7,11 +7,11 @@
 // an async worker, an unread error), so the idiomatic forms cost it nothing.
 // Per-call-site state lives behind one mutex, touched only by those calls.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use dashmap::DashMap;
 
 use crate::error::Error;
 
@@ -93,7 +93,9 @@ struct Site {
 
 pub(crate) struct Detector {
     mode: AntiPatterns,
-    sites: Mutex<HashMap<(&'static Location<'static>, AntiPatternKind), Site>>,
+    /// Per call site and pattern: touched on every wait, from every thread,
+    /// so a concurrent map (one shard lock per entry) instead of one mutex.
+    sites: DashMap<(&'static Location<'static>, AntiPatternKind), Site>,
 }
 
 /// How many times a pattern must repeat at one call site before it is reported.
@@ -103,18 +105,12 @@ impl Detector {
     pub(crate) fn new(mode: AntiPatterns) -> Detector {
         Detector {
             mode,
-            sites: Mutex::default(),
+            sites: DashMap::new(),
         }
     }
 
     pub(crate) fn is_on(&self) -> bool {
         self.mode != AntiPatterns::Off
-    }
-
-    fn sites(
-        &self,
-    ) -> MutexGuard<'_, HashMap<(&'static Location<'static>, AntiPatternKind), Site>> {
-        self.sites.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn raise(&self, report: AntiPatternReport) -> Result<(), Error> {
@@ -143,8 +139,8 @@ impl Detector {
             return Ok(());
         }
         let report = {
-            let mut sites = self.sites();
-            let site = sites
+            let mut site = self
+                .sites
                 .entry((location, AntiPatternKind::GetInLoop))
                 .or_default();
             if !only_latest {
@@ -182,8 +178,8 @@ impl Detector {
             return Ok(false);
         }
         let report = {
-            let mut sites = self.sites();
-            let site = sites
+            let mut site = self
+                .sites
                 .entry((location, AntiPatternKind::SubmissionOrder))
                 .or_default();
             if site.reported && self.mode != AntiPatterns::Deny {
@@ -194,7 +190,7 @@ impl Detector {
                 return Ok(true);
             }
             site.reported = true;
-            submission_order_report(location, site)
+            submission_order_report(location, &site)
         };
         self.raise(report).map(|()| false)
     }
@@ -202,8 +198,8 @@ impl Detector {
     /// An out-of-order wait at `location` took `waited`.
     pub(crate) fn out_of_order_done(&self, location: &'static Location<'static>, waited: Duration) {
         let report = {
-            let mut sites = self.sites();
-            let Some(site) = sites.get_mut(&(location, AntiPatternKind::SubmissionOrder)) else {
+            let key = (location, AntiPatternKind::SubmissionOrder);
+            let Some(mut site) = self.sites.get_mut(&key) else {
                 return;
             };
             site.lost += waited;
@@ -211,7 +207,7 @@ impl Detector {
                 return;
             }
             site.reported = true;
-            submission_order_report(location, site)
+            submission_order_report(location, &site)
         };
         let _ = self.raise(report);
     }
@@ -226,8 +222,8 @@ impl Detector {
             return Ok(());
         }
         {
-            let mut sites = self.sites();
-            let site = sites
+            let mut site = self
+                .sites
                 .entry((location, AntiPatternKind::BlockingInAsync))
                 .or_default();
             if site.reported && self.mode != AntiPatterns::Deny {
