@@ -262,9 +262,10 @@ where
     T: Clone,
     I: IntoIterator<Item = ObjectRef<T>>,
 {
-    let mode = context(Location::caller())?;
+    let location = Location::caller();
+    let mode = context(location)?;
     Ok(BlockAsCompleted {
-        stream: gather::as_completed(refs),
+        stream: gather::as_completed_as(refs, "block_as_completed", location),
         mode,
         _not_send: PhantomData,
     })

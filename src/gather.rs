@@ -16,6 +16,7 @@ mod as_completed;
 mod get_all;
 mod map_unordered;
 mod readiness;
+mod traced;
 mod wait;
 mod wait_set;
 
@@ -25,5 +26,7 @@ pub use map_unordered::{map_unordered, MapUnordered};
 pub use wait::{wait, Wait, WaitOutput};
 pub use wait_set::{WaitSet, WaitSetWait};
 
+pub(crate) use as_completed::as_completed_as;
 pub(crate) use get_all::{get_all_as, get_all_settled_as};
 pub(crate) use readiness::Readiness;
+pub(crate) use traced::Traced;

@@ -139,3 +139,40 @@ fn the_timeline_is_bounded_and_can_be_switched_off() {
         assert_eq!(off.stats().finished, 1, "stats stay on");
     });
 }
+
+#[test]
+fn as_completed_streams_are_recorded_as_one_wait_each() {
+    use futures::StreamExt;
+    let rt = taskref::Runtime::new().unwrap();
+    let f = rt.remote(|x: u64| async move { x });
+    let refs: Vec<_> = (0..3).map(|x| f.remote(x)).collect();
+    let ids: Vec<_> = refs.iter().map(|r| r.id()).collect();
+    let drained: Vec<_> = rt
+        .handle()
+        .block_on(taskref::as_completed(refs).collect::<Vec<_>>());
+    assert_eq!(drained.len(), 3);
+    let line = line!() - 2;
+    let blocked: Vec<_> = taskref::block_as_completed((0..2).map(|x| f.remote(x)))
+        .unwrap()
+        .collect();
+    assert_eq!(blocked.len(), 2);
+    // A stream dropped before its end records what it waited too.
+    let mut partial = taskref::block_as_completed((0..4).map(|x| f.remote(x))).unwrap();
+    assert!(partial.next().is_some());
+    drop(partial);
+
+    let timeline = rt.timeline();
+    let waits = timeline.waits();
+    let calls: Vec<_> = waits.iter().map(|w| (w.call, w.ref_count)).collect();
+    assert_eq!(
+        calls,
+        [
+            ("as_completed", 3),
+            ("block_as_completed", 2),
+            ("block_as_completed", 4)
+        ]
+    );
+    assert_eq!(waits[0].refs, ids);
+    assert_eq!(waits[0].location.line(), line);
+    assert!(waits.iter().all(|w| w.ended >= w.started));
+}

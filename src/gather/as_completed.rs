@@ -1,14 +1,15 @@
 //! `as_completed`: a stream of outcomes in completion order.
 
 use std::fmt;
+use std::panic::Location;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures::stream::{FusedStream, FuturesUnordered, Stream, StreamExt};
 
 use crate::error::Error;
-use crate::gather::Readiness;
-use crate::ObjectRef;
+use crate::gather::{Readiness, Traced};
+use crate::object_ref::ObjectRef;
 
 /// Turns refs into a [`Stream`] of `(index, outcome)` in the order the tasks
 /// finish, where `index` is the ref's position in the input.
@@ -49,23 +50,42 @@ use crate::ObjectRef;
 ///
 /// [`StreamExt::next`] on this stream is cancel safe: an item is removed from the
 /// stream only when it is returned.
+#[track_caller]
 pub fn as_completed<T, I>(refs: I) -> AsCompleted<T>
 where
     T: Clone,
     I: IntoIterator<Item = ObjectRef<T>>,
 {
+    as_completed_as(refs, "as_completed", Location::caller())
+}
+
+/// [`as_completed`] recorded as `call` at `location` (the blocking twin's name).
+pub(crate) fn as_completed_as<T, I>(
+    refs: I,
+    call: &'static str,
+    location: &'static Location<'static>,
+) -> AsCompleted<T>
+where
+    I: IntoIterator<Item = ObjectRef<T>>,
+{
+    let refs: Vec<ObjectRef<T>> = refs.into_iter().collect();
+    let traced = Traced::new(&refs, call, location);
     let pending: FuturesUnordered<_> = refs
         .into_iter()
         .enumerate()
         .map(|(index, object)| Readiness::new(index, object))
         .collect();
-    AsCompleted { pending }
+    AsCompleted { pending, traced }
 }
 
 /// Stream returned by [`as_completed`].
+///
+/// The timeline records it as one wait of the caller, from its first poll
+/// until its last item (or until it is dropped).
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<T> {
     pending: FuturesUnordered<Readiness<T>>,
+    traced: Traced,
 }
 
 impl<T> AsCompleted<T> {
@@ -84,14 +104,21 @@ impl<T: Clone> Stream for AsCompleted<T> {
     type Item = (usize, Result<T, Error>);
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.pending.poll_next_unpin(cx).map(|next| {
-            next.map(|(index, object)| {
-                let outcome = object
-                    .take_outcome()
-                    .unwrap_or_else(|_| unreachable!("a ready ref has an outcome"));
-                (index, outcome)
-            })
-        })
+        self.traced.start();
+        let next = ready!(self.pending.poll_next_unpin(cx));
+        let Some((index, object)) = next else {
+            self.traced.finish();
+            return Poll::Ready(None);
+        };
+        let outcome = object
+            .take_outcome()
+            .unwrap_or_else(|_| unreachable!("a ready ref has an outcome"));
+        if self.pending.is_empty() {
+            // The last item: the wait ends here, not at the next poll (which
+            // a caller who counted the items never makes).
+            self.traced.finish();
+        }
+        Poll::Ready(Some((index, outcome)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -102,6 +129,14 @@ impl<T: Clone> Stream for AsCompleted<T> {
 impl<T: Clone> FusedStream for AsCompleted<T> {
     fn is_terminated(&self) -> bool {
         self.pending.is_terminated()
+    }
+}
+
+impl<T> Drop for AsCompleted<T> {
+    fn drop(&mut self) {
+        // A stream is often dropped once the caller has what it needs: that
+        // wait counts too.
+        self.traced.finish();
     }
 }
 

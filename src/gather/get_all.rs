@@ -11,10 +11,8 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::context::RuntimeContext;
 use crate::error::Error;
-use crate::gather::Readiness;
-use crate::identity::ObjectId;
+use crate::gather::{Readiness, Traced};
 use crate::object_ref::ObjectRef;
-use crate::observe::{Waiting, MAX_WAIT_IDS};
 
 /// Waits for every ref and returns their values in the same order as provided:
 /// the batched `ray.get(refs)`.
@@ -132,14 +130,8 @@ struct Gather<T> {
     /// The refs, until the first poll.
     refs: Option<Vec<ObjectRef<T>>>,
     pending: FuturesUnordered<Readiness<T>>,
-    /// For the timeline: which call, where, on what (the refs are consumed
-    /// at the first poll, so their first ids are kept), and since when.
-    call: &'static str,
-    location: &'static Location<'static>,
-    ids: Vec<ObjectId>,
-    count: usize,
-    waiting: Waiting,
-    context: Option<Arc<RuntimeContext>>,
+    /// For the timeline.
+    traced: Traced,
 }
 
 impl<T> Gather<T> {
@@ -149,25 +141,16 @@ impl<T> Gather<T> {
         location: &'static Location<'static>,
     ) -> Self {
         let refs: Vec<ObjectRef<T>> = refs.into_iter().collect();
-        let context = refs.iter().find_map(|r| r.slot.context().cloned());
         Gather {
-            ids: refs.iter().take(MAX_WAIT_IDS).map(ObjectRef::id).collect(),
-            count: refs.len(),
+            traced: Traced::new(&refs, call, location),
             refs: Some(refs),
             pending: FuturesUnordered::new(),
-            call,
-            location,
-            waiting: Waiting::default(),
-            context,
         }
     }
 
     /// Records the call's wait on the timeline.
     fn finished(&mut self) {
-        let observer = self.context.as_ref().map(|c| c.observer());
-        let ids = std::mem::take(&mut self.ids).into_iter();
-        self.waiting
-            .finish(observer, self.call, self.location, ids, self.count);
+        self.traced.finish();
     }
 }
 
@@ -182,7 +165,7 @@ impl<T: Clone> Gather<T> {
         store: impl Fn(Result<T, Error>) -> Result<U, Error>,
     ) -> Poll<Result<(), Error>> {
         if let Some(refs) = self.refs.take() {
-            self.waiting.start();
+            self.traced.start();
             slots.resize_with(refs.len(), || None);
             for (index, object) in refs.into_iter().enumerate() {
                 match object.take_outcome() {
@@ -226,13 +209,13 @@ impl<T: Clone> Future for GetAll<T> {
 
 impl<T> GetAll<T> {
     pub(crate) fn context(&self) -> Option<Arc<RuntimeContext>> {
-        self.gather.context.clone()
+        self.gather.traced.context().cloned()
     }
 }
 
 impl<T> GetAllSettled<T> {
     pub(crate) fn context(&self) -> Option<Arc<RuntimeContext>> {
-        self.gather.context.clone()
+        self.gather.traced.context().cloned()
     }
 }
 

@@ -27,12 +27,14 @@ pub(crate) struct Waiting {
     /// A single-ref get flagged as out of submission order: its wait time is
     /// reported to the detector when it ends.
     out_of_order: bool,
+    /// Recorded already: a stream polled after its end does not start anew.
+    recorded: bool,
 }
 
 impl Waiting {
     /// The wait is polled for the first time (later calls do nothing).
     pub(crate) fn start(&mut self) {
-        if self.since.is_none() {
+        if self.since.is_none() && !self.recorded {
             self.since = Some(Instant::now());
         }
     }
@@ -53,7 +55,7 @@ impl Waiting {
         call: &'static str,
         pending: bool,
     ) -> Result<(), Error> {
-        if self.since.is_some() {
+        if self.since.is_some() || self.recorded {
             return Ok(());
         }
         self.start();
@@ -80,7 +82,11 @@ impl Waiting {
         refs: impl Iterator<Item = ObjectId>,
         ref_count: usize,
     ) {
-        let (Some(since), Some(observer)) = (self.since.take(), observer) else {
+        let Some(since) = self.since.take() else {
+            return;
+        };
+        self.recorded = true;
+        let Some(observer) = observer else {
             return;
         };
         observer.waited(call, location, since, refs, ref_count);

@@ -1,0 +1,61 @@
+//! `Traced`: what a wait on many refs keeps to record itself once it ends,
+//! for the futures and streams that consume their refs (`get_all`,
+//! `get_all_settled`, `as_completed` and their blocking twins).
+
+use std::panic::Location;
+use std::sync::Arc;
+
+use crate::context::RuntimeContext;
+use crate::identity::ObjectId;
+use crate::object_ref::ObjectRef;
+use crate::observe::{Waiting, MAX_WAIT_IDS};
+
+/// A wait's call, call site and refs (the first ids, taken before the refs are
+/// consumed), with the runtime that records it.
+pub(crate) struct Traced {
+    call: &'static str,
+    location: &'static Location<'static>,
+    ids: Vec<ObjectId>,
+    count: usize,
+    waiting: Waiting,
+    /// The runtime of the first ref that has one (`None` if all are `put`s).
+    context: Option<Arc<RuntimeContext>>,
+}
+
+impl Traced {
+    pub(crate) fn new<T>(
+        refs: &[ObjectRef<T>],
+        call: &'static str,
+        location: &'static Location<'static>,
+    ) -> Traced {
+        Traced {
+            call,
+            location,
+            ids: refs.iter().take(MAX_WAIT_IDS).map(ObjectRef::id).collect(),
+            count: refs.len(),
+            waiting: Waiting::default(),
+            context: refs.iter().find_map(|r| r.slot.context().cloned()),
+        }
+    }
+
+    /// The runtime the refs belong to.
+    pub(crate) fn context(&self) -> Option<&Arc<RuntimeContext>> {
+        self.context.as_ref()
+    }
+
+    /// The wait is polled (only the first call counts).
+    pub(crate) fn start(&mut self) {
+        self.waiting.start();
+    }
+
+    /// The wait ended: record it once.
+    pub(crate) fn finish(&mut self) {
+        if !self.waiting.is_started() {
+            return;
+        }
+        let observer = self.context.as_ref().map(|c| c.observer());
+        let ids = std::mem::take(&mut self.ids).into_iter();
+        self.waiting
+            .finish(observer, self.call, self.location, ids, self.count);
+    }
+}
