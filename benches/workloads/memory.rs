@@ -1,20 +1,25 @@
 //! M1: memory per pending task, 1,000,000 tasks parked on one event, measured as
-//! the RSS growth of a fresh child process per system (so neither system's freed
-//! memory flatters the other).
+//! the RSS growth of a fresh child process per run (so neither system's freed
+//! memory flatters the other), alternating the two systems ([`crate::fresh`]).
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::latency::verdict;
-use crate::report::{Figures, Report, Row};
-use crate::systems::{Config, Face};
+use crate::fresh::{self, Probe, System};
+use crate::report::{median, Figures, Report, Row};
+use crate::systems::{taskref_runtime, tokio_runtime, Config, Face, Systems};
 
-pub(crate) const CHILD_ENV: &str = "TASKREF_BENCH_M1_CHILD";
-const SIZE_ENV: &str = "TASKREF_BENCH_M1_TASKS";
+/// The fresh-process probe: bytes of RSS per pending task.
+pub(crate) const PROBES: &[Probe] = &[Probe {
+    name: "M1/pending",
+    run: pending_bytes_per_task,
+}];
+
+/// M1's target: RSS per pending ref within 1.5x a pending JoinHandle's.
+const TARGET: f64 = 1.5;
 
 fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -26,13 +31,9 @@ fn rss_bytes() -> usize {
     pages * 4096
 }
 
-/// In the child: park `n` tasks of `system` on one `Notify` and print the RSS
+/// In a child: parks `n` tasks of `system` on one `Notify` and returns the RSS
 /// growth per task.
-pub(crate) fn child(system: &str) {
-    let n: usize = std::env::var(SIZE_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+fn pending_bytes_per_task(system: System, n: usize) -> f64 {
     let notify = Arc::new(Notify::new());
     let started = Arc::new(AtomicUsize::new(0));
     let task = |notify: Arc<Notify>, started: Arc<AtomicUsize>| async move {
@@ -46,12 +47,9 @@ pub(crate) fn child(system: &str) {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let per_task = match system {
-        "taskref" => {
-            let rt = taskref::Runtime::builder()
-                .worker_threads(2)
-                .build()
-                .unwrap();
+    let grown = match system {
+        System::Taskref => {
+            let rt = taskref_runtime();
             // Warm up the runtime's own structures before the baseline.
             taskref::block_get_all((0..1000).map(|i| rt.spawn(async move { i }))).unwrap();
             let before = rss_bytes();
@@ -62,14 +60,10 @@ pub(crate) fn child(system: &str) {
             let grown = rss_bytes().saturating_sub(before);
             notify.notify_waiters();
             taskref::block_get_all(refs).unwrap();
-            grown as f64 / n as f64
+            grown
         }
-        _ => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+        System::Tokio => {
+            let rt = tokio_runtime();
             rt.block_on(futures::future::join_all(
                 (0..1000).map(|i| rt.spawn(async move { i })),
             ));
@@ -81,43 +75,38 @@ pub(crate) fn child(system: &str) {
             let grown = rss_bytes().saturating_sub(before);
             notify.notify_waiters();
             rt.block_on(futures::future::join_all(handles));
-            grown as f64 / n as f64
+            grown
         }
     };
-    println!("bytes_per_task={per_task:.1}");
+    grown as f64 / n as f64
 }
 
-fn run_child(system: &str, n: usize) -> f64 {
-    let output = Command::new(std::env::current_exe().expect("bench binary"))
-        .env(CHILD_ENV, system)
-        .env(SIZE_ENV, n.to_string())
-        .output()
-        .expect("run M1 child");
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("bytes_per_task="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "M1 child failed: {text} {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
-}
-
-pub(crate) fn m1_memory(config: &Config, report: &mut Report) {
+pub(crate) fn m1_memory(_: &Systems, config: &Config, report: &mut Report) {
     let n = config.size(1_000_000, 200_000);
-    let taskref = run_child("taskref", n);
-    let tokio = run_child("tokio", n);
-    report.push(Row {
-        workload: "M1".into(),
-        variant: format!("pending tasks {n}"),
-        face: Face::Async,
-        figures: Figures::BytesPerTask { taskref, tokio },
-        note: String::new(),
-    });
+    let pairs = fresh::alternate(&PROBES[0], n, config.pairs);
+    let row = Row::new(
+        "M1",
+        format!("pending tasks {n}"),
+        Face::Async,
+        Figures::BytesPerTask {
+            taskref: median(&pairs.taskref),
+            tokio: median(&pairs.tokio),
+        },
+    );
+    report.fresh(row, pairs.ratios(), TARGET);
     report.note(format!(
-        "RSS per pending task (tokio: JoinHandle); <= 1.5x: {}",
-        verdict(taskref <= 1.5 * tokio)
+        "RSS per pending task, medians (tokio: JoinHandle); {}",
+        report_range(&pairs.taskref, &pairs.tokio)
     ));
+}
+
+/// The spread of the bytes per task, for the reader.
+fn report_range(taskref: &[f64], tokio: &[f64]) -> String {
+    let range = |v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        format!("{lo:.0}-{hi:.0} B")
+    };
+    format!("taskref {}, tokio {}", range(taskref), range(tokio))
 }

@@ -18,20 +18,139 @@ pub(crate) struct Stats {
 
 impl Stats {
     pub(crate) fn of(samples: &[Duration]) -> Stats {
-        let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        let ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        Stats::of_ms(&ms)
+    }
+
+    /// From nanoseconds, as fresh child processes report them.
+    pub(crate) fn of_ns(ns: &[f64]) -> Stats {
+        let ms: Vec<f64> = ns.iter().map(|ns| ns / 1e6).collect();
+        Stats::of_ms(&ms)
+    }
+
+    fn of_ms(ms: &[f64]) -> Stats {
+        let mut ms = ms.to_vec();
         ms.sort_by(f64::total_cmp);
-        let median = if ms.len() % 2 == 1 {
-            ms[ms.len() / 2]
-        } else {
-            (ms[ms.len() / 2 - 1] + ms[ms.len() / 2]) / 2.0
-        };
         Stats {
-            median_ms: median,
+            median_ms: quantile(&ms, 0.5),
             min_ms: ms[0],
             max_ms: ms[ms.len() - 1],
             runs: ms.len(),
         }
     }
+}
+
+/// The per-pair ratios taskref / tokio of one measurement: pair i is the i-th
+/// taskref run and the i-th tokio run, made next to each other, so a noisy
+/// moment weighs on both sides of one ratio rather than on one side of the
+/// ratio of medians.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ratios {
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    /// The quartiles, for measurements of many pairs (W1) where min and max
+    /// are the noise's extremes rather than a spread.
+    pub(crate) q1: f64,
+    pub(crate) q3: f64,
+    pub(crate) pairs: usize,
+}
+
+impl Ratios {
+    pub(crate) fn of(taskref: &[f64], tokio: &[f64]) -> Ratios {
+        assert_eq!(taskref.len(), tokio.len(), "ratios need pairs");
+        assert!(!taskref.is_empty(), "ratios need at least one pair");
+        let mut r: Vec<f64> = taskref.iter().zip(tokio).map(|(a, b)| a / b).collect();
+        r.sort_by(f64::total_cmp);
+        Ratios {
+            median: quantile(&r, 0.5),
+            min: r[0],
+            max: r[r.len() - 1],
+            q1: quantile(&r, 0.25),
+            q3: quantile(&r, 0.75),
+            pairs: r.len(),
+        }
+    }
+
+    pub(crate) fn of_durations(samples: &(Vec<Duration>, Vec<Duration>)) -> Ratios {
+        let secs = |v: &[Duration]| v.iter().map(Duration::as_secs_f64).collect::<Vec<_>>();
+        Ratios::of(&secs(&samples.0), &secs(&samples.1))
+    }
+
+    /// WORKLOADS.md's rule for the large workloads: met only if every pair is
+    /// within the target; a min-max range across it is not "met".
+    pub(crate) fn verdict(&self, target: f64) -> Verdict {
+        if self.max <= target {
+            Verdict::Met
+        } else if self.min > target {
+            Verdict::NotMet
+        } else if self.median <= target {
+            Verdict::StraddlesBelow
+        } else {
+            Verdict::StraddlesAbove
+        }
+    }
+}
+
+/// How a row's ratios are judged against its target.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Rule {
+    /// Every pair within the target (WORKLOADS.md's rule for the large
+    /// workloads: a min-max range across the target is not "met").
+    Range,
+    /// The median pair within the target (W1: many cheap repetitions, whose
+    /// extremes are the machine's noise).
+    Median,
+}
+
+/// A ratio against its target.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Verdict {
+    Met,
+    NotMet,
+    /// The min-max range crosses the target; the median is within it.
+    StraddlesBelow,
+    /// The min-max range crosses the target; the median is over it.
+    StraddlesAbove,
+}
+
+impl Verdict {
+    /// For a rule on the median alone (W1: the median of 200 repetitions).
+    pub(crate) fn of_median(ratios: &Ratios, target: f64) -> Verdict {
+        if ratios.median <= target {
+            Verdict::Met
+        } else {
+            Verdict::NotMet
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::NotMet => "NOT MET",
+            Verdict::StraddlesBelow => "STRADDLES (median within)",
+            Verdict::StraddlesAbove => "STRADDLES (median over)",
+        }
+    }
+}
+
+/// "1 pair", "5 pairs".
+fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The median of `values` (any order).
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    quantile(&sorted, 0.5)
+}
+
+/// The `q` quantile of sorted values, interpolating between neighbours.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 /// What a row reports: times, or (M1) bytes per task.
@@ -46,8 +165,36 @@ pub(crate) struct Row {
     pub(crate) variant: String,
     pub(crate) face: Face,
     pub(crate) figures: Figures,
+    /// Per-pair ratios, where the row has them; the table's ratio column is
+    /// then their median rather than the ratio of the medians.
+    pub(crate) ratios: Option<Ratios>,
+    /// The target ratio, the rule it is judged by, and the verdict.
+    pub(crate) target: Option<(f64, Rule, Verdict)>,
+    /// How the figures were taken ("fresh", "in-process").
+    pub(crate) method: &'static str,
     /// Derived figures and targets, for the reader.
     pub(crate) note: String,
+}
+
+impl Row {
+    /// A row of in-process figures, without ratios or a target.
+    pub(crate) fn new(
+        workload: impl Into<String>,
+        variant: impl Into<String>,
+        face: Face,
+        figures: Figures,
+    ) -> Row {
+        Row {
+            workload: workload.into(),
+            variant: variant.into(),
+            face,
+            figures,
+            ratios: None,
+            target: None,
+            method: "in-process",
+            note: String::new(),
+        }
+    }
 }
 
 pub(crate) struct Report {
@@ -73,21 +220,69 @@ impl Report {
         note: impl Into<String>,
     ) -> (Stats, Stats) {
         let (taskref, tokio) = (Stats::of(&samples.0), Stats::of(&samples.1));
-        self.push(Row {
-            workload: workload.into(),
-            variant: variant.into(),
-            face,
-            figures: Figures::Times { taskref, tokio },
-            note: note.into(),
-        });
+        let mut row = Row::new(workload, variant, face, Figures::Times { taskref, tokio });
+        row.note = note.into();
+        self.push(row);
         (taskref, tokio)
     }
 
-    /// Sets the note of the last row (derived figures, targets).
+    /// Adds a row measured in fresh processes ([`crate::fresh`]), judged by
+    /// its per-pair ratios against `target` with WORKLOADS.md's min-max rule.
+    pub(crate) fn fresh(&mut self, row: Row, ratios: Ratios, target: f64) -> Verdict {
+        self.judged(row, ratios, target, "fresh")
+    }
+
+    /// Adds a row judged by its per-pair ratios against `target` with the
+    /// min-max rule; `method` says how the pairs were taken.
+    pub(crate) fn judged(
+        &mut self,
+        mut row: Row,
+        ratios: Ratios,
+        target: f64,
+        method: &'static str,
+    ) -> Verdict {
+        let verdict = ratios.verdict(target);
+        row.ratios = Some(ratios);
+        row.target = Some((target, Rule::Range, verdict));
+        row.method = method;
+        self.push(row);
+        self.note(format!(
+            "{method}, {}: ratio median {:.2} [min {:.2}, max {:.2}]; <= {target}: {}",
+            plural(ratios.pairs, "pair"),
+            ratios.median,
+            ratios.min,
+            ratios.max,
+            verdict.name()
+        ));
+        verdict
+    }
+
+    /// Judges the last row by the median of its per-pair `ratios` alone (many
+    /// in-process pairs: W1), and notes it.
+    pub(crate) fn judge_median(&mut self, ratios: Ratios, target: f64, extra: &str) {
+        let verdict = Verdict::of_median(&ratios, target);
+        if let Some(row) = self.rows.last_mut() {
+            row.ratios = Some(ratios);
+            row.target = Some((target, Rule::Median, verdict));
+        }
+        self.note(format!(
+            "median of {} per-repetition ratios {:.2} [quartiles {:.2}, {:.2}]; <= {target}: {}{extra}",
+            ratios.pairs,
+            ratios.median,
+            ratios.q1,
+            ratios.q3,
+            verdict.name()
+        ));
+    }
+
+    /// Adds to the note of the last row (derived figures, targets).
     pub(crate) fn note(&mut self, note: String) {
         if let Some(row) = self.rows.last_mut() {
             println!("          ^ {note}");
-            row.note = note;
+            if !row.note.is_empty() {
+                row.note.push_str("; ");
+            }
+            row.note.push_str(&note);
         }
     }
 
@@ -103,7 +298,37 @@ impl Report {
         for row in &self.rows {
             println!("{}", format_row(row));
         }
-        println!("ratio = taskref / tokio (lower is better for taskref); medians");
+        println!(
+            "ratio = taskref / tokio (lower is better for taskref): the median of per-pair ratios \
+             where a row has pairs, else the ratio of the medians"
+        );
+        let targets: Vec<&Row> = self.rows.iter().filter(|r| r.target.is_some()).collect();
+        if !targets.is_empty() {
+            println!();
+            println!(
+                "targets (issue 13): median ratio [min, max] of the pairs, met only if the \
+                 whole range is within; W1: [quartiles], judged by the median"
+            );
+            for row in targets {
+                let (target, rule, verdict) = row.target.expect("filtered");
+                let r = row.ratios.expect("a judged row has ratios");
+                let (lo, hi) = match rule {
+                    Rule::Range => (r.min, r.max),
+                    Rule::Median => (r.q1, r.q3),
+                };
+                println!(
+                    "  {:<5} {:<28} {:<8} {:>7.2} [{lo:.2}, {hi:.2}] <= {:<4} {:>9} {:<10} {}",
+                    row.workload,
+                    row.variant,
+                    row.face.name(),
+                    r.median,
+                    target,
+                    plural(r.pairs, "pair"),
+                    row.method,
+                    verdict.name()
+                );
+            }
+        }
     }
 
     pub(crate) fn write_jsonl(&self) {
@@ -115,13 +340,32 @@ impl Report {
         let path = dir.join("workloads.jsonl");
         let mut out = String::new();
         for row in &self.rows {
-            let base = format!(
-                "\"workload\": {}, \"variant\": {}, \"face\": {}, \"quick\": {}",
+            let mut base = format!(
+                "\"workload\": {}, \"variant\": {}, \"face\": {}, \"quick\": {}, \"method\": {}",
                 json_str(&row.workload),
                 json_str(&row.variant),
                 json_str(row.face.name()),
-                self.quick
+                self.quick,
+                json_str(row.method)
             );
+            if let Some(r) = row.ratios {
+                let _ = write!(
+                    base,
+                    ", \"ratio_median\": {:.4}, \"ratio_min\": {:.4}, \"ratio_max\": {:.4}, \"ratio_q1\": {:.4}, \"ratio_q3\": {:.4}, \"pairs\": {}",
+                    r.median, r.min, r.max, r.q1, r.q3, r.pairs
+                );
+            }
+            if let Some((target, rule, verdict)) = row.target {
+                let rule = match rule {
+                    Rule::Range => "min-max",
+                    Rule::Median => "median",
+                };
+                let _ = write!(
+                    base,
+                    ", \"target\": {target}, \"rule\": \"{rule}\", \"verdict\": {}",
+                    json_str(verdict.name())
+                );
+            }
             match row.figures {
                 Figures::Times { taskref, tokio } => {
                     for (system, s) in [("taskref", taskref), ("tokio", tokio)] {
@@ -157,7 +401,7 @@ fn header() -> String {
 }
 
 fn format_row(row: &Row) -> String {
-    let (a, b, ratio) = match row.figures {
+    let (a, b, of_medians) = match row.figures {
         Figures::Times { taskref, tokio } => (
             format!("{:.3} ms", taskref.median_ms),
             format!("{:.3} ms", tokio.median_ms),
@@ -169,6 +413,7 @@ fn format_row(row: &Row) -> String {
             taskref / tokio,
         ),
     };
+    let ratio = row.ratios.map_or(of_medians, |r| r.median);
     format!(
         "{:<9} {:<22} {:<8} {:>13} {:>13} {:>7.2}  {}",
         row.workload,

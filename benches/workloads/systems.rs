@@ -9,14 +9,23 @@ pub(crate) struct Config {
     pub(crate) quick: bool,
     /// Timed runs per measurement (after one untimed warm-up where noted).
     pub(crate) runs: usize,
+    /// Fresh-process pairs per large workload (WORKLOADS.md asks for at least
+    /// five); `TASKREF_BENCH_PAIRS` overrides.
+    pub(crate) pairs: usize,
 }
 
 impl Config {
     pub(crate) fn from_env() -> Config {
         let quick = std::env::var_os("TASKREF_BENCH_QUICK").is_some_and(|v| v != "0");
+        let pairs = std::env::var("TASKREF_BENCH_PAIRS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&p| p > 0)
+            .unwrap_or(if quick { 2 } else { 5 });
         Config {
             quick,
             runs: if quick { 3 } else { 5 },
+            pairs,
         }
     }
 
@@ -40,18 +49,29 @@ pub(crate) struct Systems {
 impl Systems {
     pub(crate) fn new() -> Systems {
         Systems {
-            taskref: Runtime::builder()
-                .worker_threads(2)
-                .num_cpus(2)
-                .build()
-                .expect("taskref runtime"),
-            tokio: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("tokio runtime"),
+            taskref: taskref_runtime(),
+            tokio: tokio_runtime(),
         }
     }
+}
+
+/// The taskref side of [`Systems`], alone (a fresh child process builds only
+/// the system it measures).
+pub(crate) fn taskref_runtime() -> Runtime {
+    Runtime::builder()
+        .worker_threads(2)
+        .num_cpus(2)
+        .build()
+        .expect("taskref runtime")
+}
+
+/// The plain tokio side of [`Systems`], alone.
+pub(crate) fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// Which side of the API the caller uses.
