@@ -1,9 +1,9 @@
 //! Actors: a worker with state whose method calls return `ObjectRef`s at once
 //! and run one at a time, in the order they were submitted.
 //
-// An actor is a mailbox drained on one blocking-pool thread. A tokio task
-// first waits for the actor's resources (in the pool's first-come queue), and
-// the actor holds them for its whole life (as Ray's actors do); then the
+// An actor is a mailbox drained on one blocking-pool thread. It holds its
+// resources for its whole life (as Ray's actors do): if they are not free at
+// once, a tokio task waits for them in the pool's first-come queue. Then the
 // thread builds the state from its constructor and runs each call's closure
 // over `&mut S`. Each call is a task of the runtime (its own slot, stats,
 // timeline record), so everything that works on refs works on a call's ref.
@@ -290,25 +290,38 @@ impl ActorBuilder {
         let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
         let death = Arc::new(Death::default());
         {
-            let death = Arc::clone(&death);
+            let handle = shared.handle.clone();
+            let actor_death = Arc::clone(&death);
             let name = name.clone();
             let restarts = self.max_restarts;
-            let starter = Arc::clone(&shared);
-            // The actor waits for its resources in a tokio task rather than
-            // as a queued blocking job, so that a kill can end the wait (and
-            // take it out of the resource queue) before the actor ever runs.
-            drop(shared.handle.spawn(async move {
-                let Some(permit) = admitted(&starter, request, &death).await else {
-                    return fail_queued(inbox, &death).await;
-                };
-                drop(starter.handle.spawn_blocking(move || {
+            let start = move |permit: Permit, inbox: mpsc::UnboundedReceiver<Call<S>>| {
+                drop(handle.spawn_blocking(move || {
                     let scope = BlockingTaskScope::enter(permit);
-                    run_actor(make, restarts, inbox, &death, &name);
+                    run_actor(make, restarts, inbox, &actor_death, &name);
                     if let Some((job, permit)) = scope.finish().release_for_handoff() {
                         job.run_chain(permit);
                     }
                 }));
-            }));
+            };
+            match shared.resources.try_acquire(&request) {
+                // Free now (always so for an actor that asks for nothing):
+                // straight to its thread.
+                Some(permit) => start(permit, inbox),
+                // The actor waits for its resources in a tokio task rather
+                // than as a queued blocking job, so that a kill can end the
+                // wait (and take it out of the resource queue) before the
+                // actor ever runs.
+                None => {
+                    let starter = Arc::clone(&shared);
+                    let death = Arc::clone(&death);
+                    drop(shared.handle.spawn(async move {
+                        match admitted(&starter, request, &death).await {
+                            Some(permit) => start(permit, inbox),
+                            None => fail_queued(inbox, &death).await,
+                        }
+                    }));
+                }
+            }
         }
         Ok(ActorHandle {
             inner: Arc::new(Inner {

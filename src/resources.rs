@@ -310,7 +310,9 @@ mod tests {
         }
         assert!(check_capacity(1e14).is_ok() && check_capacity(0.0).is_ok());
         assert!(check_capacity(1e15).unwrap_err().contains("1e14"));
-        assert!(check_capacity(f64::INFINITY).unwrap_err().contains("finite"));
+        assert!(check_capacity(f64::INFINITY)
+            .unwrap_err()
+            .contains("finite"));
     }
 
     #[test]

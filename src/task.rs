@@ -190,7 +190,10 @@ pub(crate) struct Decided<'a, T> {
 impl<T> Future for Decided<'_, T> {
     type Output = ();
 
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
         let this = &mut *self;
         this.slot.poll_ready(&mut this.key, cx)
     }

@@ -816,6 +816,10 @@ fn kill_before_the_actor_gets_its_resources_fails_its_calls_at_once() {
         drop(holder);
         assert_eq!(next.block_get_timeout(PROMPTLY).unwrap(), 1);
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(built.load(Ordering::SeqCst), 0, "a killed actor never starts");
+        assert_eq!(
+            built.load(Ordering::SeqCst),
+            0,
+            "a killed actor never starts"
+        );
     });
 }

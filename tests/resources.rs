@@ -251,14 +251,17 @@ fn a_request_beyond_any_capacity_is_infeasible_and_only_negative_or_nan_is_inval
                 }
             }
             let actors = [
-                ("CPU", rt.actor_builder().num_cpus(amount).spawn(|| ()).err()),
-                ("db", rt.actor_builder().resource("db", amount).spawn(|| ()).err()),
                 (
                     "CPU",
-                    rt.actor_builder()
-                        .num_cpus(amount)
-                        .spawn_async(|| ())
-                        .err(),
+                    rt.actor_builder().num_cpus(amount).spawn(|| ()).err(),
+                ),
+                (
+                    "db",
+                    rt.actor_builder().resource("db", amount).spawn(|| ()).err(),
+                ),
+                (
+                    "CPU",
+                    rt.actor_builder().num_cpus(amount).spawn_async(|| ()).err(),
                 ),
                 (
                     "gpu",
@@ -273,7 +276,9 @@ fn a_request_beyond_any_capacity_is_infeasible_and_only_negative_or_nan_is_inval
                     Some(Error::Infeasible { resource: name, .. }) => {
                         assert_eq!(name, resource, "{amount}");
                     }
-                    other => panic!("actor, {amount} of {resource}: expected Infeasible, got {other:?}"),
+                    other => {
+                        panic!("actor, {amount} of {resource}: expected Infeasible, got {other:?}")
+                    }
                 }
             }
         }
@@ -314,7 +319,13 @@ fn a_request_beyond_any_capacity_is_infeasible_and_only_negative_or_nan_is_inval
             .resource("gpu", -0.0)
             .spawn(|| 5u8)
             .unwrap();
-        assert_eq!(actor.call(|x: &mut u8| *x).block_get_timeout(timeout).unwrap(), 5);
+        assert_eq!(
+            actor
+                .call(|x: &mut u8| *x)
+                .block_get_timeout(timeout)
+                .unwrap(),
+            5
+        );
     });
 }
 
@@ -331,14 +342,23 @@ fn the_largest_capacity_works_end_to_end() {
                 .unwrap();
             assert_eq!(rt.num_cpus(), num_cpus);
             assert_eq!(rt.resource_capacity("db"), Some(MAX_CAPACITY));
-            assert_eq!(rt.spawn_blocking(|| 1).block_get_timeout(timeout).unwrap(), 1);
+            assert_eq!(
+                rt.spawn_blocking(|| 1).block_get_timeout(timeout).unwrap(),
+                1
+            );
             let all = rt
                 .remote(|x: u8| async move { x })
                 .num_cpus(num_cpus as f64)
                 .resource("db", MAX_CAPACITY);
             assert_eq!(all.remote(2).block_get_timeout(timeout).unwrap(), 2);
             let actor = rt.actor_builder().num_cpus(1.0).spawn(|| 3u8).unwrap();
-            assert_eq!(actor.call(|x: &mut u8| *x).block_get_timeout(timeout).unwrap(), 3);
+            assert_eq!(
+                actor
+                    .call(|x: &mut u8| *x)
+                    .block_get_timeout(timeout)
+                    .unwrap(),
+                3
+            );
         }
     });
 }

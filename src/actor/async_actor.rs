@@ -148,7 +148,10 @@ pub(super) async fn dispatch<S: Send + Sync + 'static>(
 
 /// Fails every call still queued, and refuses later ones, with the cause of
 /// death (or "it stopped" if every handle is gone).
-pub(super) async fn fail_queued<S>(mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>, death: &Death) {
+pub(super) async fn fail_queued<S>(
+    mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>,
+    death: &Death,
+) {
     inbox.close();
     let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
     while let Some(call) = inbox.recv().await {

@@ -97,6 +97,9 @@ pub(crate) fn worker_index() -> usize {
     })
 }
 
+/// One shard's task records, each with its sequence number, oldest first.
+type Shard = VecDeque<(u64, TaskRecord)>;
+
 pub(crate) struct Recorder {
     epoch: Instant,
     /// How many task records (and, separately, wait records) are kept.
@@ -106,7 +109,7 @@ pub(crate) struct Recorder {
     /// The sequence number of the next task record.
     next_seq: AtomicU64,
     /// Task records and their sequence numbers, oldest first in each shard.
-    tasks: Box<[Mutex<VecDeque<(u64, TaskRecord)>>]>,
+    tasks: Box<[Mutex<Shard>]>,
     waits: Mutex<VecDeque<WaitRecord>>,
 }
 
@@ -217,7 +220,7 @@ impl Recorder {
 }
 
 /// Drops a shard's records numbered below `cutoff` (they are at its front).
-fn trim(shard: &mut VecDeque<(u64, TaskRecord)>, cutoff: u64) {
+fn trim(shard: &mut Shard, cutoff: u64) {
     while shard.front().is_some_and(|(seq, _)| *seq < cutoff) {
         shard.pop_front();
     }

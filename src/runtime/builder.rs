@@ -6,8 +6,8 @@ use std::num::NonZeroUsize;
 use tokio::runtime::Handle;
 
 use super::Runtime;
-use crate::resources;
 use crate::observe::AntiPatterns;
+use crate::resources;
 
 pub(super) fn default_parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
