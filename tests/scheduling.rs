@@ -152,7 +152,10 @@ fn invalid_requests_are_invalid_arguments() {
         );
     }
     // Infinity is an amount, just more than any runtime has.
-    let r = rt.remote_blocking(|x: u8| x).num_cpus(f64::INFINITY).remote(1);
+    let r = rt
+        .remote_blocking(|x: u8| x)
+        .num_cpus(f64::INFINITY)
+        .remote(1);
     assert!(matches!(r.block_get(), Err(Error::Infeasible { .. })));
 }
 
