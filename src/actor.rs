@@ -1,19 +1,28 @@
 //! Actors: a worker with state whose method calls return `ObjectRef`s at once
 //! and run one at a time, in the order they were submitted.
 //
-// An actor is a mailbox drained by one long-lived job of the resource pool: it
-// takes the actor's resources for the actor's whole life (as Ray's actors
-// do), builds the state from its constructor on a blocking-pool thread, then
-// runs each call's closure over `&mut S`. Each call is a task of the runtime
-// (its own slot, stats, timeline record), so everything that works on refs
-// works on a call's ref. The mailbox is a tokio unbounded channel, so
-// `call` never waits.
+// An actor is a mailbox drained on one blocking-pool thread. It holds its
+// resources for its whole life (as Ray's actors do): if they are not free at
+// once, a tokio task waits for them in the pool's first-come queue. Then the
+// thread builds the state from its constructor and runs each call's closure
+// over `&mut S`. Each call is a task of the runtime (its own slot, stats,
+// timeline record), so everything that works on refs works on a call's ref.
+// The mailbox is a tokio unbounded channel, so `call` never waits.
 //
 // Death: a panicking constructor or `kill()` marks the actor dead; the loop
 // ends at once, dropping the state and giving the resources back, and every
-// call still queued, and every later call, fails with `Error::ActorDied`. A
+// call not yet started, and every later call, fails with `Error::ActorDied`.
+// "At once" covers every place the actor can wait: for its resources (it
+// leaves the queue and never starts), for a call's argument (the call fails
+// without running; `Death::died` wakes the wait) and, for an async actor, for
+// a free concurrency slot. Only a method already running is let finish. A
 // method that panics only fails its own call. When every handle is gone the
 // channel closes, the loop ends and the state is dropped, once.
+//
+// An actor that cannot start at all (its runtime is shut down) is a dead
+// handle from `Runtime::actor` (whose calls fail at once), and an `Err` from
+// the builder's `spawn`: a user's mistake or a shutdown is a value, never a
+// panic.
 
 mod async_actor;
 mod pool;
@@ -27,16 +36,22 @@ pub(crate) mod pool_types {
 }
 
 use std::fmt;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
-use tokio::sync::mpsc;
+use futures::future::{select, Either};
+use tokio::sync::{mpsc, Notify};
 
 use crate::args::Arg;
+use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::identity::TaskInfo;
 use crate::park::park_on;
-use crate::resources::{BlockingTaskScope, Job, Request};
+use crate::resources::{BlockingTaskScope, Permit, Request};
 use crate::runtime::Runtime;
 use crate::task::{Completer, TaskOptions};
 use crate::{ObjectId, ObjectRef};
@@ -45,18 +60,51 @@ use crate::{ObjectId, ObjectRef};
 /// actor is dead, to fail with the cause.
 type Call<S> = Box<dyn FnOnce(Result<&mut S, &str>) + Send>;
 
-/// Why an actor is dead, once it is.
+/// Why an actor is dead, once it is, and a way to wait for it.
 #[derive(Default)]
-struct Death(Mutex<Option<String>>);
+struct Death {
+    /// Set once, with `cause`: a check that costs no lock on every call.
+    dead: AtomicBool,
+    cause: Mutex<Option<String>>,
+    /// Wakes whoever waits in [`died`](Death::died): a call waiting for its
+    /// argument, an actor waiting for its resources or a concurrency slot.
+    notify: Notify,
+}
 
 impl Death {
+    fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
     fn cause(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        if !self.is_dead() {
+            return None;
+        }
+        self.cause.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn set(&self, cause: String) {
-        let mut death = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        death.get_or_insert(cause);
+        {
+            let mut death = self.cause.lock().unwrap_or_else(|p| p.into_inner());
+            death.get_or_insert(cause);
+            self.dead.store(true, Ordering::Release);
+        }
+        self.notify.notify_waiters();
+    }
+
+    /// Resolves with the cause once the actor is dead.
+    async fn died(&self) -> String {
+        loop {
+            // Registered before the check, so a death between the check and
+            // the wait still wakes it (`notify_waiters` wakes only the
+            // registered).
+            let mut notified = pin!(self.notify.notified());
+            notified.as_mut().enable();
+            if let Some(cause) = self.cause() {
+                return cause;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -111,6 +159,9 @@ impl<S> fmt::Debug for ActorHandle<S> {
 }
 
 /// Configures and starts an actor; made by [`Runtime::actor_builder`].
+///
+/// (`ActorBuilder::default()` makes a builder with no runtime: its `spawn`
+/// returns [`Error::InvalidArgument`].)
 #[derive(Clone, Debug, Default)]
 #[must_use = "a builder does nothing until `spawn` is called"]
 pub struct ActorBuilder {
@@ -189,10 +240,12 @@ impl ActorBuilder {
         let actor_name = name.clone();
         let dispatcher_shared = Arc::clone(&shared);
         drop(shared.spawn(async move {
-            // Held for the actor's life.
-            let _permit = dispatcher_shared.resources().acquire(request).await;
+            let death = dispatcher_death;
+            let Some(permit) = admitted(&dispatcher_shared, request, &death).await else {
+                return async_actor::fail_queued(inbox, &death).await;
+            };
             let state = construct(&make, restarts, &actor_name).map(Arc::new);
-            async_actor::dispatch(state, inbox, dispatcher_death, max_concurrency).await;
+            async_actor::dispatch(state, permit, inbox, death, max_concurrency).await;
         }));
         Ok(AsyncActorHandle {
             inner: Arc::new(async_actor::AsyncInner {
@@ -205,12 +258,16 @@ impl ActorBuilder {
     }
 
     /// Starts the actor: `make` builds its state on the actor's thread, once
-    /// its resources are free.
+    /// its resources are free. An actor killed before its resources are free
+    /// never runs `make`.
     ///
     /// # Errors
     ///
     /// [`Error::Infeasible`] if the actor asks for more of a resource than the
-    /// runtime has; [`Error::InvalidArgument`] for a negative or NaN amount;
+    /// runtime has (an infinite amount, or one beyond the largest capacity a
+    /// runtime can have, included); [`Error::InvalidArgument`] for a negative
+    /// or NaN amount, or for a builder made with `ActorBuilder::default()`
+    /// instead of [`Runtime::actor_builder`] (it has no runtime to run on);
     /// [`Error::Shutdown`] if the runtime is shut down.
     ///
     /// ```
@@ -219,6 +276,9 @@ impl ActorBuilder {
     /// assert!(matches!(greedy, Err(taskref::Error::Infeasible { .. })));
     /// let ok = rt.actor_builder().name("cache").num_cpus(1.0).spawn(Vec::<u8>::new)?;
     /// assert_eq!(ok.call(|v: &mut Vec<u8>| v.len()).block_get()?, 0);
+    /// rt.shutdown();
+    /// let late = rt.actor_builder().spawn(|| 0u8);
+    /// assert!(matches!(late, Err(taskref::Error::Shutdown { .. })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[track_caller]
@@ -231,19 +291,40 @@ impl ActorBuilder {
         let shared = Arc::clone(runtime.context());
         let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
         let death = Arc::new(Death::default());
-        let job = {
-            let death = Arc::clone(&death);
+        {
+            let handle = shared.handle().clone();
+            let actor_death = Arc::clone(&death);
             let name = name.clone();
             let restarts = self.max_restarts;
-            Job::new(move |permit| {
-                let scope = BlockingTaskScope::enter(permit);
-                run_actor(make, restarts, inbox, &death, &name);
-                scope.finish().release_for_handoff()
-            })
-        };
-        shared
-            .resources()
-            .run_when_free(shared.handle(), request, job);
+            let start = move |permit: Permit, inbox: mpsc::UnboundedReceiver<Call<S>>| {
+                drop(handle.spawn_blocking(move || {
+                    let scope = BlockingTaskScope::enter(permit);
+                    run_actor(make, restarts, inbox, &actor_death, &name);
+                    if let Some((job, permit)) = scope.finish().release_for_handoff() {
+                        job.run_chain(permit);
+                    }
+                }));
+            };
+            match shared.resources().try_acquire(&request) {
+                // Free now (always so for an actor that asks for nothing):
+                // straight to its thread.
+                Some(permit) => start(permit, inbox),
+                // The actor waits for its resources in a tokio task rather
+                // than as a queued blocking job, so that a kill can end the
+                // wait (and take it out of the resource queue) before the
+                // actor ever runs.
+                None => {
+                    let starter = Arc::clone(&shared);
+                    let death = Arc::clone(&death);
+                    drop(shared.spawn(async move {
+                        match admitted(&starter, request, &death).await {
+                            Some(permit) => start(permit, inbox),
+                            None => fail_queued(inbox, &death).await,
+                        }
+                    }));
+                }
+            }
+        }
         Ok(ActorHandle {
             inner: Arc::new(Inner {
                 runtime,
@@ -262,10 +343,14 @@ impl ActorBuilder {
         &self,
         location: &'static Location<'static>,
     ) -> Result<(Runtime, Arc<str>, Request), Error> {
-        let runtime = self
-            .runtime
-            .clone()
-            .expect("made by Runtime::actor_builder");
+        let Some(runtime) = self.runtime.clone() else {
+            return Err(Error::InvalidArgument {
+                message: "this ActorBuilder has no runtime (it was made with \
+                          `ActorBuilder::default()`); make it with `Runtime::actor_builder`"
+                    .to_owned(),
+                location,
+            });
+        };
         let id = ObjectId::next();
         let name: Arc<str> = match &self.name {
             Some(name) => Arc::from(name.as_str()),
@@ -281,6 +366,32 @@ impl ActorBuilder {
             return Err(Error::Shutdown { task: info });
         }
         Ok((runtime, name, request))
+    }
+}
+
+/// Waits for an actor's resources. `None` if the actor was killed first (its
+/// place in the resource queue is given up at once) or the runtime shut down
+/// meanwhile (a closed pool lets waiters through empty-handed): either way
+/// the actor must not start.
+async fn admitted(shared: &RuntimeContext, request: Request, death: &Death) -> Option<Permit> {
+    let acquire = pin!(shared.resources().acquire(request));
+    let died = pin!(death.died());
+    match select(acquire, died).await {
+        Either::Left((permit, _)) if !shared.is_closed() && !death.is_dead() => Some(permit),
+        Either::Left(_) | Either::Right(_) => None,
+    }
+}
+
+/// Fails every call queued for a sync actor that never started (and refuses
+/// later ones): it died before its resources were free, or its runtime shut
+/// down meanwhile.
+async fn fail_queued<S>(mut inbox: mpsc::UnboundedReceiver<Call<S>>, death: &Death) {
+    inbox.close();
+    let cause = death
+        .cause()
+        .unwrap_or_else(|| "its runtime was shut down before it started".to_owned());
+    while let Some(call) = inbox.recv().await {
+        call(Err(&cause));
     }
 }
 
@@ -347,17 +458,26 @@ fn run_actor<S, F: Fn() -> S>(
     death: &Death,
     name: &str,
 ) {
-    let mut state = construct(&make, restarts, name)
-        .map_err(|cause| death.set(cause))
-        .ok();
+    // Killed between getting its resources and getting its thread: it never
+    // starts, as if killed while it waited.
+    let mut state = if death.is_dead() {
+        None
+    } else {
+        construct(&make, restarts, name)
+            .map_err(|cause| death.set(cause))
+            .ok()
+    };
     if let Some(state) = &mut state {
         while let Some(call) = inbox.blocking_recv() {
-            match death.cause() {
-                None => call(Ok(state)),
-                Some(cause) => {
-                    call(Err(&cause));
-                    break;
-                }
+            if let Some(cause) = death.cause() {
+                call(Err(&cause));
+                break;
+            }
+            call(Ok(state));
+            // A kill during the call (or one that ended its wait for an
+            // argument) ends the actor now, not at the next mail.
+            if death.is_dead() {
+                break;
             }
         }
     }
@@ -373,21 +493,88 @@ fn run_actor<S, F: Fn() -> S>(
     }
 }
 
+/// How a call's wait for its argument ended.
+enum Awaited<A> {
+    /// The argument is here, or its task failed.
+    Args(Result<A, Error>),
+    /// The actor died meanwhile (a kill): the call has not started, so it
+    /// fails with `ActorDied` like every other call not yet started.
+    Died(String),
+    /// The call was cancelled (or shut down) meanwhile.
+    Decided,
+}
+
+/// Waits on the actor's thread for a call's argument, or until the actor dies
+/// or the call is cancelled, whichever comes first. Without this, a call
+/// waiting for an argument that never comes would hold a killed actor (its
+/// state, its resources, the calls behind it) until it came.
+fn wait_for_args<A, R: Send + 'static>(
+    resolving: impl Future<Output = Result<A, Error>>,
+    death: &Death,
+    completer: &Completer<R>,
+) -> Awaited<A> {
+    let mut resolving = pin!(resolving);
+    let mut died = pin!(death.died());
+    let mut decided = pin!(completer.decided());
+    let waiting = std::future::poll_fn(|cx| {
+        // The argument first: a value, or a ref that is ready, returns here
+        // without registering anything anywhere (the common case).
+        if let Poll::Ready(args) = resolving.as_mut().poll(cx) {
+            return Poll::Ready(Awaited::Args(args));
+        }
+        if let Poll::Ready(cause) = died.as_mut().poll(cx) {
+            return Poll::Ready(Awaited::Died(cause));
+        }
+        if decided.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Awaited::Decided);
+        }
+        Poll::Pending
+    });
+    park_on(waiting, None, || ()).unwrap_or_else(|| unreachable!("no deadline"))
+}
+
 impl<S: Send + 'static> ActorHandle<S> {
+    /// [`Runtime::actor`]: never fails itself. If the actor cannot start (its
+    /// runtime is shut down), the handle is dead from the start and each call
+    /// fails at once, naming the call.
+    #[track_caller]
     pub(crate) fn new(runtime: &Runtime, state: S) -> ActorHandle<S> {
-        let mut state = Some(state);
-        let builder = ActorBuilder::new(runtime.clone());
-        // The state exists already: the "constructor" hands it over once.
-        let state = Mutex::new(state.take());
-        builder
-            .spawn(move || {
-                state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-                    .expect("an actor without a constructor is built once")
-            })
-            .unwrap_or_else(|err| panic!("an actor asking for no resources cannot fail: {err}"))
+        // The state exists already: the "constructor" hands it over once (no
+        // restarts are asked for, so it is never asked twice).
+        let state = Mutex::new(Some(state));
+        let spawned = ActorBuilder::new(runtime.clone()).spawn(move || {
+            state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .expect("an actor without a constructor is built once")
+        });
+        spawned.unwrap_or_else(|err| ActorHandle::dead(runtime, &err))
+    }
+
+    /// A handle to an actor that never started because of `err`. Its calls
+    /// fail at once: with [`Error::Shutdown`] on a shut-down runtime (each
+    /// call is refused as any submission is), otherwise with
+    /// [`Error::ActorDied`] giving `err` as the cause.
+    fn dead(runtime: &Runtime, err: &Error) -> ActorHandle<S> {
+        let name: Arc<str> = Arc::from(err.task().and_then(|t| t.name()).unwrap_or("actor"));
+        let cause = if err.is_shutdown() {
+            "its runtime was shut down before it started".to_owned()
+        } else {
+            format!("it could not start: {err}")
+        };
+        let death = Death::default();
+        death.set(cause);
+        // No receiver: every send fails, and the call fails with the cause.
+        let (mailbox, _) = mpsc::unbounded_channel();
+        ActorHandle {
+            inner: Arc::new(Inner {
+                runtime: runtime.clone(),
+                mailbox,
+                name,
+                death: Arc::new(death),
+            }),
+        }
     }
 
     /// The actor's name.
@@ -441,7 +628,8 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// sequence the program can reason about. To keep a slow argument from
     /// holding the actor up, await the ref before making the call. A failed
     /// argument fails the call with [`Error::DependencyFailed`] without
-    /// running it.
+    /// running it. Cancelling the waiting call, or killing the actor, ends
+    /// the wait at once: the method does not run.
     ///
     /// ```
     /// let rt = taskref::Runtime::new()?;
@@ -527,6 +715,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         };
         let resolving = arg.resolve();
         let actor = Arc::clone(&self.inner.name);
+        let death = Arc::clone(&self.inner.death);
         let call: Call<S> = Box::new(move |state| {
             let state = match state {
                 Ok(state) => state,
@@ -538,14 +727,27 @@ impl<S: Send + 'static> ActorHandle<S> {
             if completer.is_decided() {
                 return; // cancelled while queued
             }
-            let args = match park_on(resolving, None, || ()) {
-                Some(Ok(args)) => args,
-                Some(Err(upstream)) => {
+            let args = match wait_for_args(resolving, &death, &completer) {
+                Awaited::Args(Ok(args)) => args,
+                Awaited::Args(Err(upstream)) => {
                     let err = completer.upstream_failed(&upstream);
                     return completer.complete(Err(err));
                 }
-                None => unreachable!("no deadline"),
+                Awaited::Died(cause) => {
+                    let err = actor_died(completer.info(), &actor, cause);
+                    return completer.complete(Err(err));
+                }
+                Awaited::Decided => return,
             };
+            // The argument may have come just as the call was cancelled or
+            // the actor killed: neither may run the method.
+            if completer.is_decided() {
+                return;
+            }
+            if let Some(cause) = death.cause() {
+                let err = actor_died(completer.info(), &actor, cause);
+                return completer.complete(Err(err));
+            }
             completer.start();
             let result = catch_unwind(AssertUnwindSafe(|| method(state, args)));
             let outcome = method_outcome(completer.info(), result);
@@ -563,6 +765,11 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// queued and every later call fails with [`Error::ActorDied`]; then the
     /// actor's thread ends, dropping the state and giving back the actor's
     /// resources. Ray's `ray.kill(actor)` (without restart).
+    ///
+    /// A call waiting for a ref argument has not started: it fails with
+    /// [`Error::ActorDied`] at once, and its method never runs, even if the
+    /// argument comes later. An actor still waiting for its resources never
+    /// starts (its constructor is not run).
     ///
     /// ```
     /// let rt = taskref::Runtime::new()?;

@@ -27,11 +27,65 @@ use pool::Pool;
 /// Units per whole CPU (or whole unit of a named resource).
 pub(crate) const UNITS_PER_CPU: u32 = 10_000;
 
-/// Converts an amount to units; `None` for a negative, NaN, infinite or
-/// absurdly large amount.
-pub(crate) fn to_units(amount: f64) -> Option<u64> {
+/// The largest capacity of any one resource (CPU or named), in whole units:
+/// 10^14. Counted in 1/10,000 units that is 10^18, which a `u64` holds with
+/// room to spare (and which an `f64` represents exactly), so no sum of units
+/// in the pool can overflow. A request for more can never fit: it is
+/// `Infeasible`, like any request beyond its resource's capacity.
+pub(crate) const MAX_CAPACITY: u64 = 100_000_000_000_000;
+
+/// [`MAX_CAPACITY`] in units.
+const MAX_UNITS: u64 = MAX_CAPACITY * UNITS_PER_CPU as u64;
+
+/// How [`MAX_CAPACITY`] reads in messages and docs.
+pub(crate) const MAX_CAPACITY_TEXT: &str = "1e14 (100,000,000,000,000)";
+
+/// Why an amount has no number of units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BadAmount {
+    /// Negative or NaN: not an amount of anything.
+    Invalid,
+    /// Positive infinity, or finite but beyond [`MAX_CAPACITY`]: an amount,
+    /// but more than any runtime can have.
+    TooLarge,
+}
+
+/// Converts an amount to units (rounded to the nearest 1/10,000). This is
+/// the one rule for every amount: a task's or an actor's request and a
+/// builder's capacity. `-0.0` is zero.
+pub(crate) fn to_units(amount: f64) -> Result<u64, BadAmount> {
+    if amount.is_nan() || amount < 0.0 {
+        return Err(BadAmount::Invalid);
+    }
     let units = (amount * f64::from(UNITS_PER_CPU)).round();
-    (0.0..=1e18).contains(&units).then_some(units as u64)
+    // `MAX_UNITS` is exact as an `f64`, so this compare is exact, and the cast
+    // below neither saturates nor wraps. (Infinity fails it too.)
+    if units > MAX_UNITS as f64 {
+        return Err(BadAmount::TooLarge);
+    }
+    Ok(units as u64)
+}
+
+/// The units of a whole number of CPUs, if within [`MAX_CAPACITY`].
+pub(crate) fn cpu_units(num_cpus: usize) -> Option<u64> {
+    u64::try_from(num_cpus)
+        .ok()
+        .filter(|&cpus| cpus <= MAX_CAPACITY)
+        .map(|cpus| cpus * u64::from(UNITS_PER_CPU))
+}
+
+/// Why a capacity of `capacity` cannot be a runtime's, if it cannot.
+pub(crate) fn check_capacity(capacity: f64) -> Result<(), String> {
+    match to_units(capacity) {
+        Ok(_) => Ok(()),
+        Err(_) if !capacity.is_finite() || capacity < 0.0 => Err(format!(
+            "capacity {capacity}; a capacity must be a finite number >= 0"
+        )),
+        Err(_) => Err(format!(
+            "capacity {capacity}, more than the largest a resource can have, \
+             {MAX_CAPACITY_TEXT} (amounts are counted in 1/10,000 units)"
+        )),
+    }
 }
 
 fn to_amount(units: u64) -> f64 {
@@ -47,13 +101,19 @@ pub(crate) struct Resources {
 }
 
 impl Resources {
-    /// `custom` amounts must already be validated (finite, >= 0).
+    /// `num_cpus` and the `custom` capacities must already be validated
+    /// ([`cpu_units`], [`check_capacity`]): the builder refuses the rest.
     pub(crate) fn new(num_cpus: usize, custom: &[(String, f64)], handle: Handle) -> Resources {
-        let mut capacity = vec![num_cpus as u64 * u64::from(UNITS_PER_CPU)];
+        // Clamped, not wrapped, should an unchecked value ever get here.
+        let mut capacity = vec![cpu_units(num_cpus).unwrap_or(MAX_UNITS)];
         let mut names = Vec::with_capacity(custom.len());
         for (name, amount) in custom {
             names.push(Arc::from(name.as_str()));
-            capacity.push(to_units(*amount).unwrap_or(0));
+            capacity.push(match to_units(*amount) {
+                Ok(units) => units,
+                Err(BadAmount::TooLarge) => MAX_UNITS,
+                Err(BadAmount::Invalid) => 0,
+            });
         }
         Resources {
             pool: Pool::new(capacity, handle),
@@ -67,9 +127,10 @@ impl Resources {
         Some(to_amount(self.pool.capacity(index + 1)))
     }
 
-    /// Builds the request of a task asking for `cpus` and `custom` amounts:
-    /// `InvalidArgument` for a negative or NaN amount, `Infeasible` for more
-    /// than the runtime has (or a resource it does not have).
+    /// Builds the request of a task (or actor) asking for `cpus` and `custom`
+    /// amounts: `InvalidArgument` for a negative or NaN amount, `Infeasible`
+    /// for more than the runtime has (or a resource it does not have, or an
+    /// amount beyond any capacity, infinity included).
     pub(crate) fn request(
         &self,
         task: &TaskInfo,
@@ -79,32 +140,40 @@ impl Resources {
     ) -> Result<Request, Error> {
         let invalid = |what: &str, amount: f64| Error::InvalidArgument {
             message: format!(
-                "{task} asks for {amount} of {what}; an amount must be a finite number >= 0"
+                "{task} asks for {amount} of {what}; an amount must be a number >= 0 \
+                 (not negative, not NaN)"
             ),
             location,
         };
-        let infeasible = |resource: &str, requested: f64, capacity: f64| Error::Infeasible {
+        let infeasible = |resource: &str, requested: f64, capacity: u64| Error::Infeasible {
             task: task.clone(),
             resource: resource.to_owned(),
             requested,
-            capacity,
+            capacity: to_amount(capacity),
         };
-        let cpu = to_units(cpus).ok_or_else(|| invalid("CPU", cpus))?;
+        let cpu = match to_units(cpus) {
+            Ok(units) => units,
+            Err(BadAmount::Invalid) => return Err(invalid("CPU", cpus)),
+            // More than any capacity: checked against this one below.
+            Err(BadAmount::TooLarge) => u64::MAX,
+        };
         if cpu > self.pool.capacity(0) {
-            return Err(infeasible("CPU", cpus, to_amount(self.pool.capacity(0))));
+            return Err(infeasible("CPU", cpus, self.pool.capacity(0)));
         }
         let mut request = Request::cpu(cpu);
         for (name, amount) in custom {
-            let units = to_units(*amount).ok_or_else(|| invalid(&format!("`{name}`"), *amount))?;
-            if units == 0 {
-                continue; // asking for none of a resource is no request
-            }
+            let units = match to_units(*amount) {
+                Ok(0) => continue, // asking for none of a resource is no request
+                Ok(units) => units,
+                Err(BadAmount::Invalid) => return Err(invalid(&format!("`{name}`"), *amount)),
+                Err(BadAmount::TooLarge) => u64::MAX,
+            };
             let Some(index) = self.names.iter().position(|n| n == name) else {
-                return Err(infeasible(name, *amount, 0.0));
+                return Err(infeasible(name, *amount, 0));
             };
             let capacity = self.pool.capacity(index + 1);
             if units > capacity {
-                return Err(infeasible(name, *amount, to_amount(capacity)));
+                return Err(infeasible(name, *amount, capacity));
             }
             request.custom.push((index + 1, units));
         }
@@ -216,14 +285,35 @@ mod tests {
 
     #[test]
     fn amounts_are_fixed_point() {
-        assert_eq!(to_units(1.0), Some(10_000));
-        assert_eq!(to_units(0.1), Some(1_000));
-        assert_eq!(to_units(0.0), Some(0));
-        assert_eq!(to_units(-1.0), None);
-        assert_eq!(to_units(f64::NAN), None);
-        assert_eq!(to_units(f64::INFINITY), None);
+        assert_eq!(to_units(1.0), Ok(10_000));
+        assert_eq!(to_units(0.1), Ok(1_000));
+        assert_eq!(to_units(0.0), Ok(0));
+        assert_eq!(to_units(-0.0), Ok(0));
         let ten_tenths: u64 = (0..10).map(|_| to_units(0.1).unwrap()).sum();
         assert_eq!(ten_tenths, to_units(1.0).unwrap());
+    }
+
+    #[test]
+    fn one_rule_for_every_amount_at_the_boundaries() {
+        use BadAmount::{Invalid, TooLarge};
+        assert_eq!(to_units(1e14), Ok(MAX_UNITS));
+        assert_eq!(to_units(MAX_CAPACITY as f64), Ok(MAX_UNITS));
+        for too_large in [1e14 + 0.5, 1e15, 1e300, f64::MAX, f64::INFINITY] {
+            assert_eq!(to_units(too_large), Err(TooLarge), "{too_large}");
+        }
+        for invalid in [-1.0, -1e-9, f64::NAN, -f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(to_units(invalid), Err(Invalid), "{invalid}");
+        }
+        assert_eq!(cpu_units(2), Some(20_000));
+        assert_eq!(cpu_units(MAX_CAPACITY as usize), Some(MAX_UNITS));
+        for too_many in [MAX_CAPACITY as usize + 1, 1 << 60, usize::MAX] {
+            assert_eq!(cpu_units(too_many), None, "{too_many}");
+        }
+        assert!(check_capacity(1e14).is_ok() && check_capacity(0.0).is_ok());
+        assert!(check_capacity(1e15).unwrap_err().contains("1e14"));
+        assert!(check_capacity(f64::INFINITY)
+            .unwrap_err()
+            .contains("finite"));
     }
 
     #[test]

@@ -313,13 +313,34 @@ impl Runtime {
     /// Each actor occupies one blocking-pool thread for its life (tokio allows
     /// 512 by default).
     ///
+    /// # Examples
+    ///
     /// ```
     /// let rt = taskref::Runtime::new()?;
     /// let counter = rt.actor(0u32);
     /// let _ = counter.call(|n: &mut u32| *n += 1);
     /// assert_eq!(counter.call(|n: &mut u32| *n).block_get()?, 1);
+    ///
+    /// rt.shutdown();
+    /// let late = rt.actor(0u32); // a handle all the same, as Ray's `Actor.remote()`
+    /// assert!(late.is_dead());
+    /// assert!(late.call(|n: &mut u32| *n).block_get().unwrap_err().is_shutdown());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// This returns a handle at once and never fails itself, as Ray's
+    /// `Actor.remote()`; the handle's calls carry the errors. If the actor
+    /// cannot start because the runtime is shut down, the handle is dead from
+    /// the start ([`ActorHandle::is_dead`]) and every call fails at once with
+    /// [`Error::Shutdown`] naming the call. Use
+    /// [`actor_builder().spawn`](ActorBuilder::spawn) to get the shutdown as
+    /// an `Err` instead.
+    ///
+    /// # Panics
+    ///
+    /// Never.
     #[track_caller]
     pub fn actor<S: Send + 'static>(&self, state: S) -> ActorHandle<S> {
         ActorHandle::new(self, state)

@@ -2,6 +2,7 @@
 //! panic capture and completion of the task's slot.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 mod async_run;
@@ -83,6 +84,17 @@ impl<T: Send + 'static> Completer<T> {
     /// which case the task should not start.
     pub(crate) fn is_decided(&self) -> bool {
         self.slot.is_done()
+    }
+
+    /// Resolves once someone else (cancel, shutdown) decided the outcome: for
+    /// a task that waits for something outside a tokio task (an actor call
+    /// waiting for its argument on the actor's thread), so a cancel ends the
+    /// wait instead of being noticed only when the wait ends.
+    pub(crate) fn decided(&self) -> Decided<'_, T> {
+        Decided {
+            slot: &self.slot,
+            key: None,
+        }
     }
 
     /// The error for this task when an argument's task failed. During shutdown
@@ -174,6 +186,34 @@ impl<T: Send + 'static> Completer<T> {
         slot::drop_quietly(self);
         if let Some(wake) = wake {
             wake.wake_all();
+        }
+    }
+}
+
+/// Future returned by [`Completer::decided`]. Dropped before the outcome is
+/// decided, it takes its waker off the slot.
+pub(crate) struct Decided<'a, T> {
+    slot: &'a Slot<T>,
+    /// Where its waker is registered in the slot's waiter list.
+    key: Option<usize>,
+}
+
+impl<T> Future for Decided<'_, T> {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let this = &mut *self;
+        this.slot.poll_ready(&mut this.key, cx)
+    }
+}
+
+impl<T> Drop for Decided<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.slot.remove_waiter(key);
         }
     }
 }

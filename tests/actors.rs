@@ -560,3 +560,266 @@ fn a_queued_call_that_is_cancelled_never_runs() {
         );
     });
 }
+
+/// How long a regression test waits for something that should happen at once:
+/// long enough for a loaded 2-core machine, short enough to fail fast.
+const PROMPTLY: Duration = Duration::from_secs(5);
+
+#[test]
+fn an_actor_of_a_shut_down_runtime_is_a_dead_handle_not_a_panic() {
+    within_deadline(|| {
+        let rt = runtime(1);
+        rt.shutdown();
+        let a = rt.actor(5u8);
+        assert!(a.is_dead(), "it never started");
+        let err = a
+            .call(|x: &mut u8| *x)
+            .block_get_timeout(PROMPTLY)
+            .unwrap_err();
+        assert!(err.is_shutdown(), "{err}");
+        assert_eq!(
+            err.task().map(|t| t.location().file()),
+            Some(file!()),
+            "the error names the call: {err}"
+        );
+        let err = a
+            .call_with(1u8, |x: &mut u8, y: u8| *x + y)
+            .block_get_timeout(PROMPTLY)
+            .unwrap_err();
+        assert!(err.is_shutdown(), "{err}");
+
+        // The builder's forms already said so; they still do.
+        assert!(matches!(
+            rt.actor_builder().spawn(|| 0u8),
+            Err(Error::Shutdown { .. })
+        ));
+        assert!(matches!(
+            rt.actor_builder().spawn_async(|| 0u8),
+            Err(Error::Shutdown { .. })
+        ));
+
+        // A pool of such actors yields the same error for every item.
+        let pool = ActorPool::new((0..2).map(|_| rt.actor(0u8)));
+        let outcomes: Vec<_> = pool.block_map(0..3u8, |_: &mut u8, x| x).unwrap().collect();
+        assert_eq!(outcomes.len(), 3);
+        for (_, outcome) in outcomes {
+            assert!(outcome.unwrap_err().is_shutdown());
+        }
+    });
+}
+
+#[test]
+fn an_actor_builder_without_a_runtime_is_an_error_not_a_panic() {
+    let err = taskref::ActorBuilder::default().spawn(|| 0u8).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    assert!(err.to_string().contains("actor_builder"), "{err}");
+    let err = taskref::ActorBuilder::default()
+        .spawn_async(|| 0u8)
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+}
+
+#[test]
+fn actors_started_while_the_runtime_shuts_down_never_panic_or_hang() {
+    within_deadline(|| {
+        for _ in 0..20 {
+            let rt = runtime(1);
+            let starter = {
+                let rt = rt.clone();
+                std::thread::spawn(move || {
+                    let mut refs = Vec::new();
+                    for i in 0..20u32 {
+                        refs.push(rt.actor(i).call(|x: &mut u32| *x));
+                        if let Ok(a) = rt.actor_builder().num_cpus(0.5).spawn(move || i) {
+                            refs.push(a.call(|x: &mut u32| *x));
+                        }
+                        if let Ok(a) = rt.actor_builder().spawn_async(move || i) {
+                            refs.push(a.call(|x: Arc<u32>| async move { *x }));
+                        }
+                    }
+                    refs
+                })
+            };
+            std::thread::sleep(Duration::from_micros(300));
+            rt.shutdown();
+            for r in starter.join().expect("no panic while starting actors") {
+                match r.block_get_timeout(PROMPTLY) {
+                    Ok(_) => {}
+                    Err(err) => assert!(err.is_shutdown() || err.is_actor_died(), "{err}"),
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn kill_fails_a_call_waiting_for_its_argument_and_never_runs_it() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .resource("gpu", 1.0)
+            .build()
+            .unwrap();
+        let counter = DropCounter::default();
+        let maker = counter.clone();
+        let a = rt
+            .actor_builder()
+            .name("stuck")
+            .resource("gpu", 1.0)
+            .spawn(move || (0u32, maker.token()))
+            .unwrap();
+        a.call(|_: &mut (u32, _)| ()).block_get().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let ran = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&ran);
+        let waiting = a.call_with(
+            rt.spawn(async move { rx.await.unwrap() }),
+            move |s: &mut (u32, _), x: u32| {
+                seen.store(true, Ordering::SeqCst);
+                s.0 += x;
+                s.0
+            },
+        );
+        let queued = a.call(|s: &mut (u32, _)| s.0);
+        std::thread::sleep(Duration::from_millis(100));
+        a.kill();
+
+        let needs_gpu = rt.remote(|x: u8| async move { x }).resource("gpu", 1.0);
+        assert_eq!(
+            needs_gpu.remote(1).block_get_timeout(PROMPTLY).unwrap(),
+            1,
+            "the gpu is given back at once"
+        );
+        let err = queued.block_get_timeout(PROMPTLY).unwrap_err();
+        assert!(err.is_actor_died(), "{err}");
+        eventually("the state is dropped on kill", || counter.drops() == 1);
+        tx.send(3).unwrap();
+        let err = waiting.block_get_timeout(PROMPTLY).unwrap_err();
+        assert!(err.is_actor_died(), "{err}");
+        assert!(err.to_string().contains("killed"), "{err}");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!ran.load(Ordering::SeqCst), "no method runs after a kill");
+        assert_eq!(counter.drops(), 1, "dropped once");
+    });
+}
+
+#[test]
+fn a_call_cancelled_while_waiting_for_its_argument_never_runs_nor_holds_up_the_rest() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let a = rt.actor(Vec::<u32>::new());
+        let (_tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let waiting = a.call_with(
+            rt.spawn(async move { rx.await.unwrap() }),
+            |v: &mut Vec<u32>, x: u32| v.push(x),
+        );
+        let behind = a.call(|v: &mut Vec<u32>| {
+            v.push(1);
+            v.clone()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(waiting.cancel(), "still waiting, so cancelled");
+        assert_eq!(behind.block_get_timeout(PROMPTLY).unwrap(), [1]);
+        assert!(waiting.block_get().unwrap_err().is_cancelled());
+    });
+}
+
+#[test]
+fn kill_fails_async_calls_waiting_for_a_concurrency_slot_and_gives_back_resources() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .resource("gpu", 1.0)
+            .build()
+            .unwrap();
+        let counter = DropCounter::default();
+        let maker = counter.clone();
+        let a = rt
+            .actor_builder()
+            .resource("gpu", 1.0)
+            .spawn_async(move || maker.token())
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let running = a.call(move |_| async move { rx.await.unwrap() });
+        let ran = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&ran);
+        let queued = a.call(move |_| async move { seen.store(true, Ordering::SeqCst) });
+        std::thread::sleep(Duration::from_millis(50));
+        a.kill();
+        let needs_gpu = rt.remote(|x: u8| async move { x }).resource("gpu", 1.0);
+        assert_eq!(
+            needs_gpu.remote(1).block_get_timeout(PROMPTLY).unwrap(),
+            1,
+            "the gpu is given back at once"
+        );
+        let err = queued.block_get_timeout(PROMPTLY).unwrap_err();
+        assert!(err.is_actor_died(), "{err}");
+        tx.send(()).unwrap();
+        running
+            .block_get_timeout(PROMPTLY)
+            .expect("a running call finishes");
+        eventually("the state is dropped after the running call", || {
+            counter.drops() == 1
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!ran.load(Ordering::SeqCst), "no method starts after a kill");
+    });
+}
+
+#[test]
+fn kill_before_the_actor_gets_its_resources_fails_its_calls_at_once() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .resource("gpu", 1.0)
+            .build()
+            .unwrap();
+        let holder = rt
+            .actor_builder()
+            .resource("gpu", 1.0)
+            .spawn(|| ())
+            .unwrap();
+        holder.call(|_| ()).block_get().unwrap();
+        let built = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&built);
+        let sync = rt
+            .actor_builder()
+            .resource("gpu", 1.0)
+            .spawn(move || counted.fetch_add(1, Ordering::SeqCst))
+            .unwrap();
+        let counted = Arc::clone(&built);
+        let asynchronous = rt
+            .actor_builder()
+            .resource("gpu", 1.0)
+            .spawn_async(move || counted.fetch_add(1, Ordering::SeqCst))
+            .unwrap();
+        let sync_call = sync.call(|_| ());
+        let async_call = asynchronous.call(|_| async {});
+        // The resource queue is first come, first served: once the actors
+        // queue for the gpu (their tokio tasks do, a moment after `spawn`),
+        // this CPU task waits behind them... (The pool's unit tests pin this
+        // down without timing.)
+        std::thread::sleep(Duration::from_millis(50));
+        let behind = rt.spawn_blocking(|| 7u8);
+        std::thread::sleep(Duration::from_millis(20));
+        sync.kill();
+        asynchronous.kill();
+        for r in [sync_call, async_call] {
+            let err = r.block_get_timeout(PROMPTLY).unwrap_err();
+            assert!(err.is_actor_died(), "{err}");
+        }
+        // ...and runs once they leave the queue, though nothing was released.
+        assert_eq!(behind.block_get_timeout(PROMPTLY).unwrap(), 7);
+        // A task queued behind the dead actors runs as soon as the gpu is free.
+        let needs_gpu = rt.remote(|x: u8| async move { x }).resource("gpu", 1.0);
+        let next = needs_gpu.remote(1);
+        drop(holder);
+        assert_eq!(next.block_get_timeout(PROMPTLY).unwrap(), 1);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            built.load(Ordering::SeqCst),
+            0,
+            "a killed actor never starts"
+        );
+    });
+}

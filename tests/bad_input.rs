@@ -95,3 +95,55 @@ fn a_zero_task_timeout_stops_every_attempt() {
         assert!(f.remote(()).block_get().unwrap_err().is_task_timeout());
     });
 }
+
+#[test]
+fn capacities_a_runtime_cannot_hold_are_refused_by_build() {
+    // Beyond 1e14 of a resource, 1/10,000 units no longer fit the counters:
+    // `build` and `attach` refuse, naming the limit, rather than wrapping to
+    // some other capacity.
+    for num_cpus in [100_000_000_000_001usize, 1 << 50, 1 << 60, usize::MAX] {
+        let err = taskref::Runtime::builder()
+            .num_cpus(num_cpus)
+            .worker_threads(1)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{num_cpus}");
+        let text = err.to_string();
+        assert!(text.contains("num_cpus") && text.contains("1e14"), "{text}");
+    }
+    for capacity in [1e14 + 1.0, 1e15, 1e300, f64::MAX] {
+        let err = taskref::Runtime::builder()
+            .worker_threads(1)
+            .resource("db", capacity)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{capacity}");
+        let text = err.to_string();
+        assert!(text.contains("`db`") && text.contains("1e14"), "{text}");
+        assert!(!text.contains("finite"), "a true message: {text}");
+    }
+    for capacity in [f64::INFINITY, f64::NAN, -1.0, f64::NEG_INFINITY] {
+        let err = taskref::Runtime::builder()
+            .worker_threads(1)
+            .resource("db", capacity)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{capacity}");
+        assert!(err.to_string().contains("`db`"), "{err}");
+    }
+    // The same rules when attaching to a user's runtime.
+    let user = support::user_multi_thread();
+    let attach = |builder: taskref::Builder| builder.attach(user.handle().clone());
+    assert!(attach(taskref::Runtime::builder().num_cpus(1 << 60)).is_err());
+    assert!(attach(taskref::Runtime::builder().resource("db", 1e15)).is_err());
+    // At the limit, and -0.0 (which is zero), all is well.
+    let rt = taskref::Runtime::builder()
+        .num_cpus(100_000_000_000_000)
+        .worker_threads(1)
+        .resource("db", 1e14)
+        .resource("none", -0.0)
+        .build()
+        .unwrap();
+    assert_eq!(rt.resource_capacity("db"), Some(1e14));
+    assert_eq!(rt.resource_capacity("none"), Some(0.0));
+}

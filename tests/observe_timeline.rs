@@ -125,7 +125,7 @@ fn the_timeline_is_bounded_and_can_be_switched_off() {
         let f = small.remote(|x: u32| async move { x });
         taskref::block_get_all((0..1_000).map(|x| f.remote(x))).unwrap();
         let kept = small.timeline().tasks().len();
-        assert!(kept <= 64 + 16, "kept {kept}");
+        assert_eq!(kept, 64, "exactly the capacity");
         small.clear_timeline();
         assert!(small.timeline().tasks().is_empty());
 
@@ -175,4 +175,64 @@ fn as_completed_streams_are_recorded_as_one_wait_each() {
     assert_eq!(waits[0].refs, ids);
     assert_eq!(waits[0].location.line(), line);
     assert!(waits.iter().all(|w| w.ended >= w.started));
+}
+
+#[test]
+fn the_timeline_keeps_exactly_the_newest_tasks_and_waits_oldest_first_to_go() {
+    within_deadline(|| {
+        for round in 0..10 {
+            let rt = taskref::Runtime::builder()
+                .worker_threads(2)
+                .timeline_capacity(5)
+                .build()
+                .unwrap();
+            // One after another, on whichever threads run them: the first on
+            // the blocking pool, the rest on the workers.
+            let mut ids = Vec::new();
+            let first = rt.spawn_blocking(|| 0u32);
+            ids.push(first.id());
+            first.block_get().unwrap();
+            for i in 1..20u32 {
+                let r = rt.spawn(async move { i });
+                ids.push(r.id());
+                r.block_get().unwrap();
+            }
+            // A task's record is written as it ends, a moment after its ref
+            // may be seen ready.
+            let last = *ids.last().unwrap();
+            support::eventually("the last task is recorded", || {
+                rt.timeline().tasks().iter().any(|r| r.task.id() == last)
+            });
+            let timeline = rt.timeline();
+            let kept: Vec<_> = timeline.tasks().iter().map(|r| r.task.id()).collect();
+            assert_eq!(kept, ids[15..], "round {round}: the newest five, in order");
+            let waits = timeline.waits();
+            assert_eq!(waits.len(), 5, "round {round}");
+            let waited: Vec<_> = waits.iter().map(|w| w.refs[0]).collect();
+            assert_eq!(waited, ids[15..], "round {round}: the newest five waits");
+        }
+    });
+}
+
+#[test]
+fn the_timeline_bound_holds_across_many_threads() {
+    within_deadline(|| {
+        let rt = taskref::Runtime::builder()
+            .num_cpus(8)
+            .worker_threads(2)
+            .timeline_capacity(50)
+            .build()
+            .unwrap();
+        let f = rt.remote_blocking(|x: u32| x);
+        for batch in 0..10u32 {
+            taskref::block_get_all((0..100).map(|x| f.remote(batch * 100 + x))).unwrap();
+            let tasks = rt.timeline().tasks().len();
+            assert!(tasks <= 50, "batch {batch}: kept {tasks}");
+        }
+        // The last batch is what is left: its newest 50 (by when they ended),
+        // all of them from that batch.
+        let timeline = rt.timeline();
+        assert_eq!(timeline.tasks().len(), 50);
+        assert_eq!(timeline.waits().len(), 10, "one wait per batch");
+    });
 }

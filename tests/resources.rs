@@ -218,3 +218,151 @@ fn a_nested_get_lends_cpu_but_keeps_named_resources() {
         );
     });
 }
+
+/// The largest capacity of any one resource, as `Builder::num_cpus` and
+/// `Builder::resource` document it.
+const MAX_CAPACITY: f64 = 1e14;
+
+#[test]
+fn a_request_beyond_any_capacity_is_infeasible_and_only_negative_or_nan_is_invalid() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .num_cpus(2)
+            .worker_threads(1)
+            .resource("db", 1.0)
+            .build()
+            .unwrap();
+        let f = rt.remote(|x: u8| async move { x });
+        let timeout = Duration::from_secs(5);
+        for amount in [1e14, 1e15, 1e300, f64::MAX, f64::INFINITY] {
+            let tasks = [
+                ("CPU", f.clone().num_cpus(amount).remote(1)),
+                ("db", f.clone().resource("db", amount).remote(1)),
+                ("gpu", f.clone().resource("gpu", amount).remote(1)),
+            ];
+            for (resource, r) in tasks {
+                assert!(r.is_ready(), "{amount} of {resource}: fails at submit");
+                match r.block_get_timeout(timeout).unwrap_err() {
+                    Error::Infeasible {
+                        resource: name,
+                        requested,
+                        ..
+                    } => {
+                        assert_eq!(name, resource, "{amount}");
+                        assert_eq!(requested, amount, "the amount asked for");
+                    }
+                    other => panic!("{amount} of {resource}: expected Infeasible, got {other}"),
+                }
+            }
+            let actors = [
+                (
+                    "CPU",
+                    rt.actor_builder().num_cpus(amount).spawn(|| ()).err(),
+                ),
+                (
+                    "db",
+                    rt.actor_builder().resource("db", amount).spawn(|| ()).err(),
+                ),
+                (
+                    "CPU",
+                    rt.actor_builder().num_cpus(amount).spawn_async(|| ()).err(),
+                ),
+                (
+                    "gpu",
+                    rt.actor_builder()
+                        .resource("gpu", amount)
+                        .spawn_async(|| ())
+                        .err(),
+                ),
+            ];
+            for (resource, err) in actors {
+                match err {
+                    Some(Error::Infeasible { resource: name, .. }) => {
+                        assert_eq!(name, resource, "{amount}");
+                    }
+                    other => {
+                        panic!("actor, {amount} of {resource}: expected Infeasible, got {other:?}")
+                    }
+                }
+            }
+        }
+        for amount in [f64::NAN, -1.0, -1e-9, -1e300, f64::NEG_INFINITY] {
+            for r in [
+                f.clone().num_cpus(amount).remote(1),
+                f.clone().resource("db", amount).remote(1),
+                f.clone().resource("gpu", amount).remote(1),
+            ] {
+                let err = r.block_get_timeout(timeout).unwrap_err();
+                assert!(
+                    matches!(err, Error::InvalidArgument { .. }),
+                    "{amount}: {err}"
+                );
+                assert!(!err.to_string().contains("finite"), "a true message: {err}");
+            }
+            for err in [
+                rt.actor_builder().num_cpus(amount).spawn(|| ()).err(),
+                rt.actor_builder().resource("db", amount).spawn(|| ()).err(),
+                rt.actor_builder().num_cpus(amount).spawn_async(|| ()).err(),
+            ] {
+                assert!(
+                    matches!(err, Some(Error::InvalidArgument { .. })),
+                    "actor, {amount}: {err:?}"
+                );
+            }
+        }
+        // -0.0 is zero: no request at all.
+        let zero = f
+            .clone()
+            .num_cpus(-0.0)
+            .resource("db", -0.0)
+            .resource("gpu", -0.0);
+        assert_eq!(zero.remote(4).block_get_timeout(timeout).unwrap(), 4);
+        let actor = rt
+            .actor_builder()
+            .num_cpus(-0.0)
+            .resource("gpu", -0.0)
+            .spawn(|| 5u8)
+            .unwrap();
+        assert_eq!(
+            actor
+                .call(|x: &mut u8| *x)
+                .block_get_timeout(timeout)
+                .unwrap(),
+            5
+        );
+    });
+}
+
+#[test]
+fn the_largest_capacity_works_end_to_end() {
+    within_deadline(|| {
+        let timeout = Duration::from_secs(5);
+        for num_cpus in [1usize << 40, MAX_CAPACITY as usize] {
+            let rt = Runtime::builder()
+                .num_cpus(num_cpus)
+                .worker_threads(1)
+                .resource("db", MAX_CAPACITY)
+                .build()
+                .unwrap();
+            assert_eq!(rt.num_cpus(), num_cpus);
+            assert_eq!(rt.resource_capacity("db"), Some(MAX_CAPACITY));
+            assert_eq!(
+                rt.spawn_blocking(|| 1).block_get_timeout(timeout).unwrap(),
+                1
+            );
+            let all = rt
+                .remote(|x: u8| async move { x })
+                .num_cpus(num_cpus as f64)
+                .resource("db", MAX_CAPACITY);
+            assert_eq!(all.remote(2).block_get_timeout(timeout).unwrap(), 2);
+            let actor = rt.actor_builder().num_cpus(1.0).spawn(|| 3u8).unwrap();
+            assert_eq!(
+                actor
+                    .call(|x: &mut u8| *x)
+                    .block_get_timeout(timeout)
+                    .unwrap(),
+                3
+            );
+        }
+    });
+}

@@ -11,13 +11,16 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
+use futures::future::{select, Either};
 use futures::FutureExt;
 use tokio::sync::{mpsc, Semaphore};
 
 use super::{actor_died, method_outcome, new_call, Death, MethodError};
+use crate::resources::Permit;
 use crate::runtime::Runtime;
 use crate::ObjectRef;
 
@@ -83,9 +86,11 @@ impl<S> fmt::Debug for AsyncActorHandle<S> {
     }
 }
 
-/// The dispatcher: builds the state, then starts calls in order.
+/// The dispatcher: given the state (or why it could not be built) and the
+/// actor's resources, starts calls in order.
 pub(super) async fn dispatch<S: Send + Sync + 'static>(
     state: Result<Arc<S>, String>,
+    resources: Permit,
     mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>,
     death: Arc<Death>,
     max_concurrency: usize,
@@ -108,8 +113,18 @@ pub(super) async fn dispatch<S: Send + Sync + 'static>(
             call(Err(cause)).await; // fails the ref at once
             break;
         }
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
+        // Waiting for a slot (every slot taken by running calls) ends on a
+        // kill too: the call has not started, so it fails, and the actor
+        // ends now rather than when a running call ends.
+        let slot = pin!(Arc::clone(&permits).acquire_owned());
+        let died = pin!(death.died());
+        let permit = match select(slot, died).await {
+            Either::Left((Ok(permit), _)) => permit,
+            Either::Left((Err(_), _)) => unreachable!("the semaphore is never closed"),
+            Either::Right((cause, _)) => {
+                call(Err(cause)).await;
+                break;
+            }
         };
         // Start the call here, so calls start in submission order; what is
         // left of it runs as a task of its own. (Its next poll, in that task,
@@ -124,9 +139,19 @@ pub(super) async fn dispatch<S: Send + Sync + 'static>(
         }
     }
     // Every handle is gone, or the actor died: drop this reference to the
-    // state (running calls hold theirs), fail what is queued, refuse the rest,
-    // and return, giving the actor's resources back.
+    // state (running calls hold theirs), give the actor's resources back,
+    // fail what is queued and refuse the rest.
     drop(state);
+    drop(resources);
+    fail_queued(inbox, &death).await;
+}
+
+/// Fails every call still queued, and refuses later ones, with the cause of
+/// death (or "it stopped" if every handle is gone).
+pub(super) async fn fail_queued<S>(
+    mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>,
+    death: &Death,
+) {
     inbox.close();
     let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
     while let Some(call) = inbox.recv().await {
@@ -230,10 +255,12 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         object
     }
 
-    /// Kills the actor: calls not yet started, and later calls, fail with
+    /// Kills the actor: calls not yet started (queued, or waiting for a free
+    /// slot of `max_concurrency`), and later calls, fail with
     /// [`Error::ActorDied`](crate::Error::ActorDied); running calls finish.
     /// The actor's resources come back at once; the state is dropped when
-    /// the last running call ends.
+    /// the last running call ends. An actor still waiting for its resources
+    /// never starts (its constructor is not run).
     pub fn kill(&self) {
         self.inner.death.set("it was killed".to_owned());
         // Wake the dispatcher if it waits for mail, so it stops now.

@@ -2,8 +2,26 @@
 //! waits, kept in a bounded buffer, and their Chrome trace export.
 //
 // Records are appended on the thread where a task ends, to that thread's
-// shard (an uncontended lock), and each shard is a ring: once full, the oldest
-// record goes. A snapshot merges the shards and sorts by submit time.
+// shard (an uncontended lock: one lock for all was measured to contend). The
+// bound and the order are the whole timeline's, not a shard's: every record
+// gets a global sequence number (one `fetch_add`, taken under its shard's
+// lock, so each shard stays sorted by it), and the timeline is the newest
+// `capacity` numbers. Because the numbers are dense (each is taken by exactly
+// one record), "older than the newest `capacity`" is simply `seq < next -
+// capacity`, which a shard can check on its own without looking at others:
+//
+// - on every append, the shard drops its own records below that cutoff (cheap:
+//   they are at its front);
+// - a shard that stops getting records keeps its old ones, so every
+//   `capacity / 8 + 64`-th record also sweeps every shard (amortised: 16
+//   locks per that many records);
+// - a snapshot merges the shards and keeps the newest `capacity` by number,
+//   so what `timeline()` returns is exact whatever the sweeps have done.
+//
+// Memory is thus about `capacity + capacity / 8 + 64` records at most (a
+// sweep leaves at most `capacity`, and the next comes that many records
+// later), plus a few while a sweeping thread is held up. Waits are recorded
+// by the caller, far less often than tasks end, into one ring under one lock.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -11,7 +29,7 @@ use std::fmt;
 use std::io;
 use std::panic::Location;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -79,22 +97,31 @@ pub(crate) fn worker_index() -> usize {
     })
 }
 
+/// One shard's task records, each with its sequence number, oldest first.
+type Shard = VecDeque<(u64, TaskRecord)>;
+
 pub(crate) struct Recorder {
     epoch: Instant,
-    shard_capacity: usize,
-    tasks: Box<[Mutex<VecDeque<TaskRecord>>]>,
+    /// How many task records (and, separately, wait records) are kept.
+    capacity: usize,
+    /// Every `sweep_every`-th task record sweeps every shard.
+    sweep_every: u64,
+    /// The sequence number of the next task record.
+    next_seq: AtomicU64,
+    /// Task records and their sequence numbers, oldest first in each shard.
+    tasks: Box<[Mutex<Shard>]>,
     waits: Mutex<VecDeque<WaitRecord>>,
-    wait_capacity: usize,
 }
 
 impl Recorder {
     pub(crate) fn new(epoch: Instant, capacity: usize) -> Recorder {
         Recorder {
             epoch,
-            shard_capacity: capacity.div_ceil(SHARDS).max(1),
+            capacity,
+            sweep_every: (capacity / 8 + 64) as u64,
+            next_seq: AtomicU64::new(0),
             tasks: (0..SHARDS).map(|_| Mutex::default()).collect(),
             waits: Mutex::default(),
-            wait_capacity: capacity.clamp(1, 100_000),
         }
     }
 
@@ -102,31 +129,57 @@ impl Recorder {
         at.saturating_duration_since(self.epoch)
     }
 
+    /// The first sequence number among the newest `capacity`, if `next` is
+    /// the next one to be given out: everything below it is out of the
+    /// timeline for good.
+    fn cutoff(&self, next: u64) -> u64 {
+        next.saturating_sub(self.capacity as u64)
+    }
+
     pub(crate) fn record_task(&self, record: TaskRecord) {
-        let mut shard = lock(&self.tasks[worker_index() % SHARDS]);
-        if shard.len() >= self.shard_capacity {
-            shard.pop_front();
+        let seq = {
+            let mut shard = lock(&self.tasks[worker_index() % SHARDS]);
+            // Taken under the shard's lock, so the shard stays in order.
+            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            trim(&mut shard, self.cutoff(seq + 1));
+            shard.push_back((seq, record));
+            seq
+        };
+        if seq % self.sweep_every == self.sweep_every - 1 {
+            self.sweep();
         }
-        shard.push_back(record);
+    }
+
+    /// Drops the records older than the newest `capacity` from every shard:
+    /// those that get no new records keep theirs until a sweep.
+    fn sweep(&self) {
+        let cutoff = self.cutoff(self.next_seq.load(Ordering::Relaxed));
+        for shard in self.tasks.iter() {
+            trim(&mut lock(shard), cutoff);
+        }
     }
 
     pub(crate) fn record_wait(&self, record: WaitRecord) {
         let mut waits = lock(&self.waits);
-        if waits.len() >= self.wait_capacity {
+        if waits.len() >= self.capacity {
             waits.pop_front();
         }
         waits.push_back(record);
     }
 
-    /// The most recent records of each shard, newest last, for the detector.
+    /// The most recent records of each shard, newest first within a shard,
+    /// for the detector: at most `per_shard` from each, all of them still in
+    /// the timeline. `visit` returns `true` to stop.
     pub(crate) fn recent_tasks(
         &self,
         per_shard: usize,
         mut visit: impl FnMut(&TaskRecord) -> bool,
     ) {
+        let cutoff = self.cutoff(self.next_seq.load(Ordering::Relaxed));
         for shard in self.tasks.iter() {
             let shard = lock(shard);
-            for record in shard.iter().rev().take(per_shard) {
+            let recent = shard.iter().rev().take(per_shard);
+            for (_, record) in recent.take_while(|(seq, _)| *seq >= cutoff) {
                 if visit(record) {
                     return;
                 }
@@ -134,12 +187,19 @@ impl Recorder {
         }
     }
 
+    /// The newest `capacity` task records (in submission order) and waits.
     pub(crate) fn snapshot(&self) -> Timeline {
-        let mut tasks: Vec<TaskRecord> = self
-            .tasks
-            .iter()
-            .flat_map(|shard| lock(shard).iter().cloned().collect::<Vec<_>>())
-            .collect();
+        let mut numbered: Vec<(u64, TaskRecord)> = Vec::new();
+        for shard in self.tasks.iter() {
+            numbered.extend(lock(shard).iter().cloned());
+        }
+        // Shards may hold a few more than `capacity` between sweeps: keep the
+        // newest by number.
+        if numbered.len() > self.capacity {
+            numbered.sort_unstable_by_key(|(seq, _)| *seq);
+            numbered.drain(..numbered.len() - self.capacity);
+        }
+        let mut tasks: Vec<TaskRecord> = numbered.into_iter().map(|(_, r)| r).collect();
         tasks.sort_by_key(|r| (r.submitted, r.task.id()));
         let waits = lock(&self.waits).iter().cloned().collect();
         Timeline { tasks, waits }
@@ -150,6 +210,19 @@ impl Recorder {
             lock(shard).clear();
         }
         lock(&self.waits).clear();
+    }
+
+    /// Task records held in memory, for the tests of the bound.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.tasks.iter().map(|shard| lock(shard).len()).sum()
+    }
+}
+
+/// Drops a shard's records numbered below `cutoff` (they are at its front).
+fn trim(shard: &mut Shard, cutoff: u64) {
+    while shard.front().is_some_and(|(seq, _)| *seq < cutoff) {
+        shard.pop_front();
     }
 }
 
@@ -309,5 +382,101 @@ pub(crate) fn task_label(task: &TaskInfo) -> String {
 impl fmt::Display for Timeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} tasks, {} waits", self.tasks.len(), self.waits.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn task(n: usize) -> TaskRecord {
+        TaskRecord {
+            task: TaskInfo::new(ObjectId::next(), None, Location::caller()),
+            submitted: Duration::from_nanos(n as u64),
+            started: None,
+            ended: Duration::from_nanos(n as u64),
+            outcome: Outcome::Ok,
+            worker: None,
+        }
+    }
+
+    fn wait(n: usize) -> WaitRecord {
+        WaitRecord {
+            call: "get",
+            location: Location::caller(),
+            started: Duration::ZERO,
+            ended: Duration::ZERO,
+            refs: Vec::new(),
+            ref_count: n,
+        }
+    }
+
+    #[test]
+    fn the_newest_tasks_are_kept_whichever_threads_recorded_them() {
+        let recorder = Arc::new(Recorder::new(Instant::now(), 100));
+        // Eight threads (so several shards), each recording 1,000 tasks; the
+        // records' submit times say which were recorded last by each thread.
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let recorder = Arc::clone(&recorder);
+                std::thread::spawn(move || {
+                    for n in 0..1_000 {
+                        recorder.record_task(task(n));
+                        // Bounded at all times (how far beyond the slack
+                        // depends on how the threads are scheduled)...
+                        let held = recorder.held();
+                        assert!(held <= 3 * (100 + 76), "held {held}");
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // ...and within the slack once they are done.
+        assert!(recorder.held() <= 100 + 76, "held {}", recorder.held());
+        let timeline = recorder.snapshot();
+        assert_eq!(timeline.tasks().len(), 100);
+        // Sequentially, on one thread: exactly the last 100, in order, and a
+        // shard that goes quiet loses its old records to the others' new ones.
+        let quiet = Recorder::new(Instant::now(), 100);
+        let recorded: Vec<_> = (0..1_000).map(task).collect();
+        for record in &recorded {
+            quiet.record_task(record.clone());
+        }
+        let ids = |records: &[TaskRecord]| records.iter().map(|r| r.task.id()).collect::<Vec<_>>();
+        assert_eq!(ids(quiet.snapshot().tasks()), ids(&recorded[900..]));
+        let newer: Vec<_> = (1_000..1_100).map(task).collect();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for record in &newer {
+                    quiet.record_task(record.clone());
+                }
+            });
+        });
+        let kept = ids(quiet.snapshot().tasks());
+        assert_eq!(kept, ids(&newer), "the other thread's are all newer");
+        assert!(
+            quiet.held() <= 100 + 76,
+            "a sweep dropped the quiet shard's: held {}",
+            quiet.held()
+        );
+        quiet.clear();
+        assert!(quiet.snapshot().tasks().is_empty());
+        quiet.record_task(task(0));
+        assert_eq!(quiet.snapshot().tasks().len(), 1);
+    }
+
+    #[test]
+    fn waits_keep_the_whole_capacity_even_beyond_100_000() {
+        let recorder = Recorder::new(Instant::now(), 150_000);
+        for n in 0..150_010 {
+            recorder.record_wait(wait(n));
+        }
+        let waits = recorder.snapshot().waits;
+        assert_eq!(waits.len(), 150_000);
+        assert_eq!(waits[0].ref_count, 10, "the oldest went first");
+        assert_eq!(waits.last().map(|w| w.ref_count), Some(150_009));
     }
 }

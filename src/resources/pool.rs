@@ -297,6 +297,16 @@ impl Pool {
         inline
     }
 
+    /// Grants whatever now fits at the head of the queue, after a waiter left
+    /// it.
+    fn serve(self: &Arc<Self>) {
+        let grants = take_grants(&mut self.lock());
+        if !grants.is_empty() {
+            let handed = self.dispatch(grants, false);
+            debug_assert!(handed.is_none(), "no hand-off asked for");
+        }
+    }
+
     /// Closes the pool at shutdown: queued jobs are dropped (which fails their
     /// tasks) and async waiters are let through without CPU.
     pub(crate) fn close(self: &Arc<Self>) {
@@ -483,14 +493,21 @@ impl Drop for Acquire {
             return;
         };
         let mut state = waiter.lock();
-        match std::mem::replace(&mut *state, WaiterState::Done) {
+        let was = std::mem::replace(&mut *state, WaiterState::Done);
+        // The waiter's lock is let go before the pool's is taken: a release
+        // takes them the other way round.
+        drop(state);
+        match was {
             // Granted but never taken: give the units back.
             WaiterState::Granted(true) => {
-                drop(state);
                 drop(self.pool.permit(std::mem::take(&mut self.request)));
             }
-            // Still queued: `take_grants` skips it.
-            WaiterState::Waiting(_) | WaiterState::Granted(false) | WaiterState::Done => {}
+            // Still queued: `take_grants` skips it from now on. If it was at
+            // the head, the entries behind it may fit already (nothing has to
+            // be released for that), so serve the queue now rather than at
+            // the next release, which may never come.
+            WaiterState::Waiting(_) => self.pool.serve(),
+            WaiterState::Granted(false) | WaiterState::Done => {}
         }
     }
 }
@@ -606,6 +623,29 @@ mod tests {
         assert!(pool.try_acquire(&Request::cpu(1)).is_none());
         drop(permit);
         assert!(pool.try_acquire(&Request::cpu(1)).is_some());
+    }
+
+    #[test]
+    fn a_waiter_giving_up_at_the_head_lets_the_next_through_at_once() {
+        let (_rt, pool) = pool(vec![2, 1]);
+        let gpu = Request {
+            cpu: 0,
+            custom: vec![(1, 1)],
+        };
+        let _held = pool.try_acquire(&gpu).unwrap();
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut first = Box::pin(pool.acquire(gpu));
+        let mut second = Box::pin(pool.acquire(Request::cpu(1)));
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(
+            second.as_mut().poll(&mut cx).is_pending(),
+            "first come, first served"
+        );
+        drop(first);
+        let Poll::Ready(permit) = second.as_mut().poll(&mut cx) else {
+            panic!("served when the head gave up, with nothing released");
+        };
+        assert_eq!(permit.cpu(), 1);
     }
 
     #[test]

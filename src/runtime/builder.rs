@@ -7,6 +7,7 @@ use tokio::runtime::Handle;
 
 use super::Runtime;
 use crate::observe::AntiPatterns;
+use crate::resources;
 
 pub(super) fn default_parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
@@ -62,6 +63,21 @@ impl Builder {
     /// default, so at most `num_cpus` of them run at once. Defaults to the
     /// available parallelism. `0` is allowed: then every task that asks for CPU
     /// fails with [`Error::Infeasible`](crate::Error::Infeasible).
+    ///
+    /// At most 10^14 (100,000,000,000,000), the largest capacity of any
+    /// resource: amounts are counted in 1/10,000 units in a `u64`. More (up to
+    /// `usize::MAX`) makes [`build`](Builder::build) and
+    /// [`attach`](Builder::attach) fail with `InvalidInput`; it is refused
+    /// rather than clamped, so [`Runtime::num_cpus`] is always the capacity
+    /// the runtime really has. (For "no CPU limit", 10^14 serves.)
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().num_cpus(100_000_000_000_000).build()?;
+    /// assert_eq!(rt.spawn_blocking(|| 1).block_get().unwrap(), 1);
+    /// let err = taskref::Runtime::builder().num_cpus(usize::MAX).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn num_cpus(mut self, num_cpus: usize) -> Builder {
         self.num_cpus = Some(num_cpus);
         self
@@ -74,8 +90,10 @@ impl Builder {
     /// (1/10,000 precision). Declaring a name again replaces its capacity.
     ///
     /// A capacity of 0 is accepted and makes every positive request for it
-    /// infeasible; a negative, NaN or infinite capacity, or the reserved name
-    /// `"CPU"` (use [`num_cpus`](Builder::num_cpus)), makes `build` fail.
+    /// infeasible; a negative, NaN or infinite capacity, one beyond 10^14 (the
+    /// largest a resource can have, as for [`num_cpus`](Builder::num_cpus)),
+    /// or the reserved name `"CPU"` (use [`num_cpus`](Builder::num_cpus)),
+    /// makes `build` fail with `InvalidInput`.
     ///
     /// ```
     /// let rt = taskref::Runtime::builder().resource("db", 2.0).build()?;
@@ -91,7 +109,12 @@ impl Builder {
     }
 
     /// Whether the runtime records a [`Timeline`](crate::Timeline) (on by
-    /// default, keeping the last 100,000 tasks and waits).
+    /// default, keeping the newest 100,000 tasks and 100,000 waits; see
+    /// [`timeline_capacity`](Builder::timeline_capacity)).
+    ///
+    /// The anti-pattern detector's submission-order rule looks for later
+    /// tasks of a batch among the timeline's recent records: with the
+    /// timeline off, that rule does not fire (the others do).
     ///
     /// ```
     /// let rt = taskref::Runtime::builder().timeline(false).build()?;
@@ -104,8 +127,37 @@ impl Builder {
         self
     }
 
-    /// How many tasks (and waits) the timeline keeps; the oldest go first, so
-    /// memory stays flat in a long-running service. 0 turns it off.
+    /// How many tasks (and, separately, how many waits) the timeline keeps:
+    /// [`Runtime::timeline`] returns the newest `tasks` task records (newest
+    /// by when the task ended) and the newest `tasks` waits; the oldest go
+    /// first, so memory stays flat in a long-running service. 0 turns it off.
+    ///
+    /// Memory: tasks are recorded on per-thread shards (one lock for all
+    /// contends), and a shard that goes quiet lets go of its old records only
+    /// at the next sweep (every `tasks / 8 + 64` records), so up to about
+    /// `tasks + tasks / 8 + 64` task records are held (a few more for a moment
+    /// while many threads record at once); at most `tasks` waits are held. A task record is about 120 bytes, a wait
+    /// record about 90 bytes plus 8 per ref it names (at most 64).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().timeline_capacity(3).build()?;
+    /// let ids: Vec<_> = (0..10)
+    ///     .map(|i| {
+    ///         let r = rt.spawn(async move { i });
+    ///         r.block_get().unwrap();
+    ///         r.id()
+    ///     })
+    ///     .collect();
+    /// # // A record is written as its task ends, a moment after the ref is ready.
+    /// # while rt.timeline().tasks().last().map(|r| r.task.id()) != Some(ids[9]) {
+    /// #     std::thread::yield_now();
+    /// # }
+    /// let kept: Vec<_> = rt.timeline().tasks().iter().map(|r| r.task.id()).collect();
+    /// assert_eq!(kept, ids[7..], "the newest three");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn timeline_capacity(mut self, tasks: usize) -> Builder {
         self.timeline_capacity = Some(tasks);
         self
@@ -144,8 +196,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `worker_threads` is 0 or a resource capacity is invalid
-    /// (see [`resource`](Builder::resource)); the OS error if a thread cannot be
+    /// `InvalidInput` if `worker_threads` is 0, `num_cpus` is beyond 10^14 (see
+    /// [`num_cpus`](Builder::num_cpus)) or a resource capacity is invalid (see
+    /// [`resource`](Builder::resource)); the OS error if a thread cannot be
     /// started.
     pub fn build(self) -> io::Result<Runtime> {
         self.validate()?;
@@ -170,15 +223,21 @@ impl Builder {
 
     fn validate(&self) -> io::Result<()> {
         let invalid = |message: String| Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        if let Some(num_cpus) = self.num_cpus {
+            if resources::cpu_units(num_cpus).is_none() {
+                return invalid(format!(
+                    "taskref: num_cpus is {num_cpus}, more than the largest capacity a resource \
+                     can have, {} (amounts are counted in 1/10,000 units)",
+                    resources::MAX_CAPACITY_TEXT
+                ));
+            }
+        }
         for (name, capacity) in &self.resources {
             if name == "CPU" {
                 return invalid("taskref: `CPU` is set with `num_cpus`, not `resource`".into());
             }
-            if crate::resources::to_units(*capacity).is_none() {
-                return invalid(format!(
-                    "taskref: resource `{name}` has capacity {capacity}; a capacity must be a \
-                     finite number >= 0"
-                ));
+            if let Err(why) = resources::check_capacity(*capacity) {
+                return invalid(format!("taskref: resource `{name}` has {why}"));
             }
         }
         Ok(())
@@ -189,7 +248,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for an invalid resource capacity (see
+    /// `InvalidInput` for a `num_cpus` beyond 10^14 or an invalid resource
+    /// capacity (see [`num_cpus`](Builder::num_cpus) and
     /// [`resource`](Builder::resource)).
     ///
     /// ```
