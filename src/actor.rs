@@ -30,10 +30,7 @@ mod pool;
 pub use async_actor::AsyncActorHandle;
 pub use pool::ActorPool;
 
-/// The stream and iterator types of [`ActorPool`].
-pub(crate) mod pool_types {
-    pub use super::pool::{BlockPoolMap, PoolMap};
-}
+pub use pool::PoolMap;
 
 use std::fmt;
 use std::future::Future;
@@ -53,7 +50,7 @@ use crate::identity::TaskInfo;
 use crate::park::park_on;
 use crate::resources::{BlockingTaskScope, Permit, Request};
 use crate::runtime::Runtime;
-use crate::task::{Completer, TaskOptions};
+use crate::task::{Completer, Erased, TaskOptions, UserError};
 use crate::{ObjectId, ObjectRef};
 
 /// What the mailbox loop is handed: a call to run on the state, or, if the
@@ -108,11 +105,81 @@ impl Death {
     }
 }
 
-struct Inner<S> {
+// Defined here rather than in `runtime.rs`: the runtime handle sits above
+// actors and does not import them.
+impl Runtime {
+    /// Starts an actor holding `state`: Ray's `Actor.remote()`. Its method calls
+    /// ([`ActorHandle::call`]) run one at a time, in submission order, on the
+    /// actor's own thread. See [`actor_builder`](Runtime::actor_builder) for
+    /// names, resources and restarts.
+    ///
+    /// Each actor occupies one blocking-pool thread for its life (tokio allows
+    /// 512 by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let counter = rt.actor(0u32);
+    /// let _ = counter.call(|n: &mut u32| *n += 1);
+    /// assert_eq!(counter.call(|n: &mut u32| *n).block_get()?, 1);
+    ///
+    /// rt.shutdown();
+    /// let late = rt.actor(0u32); // a handle all the same, as Ray's `Actor.remote()`
+    /// assert!(late.is_dead());
+    /// assert!(late.call(|n: &mut u32| *n).block_get().unwrap_err().is_shutdown());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// This returns a handle at once and never fails itself, as Ray's
+    /// `Actor.remote()`; the handle's calls carry the errors. If the actor
+    /// cannot start because the runtime is shut down, the handle is dead from
+    /// the start ([`ActorHandle::is_dead`]) and every call fails at once with
+    /// [`Error::Shutdown`] naming the call. Use
+    /// [`actor_builder().spawn`](ActorBuilder::spawn) to get the shutdown as
+    /// an `Err` instead.
+    ///
+    /// # Panics
+    ///
+    /// Never.
+    #[track_caller]
+    pub fn actor<S: Send + 'static>(&self, state: S) -> ActorHandle<S> {
+        ActorHandle::new(self, state)
+    }
+
+    /// A builder for an actor with a name, resources held for its life, or a
+    /// constructor run again if it panics.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().resource("gpu", 1.0).build()?;
+    /// let model = rt.actor_builder().name("model").resource("gpu", 1.0).spawn(|| vec![0.5f32; 4])?;
+    /// assert_eq!(model.call(|w: &mut Vec<f32>| w.len()).block_get()?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn actor_builder(&self) -> ActorBuilder {
+        ActorBuilder::new(self.clone())
+    }
+}
+
+/// What both kinds of actor handle share: the runtime, the mailbox of calls
+/// `M`, the actor's name and its death record.
+struct Core<M> {
     runtime: Runtime,
-    mailbox: mpsc::UnboundedSender<Call<S>>,
+    mailbox: mpsc::UnboundedSender<M>,
     name: Arc<str>,
     death: Arc<Death>,
+}
+
+impl<M> Core<M> {
+    /// Kills the actor, and wakes its thread or dispatcher with `wake` if it
+    /// waits for mail, so it stops now (if it is gone already, nothing is to
+    /// be woken).
+    fn kill(&self, wake: M) {
+        self.death.set("it was killed".to_owned());
+        let _ = self.mailbox.send(wake);
+    }
 }
 
 /// A handle to an actor: Ray's actor handle. Cheap to clone, `Send + Sync`;
@@ -138,7 +205,7 @@ struct Inner<S> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ActorHandle<S> {
-    inner: Arc<Inner<S>>,
+    inner: Arc<Core<Call<S>>>,
 }
 
 impl<S> Clone for ActorHandle<S> {
@@ -245,10 +312,11 @@ impl ActorBuilder {
                 return async_actor::fail_queued(inbox, &death).await;
             };
             let state = construct(&make, restarts, &actor_name).map(Arc::new);
-            async_actor::dispatch(state, permit, inbox, death, max_concurrency).await;
+            let context = &dispatcher_shared;
+            async_actor::dispatch(context, state, permit, inbox, death, max_concurrency).await;
         }));
         Ok(AsyncActorHandle {
-            inner: Arc::new(async_actor::AsyncInner {
+            inner: Arc::new(Core {
                 runtime,
                 mailbox,
                 name,
@@ -326,7 +394,7 @@ impl ActorBuilder {
             }
         }
         Ok(ActorHandle {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Core {
                 runtime,
                 mailbox,
                 name,
@@ -568,7 +636,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         // No receiver: every send fails, and the call fails with the cause.
         let (mailbox, _) = mpsc::unbounded_channel();
         ActorHandle {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Core {
                 runtime: runtime.clone(),
                 mailbox,
                 name,
@@ -696,7 +764,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         F: FnOnce(&mut S, A) -> Result<R, E> + Send + 'static,
     {
         self.submit(arg, move |state, args| {
-            method(state, args).map_err(|e| Arc::new(e) as MethodError)
+            method(state, args).map_err(|e| Arc::new(e) as UserError)
         })
     }
 
@@ -707,10 +775,10 @@ impl<S: Send + 'static> ActorHandle<S> {
         X: Arg<A>,
         A: Send + 'static,
         R: Send + 'static,
-        F: FnOnce(&mut S, A) -> Result<R, MethodError> + Send + 'static,
+        F: FnOnce(&mut S, A) -> Result<R, UserError> + Send + 'static,
     {
         let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.name);
-        let Some(mut completer) = completer else {
+        let Some(completer) = completer else {
             return object;
         };
         let resolving = arg.resolve();
@@ -748,10 +816,7 @@ impl<S: Send + 'static> ActorHandle<S> {
                 let err = actor_died(completer.info(), &actor, cause);
                 return completer.complete(Err(err));
             }
-            completer.start();
-            let result = catch_unwind(AssertUnwindSafe(|| method(state, args)));
-            let outcome = method_outcome(completer.info(), result);
-            completer.complete(outcome);
+            completer.run_blocking::<_, _, _, Erased>(move |args| method(state, args), args);
         });
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
             // The actor's thread is gone: it died, or its runtime shut down.
@@ -779,28 +844,6 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn kill(&self) {
-        self.inner.death.set("it was killed".to_owned());
-        // Wake the actor's thread if it waits for mail, so it stops now. (If
-        // it is gone already, there is nothing to wake.)
-        let _ = self.inner.mailbox.send(Box::new(|_| {}));
-    }
-}
-
-/// A method's own error, as [`Error::TaskFailed`] carries it.
-type MethodError = Arc<dyn std::error::Error + Send + Sync + 'static>;
-
-/// The ref's outcome for a method call that returned `result` (or panicked).
-fn method_outcome<R>(
-    task: &TaskInfo,
-    result: std::thread::Result<Result<R, MethodError>>,
-) -> Result<R, Error> {
-    match result {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(source)) => Err(Error::TaskFailed {
-            task: task.clone(),
-            source,
-            attempts: 1,
-        }),
-        Err(payload) => Err(Error::panicked(task.clone(), payload, 1)),
+        self.inner.kill(Box::new(|_| {}));
     }
 }

@@ -5,12 +5,14 @@
 // twin's timeout error. How a thread blocks, and where it must not, is the
 // engine's business (`crate::block_on`).
 
+use std::fmt;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::time::Duration;
 
 use futures::StreamExt;
 
+use crate::actor::{ActorPool, PoolMap};
 use crate::block_on::{block_in_mode, block_on, context, deadline_after, Mode};
 use crate::error::Error;
 use crate::gather::{self, AsCompleted, WaitOutput, WaitSet};
@@ -441,5 +443,97 @@ impl<T: Clone> WaitSet<T> {
             Some(result) => result,
             None => Ok(wait.take_ready()),
         }
+    }
+}
+
+impl<S: Send + 'static> ActorPool<S> {
+    /// [`map_unordered`](ActorPool::map_unordered) for plain threads: an
+    /// iterator that blocks in `next()`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BlockingInAsyncContext`] on a thread that must not block.
+    #[track_caller]
+    pub fn block_map_unordered<I, R, F>(
+        &self,
+        items: I,
+        method: F,
+    ) -> Result<BlockPoolMap<S, I::IntoIter, F, R>, Error>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        R: Clone + Send + 'static,
+        F: Fn(&mut S, I::Item) -> R + Clone + Send + 'static,
+    {
+        let mode = context(Location::caller())?;
+        Ok(BlockPoolMap {
+            stream: self.map_unordered(items, method),
+            mode,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// [`map`](ActorPool::map) for plain threads.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let pool = taskref::ActorPool::new((0..2).map(|_| rt.actor(())));
+    /// let squares: Vec<u32> = pool
+    ///     .block_map(1..=4u32, |_: &mut (), x| x * x)?
+    ///     .map(|(_, v)| v.unwrap())
+    ///     .collect();
+    /// assert_eq!(squares, [1, 4, 9, 16]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BlockingInAsyncContext`] on a thread that must not block.
+    #[track_caller]
+    pub fn block_map<I, R, F>(
+        &self,
+        items: I,
+        method: F,
+    ) -> Result<BlockPoolMap<S, I::IntoIter, F, R>, Error>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        R: Clone + Send + 'static,
+        F: Fn(&mut S, I::Item) -> R + Clone + Send + 'static,
+    {
+        let mut ordered = self.block_map_unordered(items, method)?;
+        ordered.stream.ordered = true;
+        Ok(ordered)
+    }
+}
+
+/// Iterator returned by [`ActorPool::block_map`] and
+/// [`ActorPool::block_map_unordered`]; it stays on the thread that made it.
+pub struct BlockPoolMap<S, I, F, R> {
+    stream: PoolMap<S, I, F, R>,
+    mode: Mode,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<S, I, F, R> Iterator for BlockPoolMap<S, I, F, R>
+where
+    S: Send + 'static,
+    I: Iterator,
+    I::Item: Send + 'static,
+    R: Clone + Send + 'static,
+    F: Fn(&mut S, I::Item) -> R + Clone + Send + 'static,
+{
+    type Item = (usize, Result<R, Error>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        block_in_mode(self.mode, self.stream.next(), None).expect("no deadline")
+    }
+}
+
+impl<S, I, F, R> fmt::Debug for BlockPoolMap<S, I, F, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockPoolMap")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
     }
 }

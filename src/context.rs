@@ -3,19 +3,26 @@
 //
 // # Layers
 //
-// From the bottom up; a module may import only what is below it:
+// From the bottom up; a module imports only modules below it, so the crate
+// has no import cycle:
 //
-//     sync, quiet, park, identity        primitives; who a task is
-//     error                              Error, Result
-//     observe, resources, store, timer   counters and timeline; capacities;
-//                                        the task registry; tokio's timer
-//     context                            this file: the four above, behind a few
-//                                        narrow methods
-//     object_ref (slot)                  where outcomes land; waiting on one ref
-//     args, task                         resolving arguments; running user code
-//     block_on, gather, blocking         waiting on many refs; the sync facade
-//     remote, actor                      remote functions; actors
-//     runtime                            the public handle, `Runtime`, `Builder`
+//     sync, quiet, park, identity    primitives; who a task is
+//     error                          Error, Result
+//     observe, resources, store,     counters, timeline, detector; capacities;
+//     timer                          the task registry; tokio's timer
+//     context                        this file: the four above behind a few
+//                                    narrow methods
+//     object_ref (slot)              where outcomes land; waiting on one ref
+//     args, task                     resolving arguments; running user code
+//                                    (the one submit path, task/submit.rs)
+//     block_on, gather               the blocking engine; waiting on many refs
+//     runtime                        the public handle, `Runtime`, `Builder`
+//     remote, actor                  remote functions and actors, with their
+//                                    `Runtime` constructors (`rt.remote(..)`,
+//                                    `rt.actor(..)`), which live beside them so
+//                                    that `runtime` does not import them
+//     blocking                       the sync facade: a `block_*` twin for
+//                                    every wait above
 //
 // `RuntimeContext` is what the layers above share. Before it, they reached the runtime
 // through field chains on one hub (`runtime::Shared`), and every file that did

@@ -168,12 +168,11 @@ mod timer;
 #[cfg(all(test, taskref_loom))]
 mod loom_tests;
 
-pub use actor::pool_types::{BlockPoolMap, PoolMap};
-pub use actor::{ActorBuilder, ActorHandle, ActorPool, AsyncActorHandle};
+pub use actor::{ActorBuilder, ActorHandle, ActorPool, AsyncActorHandle, PoolMap};
 pub use args::{Arg, IntoArgs};
 pub use blocking::{
     block_as_completed, block_get_all, block_get_all_settled, block_map_unordered, block_wait,
-    BlockAsCompleted, BlockMapUnordered,
+    BlockAsCompleted, BlockMapUnordered, BlockPoolMap,
 };
 pub use error::{Error, Result};
 pub use gather::{

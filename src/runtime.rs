@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 
 use tokio::runtime::Handle;
 
-use crate::actor::{ActorBuilder, ActorHandle};
 use crate::context::RuntimeContext;
 use crate::identity::{ObjectId, TaskInfo};
 use crate::object_ref::slot::Slot;
@@ -303,60 +302,6 @@ impl Runtime {
     pub fn put<T: Send + 'static>(&self, value: T) -> ObjectRef<T> {
         let info = TaskInfo::new(ObjectId::next(), None, Location::caller());
         ObjectRef::from_slot(Arc::new(Slot::ready(info, value)))
-    }
-
-    /// Starts an actor holding `state`: Ray's `Actor.remote()`. Its method calls
-    /// ([`ActorHandle::call`]) run one at a time, in submission order, on the
-    /// actor's own thread. See [`actor_builder`](Runtime::actor_builder) for
-    /// names, resources and restarts.
-    ///
-    /// Each actor occupies one blocking-pool thread for its life (tokio allows
-    /// 512 by default).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = taskref::Runtime::new()?;
-    /// let counter = rt.actor(0u32);
-    /// let _ = counter.call(|n: &mut u32| *n += 1);
-    /// assert_eq!(counter.call(|n: &mut u32| *n).block_get()?, 1);
-    ///
-    /// rt.shutdown();
-    /// let late = rt.actor(0u32); // a handle all the same, as Ray's `Actor.remote()`
-    /// assert!(late.is_dead());
-    /// assert!(late.call(|n: &mut u32| *n).block_get().unwrap_err().is_shutdown());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// This returns a handle at once and never fails itself, as Ray's
-    /// `Actor.remote()`; the handle's calls carry the errors. If the actor
-    /// cannot start because the runtime is shut down, the handle is dead from
-    /// the start ([`ActorHandle::is_dead`]) and every call fails at once with
-    /// [`Error::Shutdown`] naming the call. Use
-    /// [`actor_builder().spawn`](ActorBuilder::spawn) to get the shutdown as
-    /// an `Err` instead.
-    ///
-    /// # Panics
-    ///
-    /// Never.
-    #[track_caller]
-    pub fn actor<S: Send + 'static>(&self, state: S) -> ActorHandle<S> {
-        ActorHandle::new(self, state)
-    }
-
-    /// A builder for an actor with a name, resources held for its life, or a
-    /// constructor run again if it panics.
-    ///
-    /// ```
-    /// let rt = taskref::Runtime::builder().resource("gpu", 1.0).build()?;
-    /// let model = rt.actor_builder().name("model").resource("gpu", 1.0).spawn(|| vec![0.5f32; 4])?;
-    /// assert_eq!(model.call(|w: &mut Vec<f32>| w.len()).block_get()?, 4);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn actor_builder(&self) -> ActorBuilder {
-        ActorBuilder::new(self.clone())
     }
 
     /// Cancels the task behind `id`, if it is one of this runtime's and has not

@@ -15,7 +15,10 @@ mod submit;
 
 pub(crate) use attempt::{Policy, Retry};
 pub use current::{current_task, CurrentTask};
+pub(crate) use finish::{Erased, UserError};
 pub(crate) use submit::{new_task, register, Submission};
+
+use finish::Finish;
 pub use submit::{AsyncTask, BlockingTask, TaskKind, TryAsyncTask, TryBlockingTask};
 
 use crate::context::RuntimeContext;
@@ -164,6 +167,42 @@ impl<T: Send + 'static> Completer<T> {
         self.context()
             .observer()
             .task_ended(info, self.submitted_at, self.started, outcome);
+    }
+
+    /// Runs `call(args)` on this thread as this task (`current_task()` is
+    /// set, a panic is caught, `K` maps the output) and completes the slot:
+    /// how user code that is not a remote function (an actor's method) runs.
+    pub(crate) fn run_blocking<C, L, R, K>(mut self, call: C, args: L)
+    where
+        C: FnOnce(L) -> R,
+        K: Finish<R, Value = T>,
+    {
+        self.start();
+        let span = self.span();
+        let result = {
+            let _span = span.as_deref().map(tracing::Span::enter);
+            let _current = current::enter(self.running(None));
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || call(args)))
+        };
+        let outcome = attempt::outcome::<K, _>(self.info(), result, 1);
+        self.complete(outcome);
+    }
+
+    /// The async form of [`run_blocking`](Completer::run_blocking): one
+    /// attempt of `call(args)`, polled as this task, then the slot completed.
+    pub(crate) async fn run_async<C, L, Fut, K>(mut self, call: C, args: L)
+    where
+        C: FnOnce(L) -> Fut,
+        Fut: Future,
+        K: Finish<Fut::Output, Value = T>,
+    {
+        self.start();
+        let span = self.span();
+        let mut attempt = std::pin::pin!(attempt::Attempt::new(call, args, span));
+        let result =
+            std::future::poll_fn(|cx| attempt.as_mut().poll_as(cx, self.running(None))).await;
+        let outcome = attempt::outcome::<K, _>(self.info(), result, 1);
+        self.complete(outcome);
     }
 
     pub(crate) fn complete(mut self, outcome: Result<T, Error>) {

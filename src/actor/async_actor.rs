@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -19,22 +18,16 @@ use futures::future::{select, Either};
 use futures::FutureExt;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::{actor_died, method_outcome, new_call, Death, MethodError};
+use super::{actor_died, new_call, Core, Death};
+use crate::context::RuntimeContext;
 use crate::resources::Permit;
-use crate::runtime::Runtime;
+use crate::task::{Erased, UserError};
 use crate::ObjectRef;
 
 /// A call of an async actor: given the state (or the cause of death), it
 /// returns the future that runs the method and completes its ref.
-type AsyncCall<S> =
+pub(super) type AsyncCall<S> =
     Box<dyn FnOnce(Result<Arc<S>, String>) -> futures::future::BoxFuture<'static, ()> + Send>;
-
-pub(super) struct AsyncInner<S> {
-    pub(super) runtime: Runtime,
-    pub(super) mailbox: mpsc::UnboundedSender<AsyncCall<S>>,
-    pub(super) name: Arc<str>,
-    pub(super) death: Arc<Death>,
-}
 
 /// A handle to an async actor, made by
 /// [`ActorBuilder::spawn_async`](crate::ActorBuilder::spawn_async). Cheap to
@@ -66,7 +59,7 @@ pub(super) struct AsyncInner<S> {
 /// assert!(started.elapsed() < Duration::from_millis(400), "ten 50 ms calls overlapped");
 /// ```
 pub struct AsyncActorHandle<S> {
-    pub(super) inner: Arc<AsyncInner<S>>,
+    pub(super) inner: Arc<Core<AsyncCall<S>>>,
 }
 
 impl<S> Clone for AsyncActorHandle<S> {
@@ -89,6 +82,7 @@ impl<S> fmt::Debug for AsyncActorHandle<S> {
 /// The dispatcher: given the state (or why it could not be built) and the
 /// actor's resources, starts calls in order.
 pub(super) async fn dispatch<S: Send + Sync + 'static>(
+    context: &RuntimeContext,
     state: Result<Arc<S>, String>,
     resources: Permit,
     mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>,
@@ -132,10 +126,10 @@ pub(super) async fn dispatch<S: Send + Sync + 'static>(
         let mut running = call(Ok(Arc::clone(state)));
         let first = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await;
         if first.is_pending() {
-            tokio::spawn(async move {
+            drop(context.spawn(async move {
                 running.await;
                 drop(permit);
-            });
+            }));
         }
     }
     // Every handle is gone, or the actor died: drop this reference to the
@@ -205,7 +199,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         Fut: Future<Output = Result<R, E>> + Send + 'static,
     {
         self.submit(move |state| {
-            method(state).map(|result| result.map_err(|e| Arc::new(e) as MethodError))
+            method(state).map(|result| result.map_err(|e| Arc::new(e) as UserError))
         })
     }
 
@@ -215,10 +209,10 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
     where
         R: Send + 'static,
         F: FnOnce(Arc<S>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<R, MethodError>> + Send + 'static,
+        Fut: Future<Output = Result<R, UserError>> + Send + 'static,
     {
         let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.name);
-        let Some(mut completer) = completer else {
+        let Some(completer) = completer else {
             return object;
         };
         let actor = Arc::clone(&self.inner.name);
@@ -234,12 +228,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
                 if completer.is_decided() {
                     return;
                 }
-                completer.start();
-                let result = AssertUnwindSafe(async move { method(state).await })
-                    .catch_unwind()
-                    .await;
-                let outcome = method_outcome(completer.info(), result);
-                completer.complete(outcome);
+                completer.run_async::<_, _, _, Erased>(method, state).await;
             }
             .boxed()
         });
@@ -262,8 +251,6 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
     /// the last running call ends. An actor still waiting for its resources
     /// never starts (its constructor is not run).
     pub fn kill(&self) {
-        self.inner.death.set("it was killed".to_owned());
-        // Wake the dispatcher if it waits for mail, so it stops now.
-        let _ = self.inner.mailbox.send(Box::new(|_| async {}.boxed()));
+        self.inner.kill(Box::new(|_| async {}.boxed()));
     }
 }

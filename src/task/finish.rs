@@ -40,3 +40,16 @@ where
         out.map_err(|e| Arc::new(e) as UserError)
     }
 }
+
+/// Calls whose error is a `UserError` already (actor methods: their error types
+/// are erased when the call is queued, so the mailbox holds one type).
+#[derive(Debug)]
+pub(crate) enum Erased {}
+
+impl<T: Send + 'static> Finish<Result<T, UserError>> for Erased {
+    type Value = T;
+
+    fn finish(out: Result<T, UserError>) -> Result<T, UserError> {
+        out
+    }
+}
