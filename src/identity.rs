@@ -6,7 +6,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// The identity of an [`ObjectRef`]: unique within the process, ordered by
+/// The identity of an [`ObjectRef`](crate::ObjectRef): unique within the process, ordered by
 /// submission.
 ///
 /// # Examples
@@ -48,7 +48,7 @@ impl fmt::Display for ObjectId {
 
 /// Who a task is: its id, its optional name and the line of code that submitted it.
 ///
-/// Every [`Error`] about a task carries one, so a message always says which task
+/// Every [`Error`](crate::Error) about a task carries one, so a message always says which task
 /// failed and where it came from.
 ///
 /// # Examples

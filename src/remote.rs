@@ -92,10 +92,10 @@ impl Runtime {
     }
 
     /// Registers a fallible async function: each call's `Ok(v)` becomes its
-    /// ref's value, and `Err(e)` fails the ref with [`Error::TaskFailed`] whose
+    /// ref's value, and `Err(e)` fails the ref with [`Error::TaskFailed`](crate::Error::TaskFailed) whose
     /// [`source`](std::error::Error::source) is `e` (`E: std::error::Error +
     /// Send + Sync + 'static`). Dependents of a failed call fail with
-    /// [`Error::DependencyFailed`], whose chain leads back to `e`.
+    /// [`Error::DependencyFailed`](crate::Error::DependencyFailed), whose chain leads back to `e`.
     ///
     /// ```
     /// use std::error::Error as _;
