@@ -98,7 +98,7 @@ impl Runtime {
     /// Tasks run on that tokio runtime: async tasks on its workers, blocking ones
     /// on its blocking pool. [`shutdown`](Runtime::shutdown) aborts taskref's
     /// tasks but never the application's runtime. If that runtime shuts down
-    /// first, pending refs fail with [`Error::Shutdown`].
+    /// first, pending refs fail with [`Error::Shutdown`](crate::Error::Shutdown).
     ///
     /// # Examples
     ///
@@ -234,7 +234,7 @@ impl Runtime {
     /// Runs a future to completion as a task and returns its ref at once.
     ///
     /// The future runs on the tokio workers. A panic inside it fails the ref with
-    /// [`Error::TaskPanicked`]; the runtime and other tasks are unaffected.
+    /// [`Error::TaskPanicked`](crate::Error::TaskPanicked); the runtime and other tasks are unaffected.
     ///
     /// ```
     /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
@@ -317,7 +317,7 @@ impl Runtime {
         self.inner.context.cancel(id)
     }
 
-    /// Shuts the runtime down: every pending ref fails with [`Error::Shutdown`]
+    /// Shuts the runtime down: every pending ref fails with [`Error::Shutdown`](crate::Error::Shutdown)
     /// and later submissions fail at once.
     ///
     /// Nothing waits: async tasks are dropped at their next `.await`; a blocking
