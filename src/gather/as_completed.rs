@@ -68,12 +68,14 @@ pub(crate) fn as_completed_as<T, I>(
 where
     I: IntoIterator<Item = ObjectRef<T>>,
 {
-    let refs: Vec<ObjectRef<T>> = refs.into_iter().collect();
-    let traced = Traced::new(&refs, call, location);
+    let mut traced = Traced::empty(call, location);
     let pending: FuturesUnordered<_> = refs
         .into_iter()
         .enumerate()
-        .map(|(index, object)| Readiness::new(index, object))
+        .map(|(index, object)| {
+            traced.add(&object);
+            Readiness::new(index, object)
+        })
         .collect();
     AsCompleted { pending, traced }
 }

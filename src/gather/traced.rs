@@ -28,13 +28,32 @@ impl Traced {
         call: &'static str,
         location: &'static Location<'static>,
     ) -> Traced {
+        let mut traced = Traced::empty(call, location);
+        refs.iter().for_each(|object| traced.add(object));
+        traced
+    }
+
+    /// A record of no refs yet: [`add`](Traced::add) them one by one (as a
+    /// stream takes them, without collecting them first).
+    pub(crate) fn empty(call: &'static str, location: &'static Location<'static>) -> Traced {
         Traced {
             call,
             location,
-            ids: refs.iter().take(MAX_WAIT_IDS).map(ObjectRef::id).collect(),
-            count: refs.len(),
+            ids: Vec::new(),
+            count: 0,
             waiting: Waiting::default(),
-            context: refs.iter().find_map(|r| r.slot.context().cloned()),
+            context: None,
+        }
+    }
+
+    /// Counts one more ref of the wait.
+    pub(crate) fn add<T>(&mut self, object: &ObjectRef<T>) {
+        if self.ids.len() < MAX_WAIT_IDS {
+            self.ids.push(object.id());
+        }
+        self.count += 1;
+        if self.context.is_none() {
+            self.context = object.slot.context().cloned();
         }
     }
 
