@@ -823,3 +823,24 @@ fn kill_before_the_actor_gets_its_resources_fails_its_calls_at_once() {
         );
     });
 }
+
+#[test]
+fn inside_a_method_current_task_is_the_call() {
+    let rt = taskref::Runtime::new().unwrap();
+    let a = rt.actor_builder().name("self-aware").spawn(|| 0u8).unwrap();
+    let r = a.call(|_: &mut u8| {
+        let me = taskref::current_task().expect("a method runs as a task");
+        (me.task().actor().map(str::to_owned), me.is_cancelled())
+    });
+    let id = r.id();
+    assert_eq!(
+        r.block_get().unwrap(),
+        (Some("self-aware".to_owned()), false)
+    );
+    let b = rt.actor_builder().spawn_async(|| ()).unwrap();
+    let r =
+        b.call(|_: std::sync::Arc<()>| async { taskref::current_task().map(|t| t.task().id()) });
+    let async_id = r.id();
+    assert_eq!(r.block_get().unwrap(), Some(async_id));
+    assert_ne!(id, async_id);
+}
