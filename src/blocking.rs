@@ -15,7 +15,7 @@ use futures::StreamExt;
 use crate::actor::{ActorPool, PoolMap};
 use crate::block_on::{block_in_mode, block_on, context, deadline_after, Mode};
 use crate::error::Error;
-use crate::gather::{self, AsCompleted, WaitOutput, WaitSet};
+use crate::gather::{self, AsCompleted, WaitOutput, WaitRefs, WaitSet};
 use crate::object_ref::ObjectRef;
 
 impl<T: Clone> ObjectRef<T> {
@@ -178,7 +178,8 @@ where
 }
 
 /// Blocks until `num_returns` refs are ready or `timeout` passes: Ray's
-/// `ray.wait` for plain threads. Same semantics as [`wait`](crate::wait).
+/// `ray.wait` for plain threads. Same semantics as [`wait`](crate::wait): the
+/// refs by slice (the lists are clones) or by value (they are moved).
 ///
 /// # Examples
 ///
@@ -188,6 +189,16 @@ where
 /// let refs = vec![rt.spawn(std::future::pending::<u8>()), rt.put(1)];
 /// let (ready, rest) = taskref::block_wait(&refs, 2, Some(Duration::from_millis(10)))?;
 /// assert_eq!((ready.len(), rest.len()), (1, 1), "timed out with one ready");
+///
+/// // Ray's drain loop, by value: nothing is cloned.
+/// let mut rest: Vec<_> = (0..4).map(|i| rt.spawn(async move { i })).collect();
+/// let mut total = 0;
+/// while !rest.is_empty() {
+///     let (ready, not_ready) = taskref::block_wait(rest, 1, None)?;
+///     total += ready[0].block_get()?;
+///     rest = not_ready;
+/// }
+/// assert_eq!(total, 6);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
@@ -204,17 +215,19 @@ where
 ///
 /// As [`ObjectRef::block_get`], for at most `timeout`.
 #[track_caller]
-pub fn block_wait<T>(
-    refs: &[ObjectRef<T>],
+pub fn block_wait<'a, T: 'a, R>(
+    refs: R,
     num_returns: usize,
     timeout: Option<Duration>,
-) -> Result<WaitOutput<T>, Error> {
+) -> Result<WaitOutput<T>, Error>
+where
+    R: WaitRefs<'a, T>,
+{
     let location = Location::caller();
+    let refs = refs.into_refs();
+    let context = refs.first().and_then(|r| r.slot.context()).cloned();
+    let observer = context.as_deref().map(|c| c.observer());
     let mut wait = gather::Wait::new(refs, num_returns, None, location).named("block_wait");
-    let observer = refs
-        .first()
-        .and_then(|r| r.slot.context())
-        .map(|c| c.observer());
     match block_on(
         &mut wait,
         timeout.map(deadline_after),

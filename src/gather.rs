@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | [`get_all`] | every value, or the first error | input order | O(n) |
 //! | [`get_all_settled`] | every outcome | input order | O(n) |
-//! | [`wait`] | `(ready, not_ready)` once `num_returns` are ready | input order in both lists | O(n) per call |
+//! | [`wait`] | `(ready, not_ready)` once `num_returns` are ready (refs by slice or by value) | input order in both lists | O(n) per call; returns at once when enough are ready |
 //! | [`as_completed`] | a stream of `(index, outcome)` | completion order | O(1) amortised per item |
 //! | [`WaitSet::wait`] | the ready refs, removed from the set | completion order | O(1) amortised per item |
 //! | [`map_unordered`] | a stream of `(index, outcome)`, submitting lazily | completion order | O(1) amortised per item |
@@ -23,7 +23,7 @@ mod wait_set;
 pub use as_completed::{as_completed, AsCompleted};
 pub use get_all::{get_all, get_all_settled, GetAll, GetAllSettled};
 pub use map_unordered::{map_unordered, MapUnordered};
-pub use wait::{wait, Wait, WaitOutput};
+pub use wait::{wait, Wait, WaitOutput, WaitRefs};
 pub use wait_set::{WaitSet, WaitSetWait};
 
 pub(crate) use as_completed::as_completed_as;

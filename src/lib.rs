@@ -177,7 +177,7 @@ pub use blocking::{
 pub use error::{Error, Result};
 pub use gather::{
     as_completed, get_all, get_all_settled, map_unordered, wait, AsCompleted, GetAll,
-    GetAllSettled, MapUnordered, Wait, WaitOutput, WaitSet, WaitSetWait,
+    GetAllSettled, MapUnordered, Wait, WaitOutput, WaitRefs, WaitSet, WaitSetWait,
 };
 pub use identity::{ObjectId, TaskInfo};
 pub use object_ref::{Get, GetTimeout, IntoGet, ObjectRef};

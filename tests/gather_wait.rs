@@ -189,3 +189,82 @@ fn wait_set_block_wait() {
         assert_eq!(set.len(), 1);
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn by_value_wait_moves_the_refs_and_keeps_input_order() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let sleepy = rt.remote(|ms: u64| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        ms
+    });
+    let refs: Vec<_> = [40, 10, 1000, 20, 30]
+        .iter()
+        .map(|&ms| sleepy.remote(ms))
+        .collect();
+    let expected = ids(&refs);
+    let (ready, rest) = taskref::wait(refs, 2, None).await.unwrap();
+    assert_eq!(ids(&ready), [expected[1], expected[3]]);
+    assert_eq!(ids(&rest), [expected[0], expected[2], expected[4]]);
+    // Every ready one already: the first `num_returns` in input order.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (ready, rest) = taskref::wait(rest, 1, None).await.unwrap();
+    assert_eq!(ids(&ready), [expected[0]]);
+    assert_eq!(ids(&rest), [expected[2], expected[4]]);
+    let (ready, rest) = taskref::wait(rest, 0, None).await.unwrap();
+    assert!(ready.is_empty());
+    assert_eq!(rest.len(), 2);
+    // On timeout, whatever is ready; the rest keeps its order.
+    let (ready, rest) = taskref::wait(rest, 2, Some(Duration::from_millis(5)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&ready), [expected[4]]);
+    assert_eq!(ids(&rest), [expected[2]]);
+}
+
+#[tokio::test]
+async fn by_value_wait_rejects_bad_arguments() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let a = rt.put(1u8);
+    let err = taskref::wait(vec![a.clone(), a.clone()], 1, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_invalid_argument() && err.to_string().contains("more than once"),
+        "{err}"
+    );
+    let err = taskref::wait(vec![a.clone()], 2, None).await.unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    // A long list that must wait is always checked.
+    let mut long: Vec<_> = (0..100)
+        .map(|_| rt.spawn(std::future::pending::<u8>()))
+        .collect();
+    long.push(long[3].clone());
+    let err = taskref::wait(long, 1, Some(Duration::from_millis(1)))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+}
+
+#[test]
+fn the_ray_drain_loop_by_value_takes_every_ref_once() {
+    support::within_deadline(|| {
+        let rt = support::runtime(2);
+        let sleepy = rt.remote(|ms: u64| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ms
+        });
+        let mut rest: Vec<_> = [300, 10, 150].iter().map(|&ms| sleepy.remote(ms)).collect();
+        rest.extend((0..200).map(|i| rt.put(1000 + i)));
+        let mut order = Vec::new();
+        while !rest.is_empty() {
+            let (ready, not_ready) = taskref::block_wait(rest, 1, None).unwrap();
+            assert_eq!(ready.len(), 1);
+            order.push(ready[0].block_get().unwrap());
+            rest = not_ready;
+        }
+        assert_eq!(order.len(), 203);
+        // The ready puts first (in input order), then the sleepers as they end.
+        assert_eq!(order[..200], (1000..1200).collect::<Vec<u64>>()[..]);
+        assert_eq!(order[200..], [10, 150, 300]);
+    });
+}

@@ -353,15 +353,8 @@ type RayLoop = fn(&Runtime, Vec<ObjectRef<u64>>);
 const RAY_LOOPS: &[(&str, Face, RayLoop)] = &[
     ("by-slice", Face::Async, ray_loop_by_slice_async),
     ("by-slice", Face::Blocking, ray_loop_by_slice_blocking),
-    // BY-VALUE ROWS GO HERE. `taskref::wait(rest, 1, None)` and
-    // `block_wait(rest, 1, None)` taking `Vec<ObjectRef<T>>` (issue 13) do not
-    // exist in this build. Once they do, add
-    //     ("by-value", Face::Async, ray_loop_by_value_async),
-    //     ("by-value", Face::Blocking, ray_loop_by_value_blocking),
-    // and the two functions: copies of the by-slice ones below that pass
-    // `rest` instead of `&rest` and read the value with `ready.pop().unwrap()`
-    // `.await` / `.block_get()`. The "not measured" line of `w7r_ray_loop`
-    // then goes away by itself.
+    ("by-value", Face::Async, ray_loop_by_value_async),
+    ("by-value", Face::Blocking, ray_loop_by_value_blocking),
 ];
 
 fn ray_loop_by_slice_async(rt: &Runtime, refs: Vec<ObjectRef<u64>>) {
@@ -380,6 +373,26 @@ fn ray_loop_by_slice_blocking(_: &Runtime, refs: Vec<ObjectRef<u64>>) {
     while !rest.is_empty() {
         let (ready, not_ready) = taskref::block_wait(&rest, 1, None).unwrap();
         ready[0].block_get().unwrap();
+        rest = not_ready;
+    }
+}
+
+fn ray_loop_by_value_async(rt: &Runtime, refs: Vec<ObjectRef<u64>>) {
+    rt.handle().block_on(async {
+        let mut rest = refs;
+        while !rest.is_empty() {
+            let (mut ready, not_ready) = taskref::wait(rest, 1, None).await.unwrap();
+            ready.pop().unwrap().await.unwrap();
+            rest = not_ready;
+        }
+    })
+}
+
+fn ray_loop_by_value_blocking(_: &Runtime, refs: Vec<ObjectRef<u64>>) {
+    let mut rest = refs;
+    while !rest.is_empty() {
+        let (mut ready, not_ready) = taskref::block_wait(rest, 1, None).unwrap();
+        ready.pop().unwrap().block_get().unwrap();
         rest = not_ready;
     }
 }

@@ -1,5 +1,6 @@
 //! `wait`: Ray's `ray.wait`.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
@@ -24,16 +25,39 @@ pub type WaitOutput<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 /// `ray.wait(refs, num_returns=..., timeout=...)`.
 ///
 /// Returns `(ready, not_ready)`: `ready` holds at most `num_returns` refs that
-/// have finished (with a value or an error), `not_ready` holds all the others;
-/// both keep input order. On timeout, `ready` holds whatever was ready by then.
-/// `timeout: None` waits as long as it takes; a zero timeout never waits.
-/// `num_returns == 0` returns at once with every ref in `not_ready`. The tasks
-/// keep running either way, and the refs are clones of the input.
+/// have finished (with a value or an error), the first ones in input order;
+/// `not_ready` holds all the others; both keep input order. On timeout,
+/// `ready` holds whatever was ready by then. `timeout: None` waits as long as
+/// it takes; a zero timeout never waits. `num_returns == 0` returns at once
+/// with every ref in `not_ready`. The tasks keep running either way.
 ///
-/// To process results in completion order, call `wait(&rest, 1, None)` in a
-/// loop as in Ray; each call costs O(`refs.len()`) (it returns a new list of the
-/// rest), so draining n refs that way is O(n²). [`WaitSet`](crate::WaitSet) and
-/// [`as_completed`](crate::as_completed) drain in O(n).
+/// `refs` is a slice (`&refs`, `&refs[..]`, `&[a, b]`: the lists returned are
+/// clones) or a `Vec` by value (`wait(rest, 1, None)`: the refs are moved into
+/// the lists, nothing is cloned). The by-value form is Ray's drain loop as Ray
+/// users write it:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), taskref::Error> {
+/// # let rt = taskref::Runtime::from_handle(tokio::runtime::Handle::current());
+/// let mut rest: Vec<_> = (0..5).map(|i| rt.spawn(async move { i })).collect();
+/// let mut seen = Vec::new();
+/// while !rest.is_empty() {
+///     let (ready, not_ready) = taskref::wait(rest, 1, None).await?;
+///     seen.push(ready[0].get().await?);
+///     rest = not_ready;
+/// }
+/// seen.sort();
+/// assert_eq!(seen, [0, 1, 2, 3, 4]);
+/// # Ok(()) }
+/// ```
+///
+/// A call that finds `num_returns` ready refs stops looking and returns at
+/// once, without registering a waker; one that must wait registers on the
+/// pending refs only. Each call still costs O(`refs.len()`) to split the list
+/// (by slice, a clone of every ref), so draining n refs with it is O(n²) in
+/// the worst case, as in Ray; [`as_completed`](crate::as_completed) and
+/// [`WaitSet`](crate::WaitSet) drain in O(n).
 ///
 /// # Examples
 ///
@@ -60,31 +84,79 @@ pub type WaitOutput<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 /// attached to a tokio runtime without a timer. A failed task does not make
 /// `wait` fail: its ref is simply ready.
 ///
+/// The duplicate check is O(`refs.len()`); a call on more than 64 refs that
+/// finds `num_returns` ready refs at once skips it, so that the drain loop stays cheap (a call that
+/// must wait always checks). A by-value call that fails gives its refs back
+/// in no list: keep a clone if you need them after an error.
+///
 /// # Panics
 ///
 /// Never.
 ///
 /// # Cancel safety
 ///
-/// This function is cancel safe: dropping the future loses nothing.
+/// This function is cancel safe: dropping the future loses nothing (a by-value
+/// call's refs are dropped with it; the tasks keep running).
 #[track_caller]
-pub fn wait<T>(
-    refs: &[ObjectRef<T>],
-    num_returns: usize,
-    timeout: Option<Duration>,
-) -> Wait<'_, T> {
-    Wait::new(refs, num_returns, timeout, Location::caller())
+pub fn wait<'a, T: 'a, R>(refs: R, num_returns: usize, timeout: Option<Duration>) -> Wait<'a, T>
+where
+    R: WaitRefs<'a, T>,
+{
+    Wait::new(refs.into_refs(), num_returns, timeout, Location::caller())
 }
+
+/// The refs [`wait`] and [`block_wait`](crate::block_wait) accept: a slice of
+/// refs (`&[ObjectRef<T>]`, `&Vec<ObjectRef<T>>`, `&[ObjectRef<T>; N]`),
+/// whose lists come back as clones, or a `Vec<ObjectRef<T>>` by value, whose
+/// refs are moved into the lists.
+///
+/// Implemented by the crate for exactly those types; you never implement it.
+pub trait WaitRefs<'a, T: 'a> {
+    /// The refs, borrowed or owned.
+    #[doc(hidden)]
+    fn into_refs(self) -> Cow<'a, [ObjectRef<T>]>;
+}
+
+impl<'a, T: 'a> WaitRefs<'a, T> for &'a [ObjectRef<T>] {
+    fn into_refs(self) -> Cow<'a, [ObjectRef<T>]> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl<'a, T: 'a> WaitRefs<'a, T> for &'a Vec<ObjectRef<T>> {
+    fn into_refs(self) -> Cow<'a, [ObjectRef<T>]> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl<'a, T: 'a, const N: usize> WaitRefs<'a, T> for &'a [ObjectRef<T>; N] {
+    fn into_refs(self) -> Cow<'a, [ObjectRef<T>]> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl<'a, T: 'a> WaitRefs<'a, T> for Vec<ObjectRef<T>> {
+    fn into_refs(self) -> Cow<'a, [ObjectRef<T>]> {
+        Cow::Owned(self)
+    }
+}
+
+/// Lists of at most this many refs are always checked for duplicates; longer
+/// ones only when the call has to wait (see [`wait`]'s errors).
+const DUPLICATE_CHECK_LIMIT: usize = 64;
 
 /// Future returned by [`wait`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Wait<'a, T> {
-    refs: &'a [ObjectRef<T>],
+    /// Borrowed (the lists are clones) or owned (moved into the lists); taken
+    /// when the future returns.
+    refs: Cow<'a, [ObjectRef<T>]>,
     num_returns: usize,
     timeout: Option<Duration>,
     location: &'static Location<'static>,
-    /// `None` before the first poll.
+    /// The pending refs, once the call found it must wait.
     pending: Option<FuturesUnordered<Readiness<T>>>,
+    /// Ready refs found so far (a lower bound: more may be ready by now).
     ready_count: usize,
     sleep: LazyTimeout,
     /// For the timeline: which call, and since when it waited.
@@ -92,9 +164,12 @@ pub struct Wait<'a, T> {
     waiting: Waiting,
 }
 
+// Nothing is pinned in place: the refs live in a `Vec` or a slice.
+impl<T> Unpin for Wait<'_, T> {}
+
 impl<'a, T> Wait<'a, T> {
     pub(crate) fn new(
-        refs: &'a [ObjectRef<T>],
+        refs: Cow<'a, [ObjectRef<T>]>,
         num_returns: usize,
         timeout: Option<Duration>,
         location: &'static Location<'static>,
@@ -130,48 +205,99 @@ impl<'a, T> Wait<'a, T> {
             .finish(observer, self.call, self.location, ids, self.refs.len());
     }
 
-    fn validate(&self) -> Result<(), Error> {
-        let invalid = |message: String| Error::InvalidArgument {
+    fn invalid(&self, message: String) -> Error {
+        Error::InvalidArgument {
             message,
             location: self.location,
-        };
+        }
+    }
+
+    fn check_count(&self) -> Result<(), Error> {
         if self.num_returns > self.refs.len() {
-            return Err(invalid(format!(
+            return Err(self.invalid(format!(
                 "`wait` asked for num_returns = {} but was given only {} refs",
                 self.num_returns,
                 self.refs.len()
             )));
         }
-        let mut seen: HashSet<_, BuildHasherDefault<IdHasher>> =
-            HashSet::with_capacity_and_hasher(self.refs.len(), Default::default());
-        if let Some(dup) = self.refs.iter().find(|r| !seen.insert(r.id())) {
-            return Err(invalid(format!(
-                "`wait` was given the ref {} more than once",
-                dup.id()
-            )));
-        }
         Ok(())
     }
 
-    /// Splits the refs as they are now: up to `num_returns` ready ones, in input
-    /// order, and the rest.
+    fn check_duplicates(&self) -> Result<(), Error> {
+        let mut seen: HashSet<_, BuildHasherDefault<IdHasher>> =
+            HashSet::with_capacity_and_hasher(self.refs.len(), Default::default());
+        match self.refs.iter().find(|r| !seen.insert(r.id())) {
+            Some(dup) => Err(self.invalid(format!(
+                "`wait` was given the ref {} more than once",
+                dup.id()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Looks for ready refs in input order and stops at `num_returns`:
+    /// whether it found them all.
+    fn found_enough(&self) -> bool {
+        self.refs
+            .iter()
+            .filter(|object| object.is_ready())
+            .take(self.num_returns)
+            .count()
+            == self.num_returns
+    }
+
+    /// Splits the refs as they are now: up to `num_returns` ready ones, the
+    /// first in input order, and the rest, both in input order. Takes the
+    /// refs: owned ones are moved, borrowed ones cloned.
     pub(crate) fn partition(&mut self) -> WaitOutput<T> {
         self.finished();
-        let mut ready = Vec::with_capacity(self.num_returns);
-        let mut rest = Vec::with_capacity(self.refs.len().saturating_sub(self.num_returns));
-        for object in self.refs {
-            if ready.len() < self.num_returns && object.is_ready() {
-                ready.push(object.clone());
-            } else {
-                rest.push(object.clone());
+        let wanted = self.num_returns;
+        match std::mem::replace(&mut self.refs, Cow::Borrowed(&[])) {
+            Cow::Borrowed(refs) => {
+                let mut ready = Vec::with_capacity(wanted);
+                let mut rest = Vec::with_capacity(refs.len().saturating_sub(wanted));
+                for object in refs {
+                    if ready.len() < wanted && object.is_ready() {
+                        ready.push(object.clone());
+                    } else {
+                        rest.push(object.clone());
+                    }
+                }
+                (ready, rest)
+            }
+            Cow::Owned(mut rest) => {
+                // Move the first `wanted` ready refs out, keeping the order of
+                // both lists: one `remove` (a memmove of the tail) each when
+                // there are few, one pass when there are many.
+                let mut ready = Vec::with_capacity(wanted);
+                if wanted <= 4 {
+                    let mut index = 0;
+                    while ready.len() < wanted && index < rest.len() {
+                        if rest[index].is_ready() {
+                            ready.push(rest.remove(index));
+                        } else {
+                            index += 1;
+                        }
+                    }
+                } else {
+                    let mut kept = Vec::with_capacity(rest.len().saturating_sub(wanted));
+                    for object in rest.drain(..) {
+                        if ready.len() < wanted && object.is_ready() {
+                            ready.push(object);
+                        } else {
+                            kept.push(object);
+                        }
+                    }
+                    rest = kept;
+                }
+                (ready, rest)
             }
         }
-        (ready, rest)
     }
 
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         // The first pending ref's runtime provides the timer.
-        let refs = self.refs;
+        let refs = &self.refs;
         let location = self.location;
         let make_sleep = |timeout| {
             let context = refs.iter().find(|r| !r.is_ready())?.slot.context()?;
@@ -187,7 +313,16 @@ impl<T> Future for Wait<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if this.pending.is_none() {
-            this.validate()?;
+            this.check_count()?;
+            // The fast path: enough refs are ready now. No waker, no timer,
+            // and for long lists no duplicate scan (the documented trade).
+            if this.found_enough() {
+                if this.refs.len() <= DUPLICATE_CHECK_LIMIT {
+                    this.check_duplicates()?;
+                }
+                return Poll::Ready(Ok(this.partition()));
+            }
+            this.check_duplicates()?;
             let pending = FuturesUnordered::new();
             for (index, object) in this.refs.iter().enumerate() {
                 if object.is_ready() {
