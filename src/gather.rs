@@ -13,6 +13,7 @@
 //! are `Send` when `T` is.
 
 mod as_completed;
+mod completions;
 mod get_all;
 mod map_unordered;
 mod readiness;
@@ -27,6 +28,7 @@ pub use wait::{wait, Wait, WaitOutput, WaitRefs};
 pub use wait_set::{WaitSet, WaitSetWait};
 
 pub(crate) use as_completed::as_completed_as;
+pub(crate) use completions::Completions;
 pub(crate) use get_all::{get_all_as, get_all_settled_as};
 pub(crate) use readiness::Readiness;
 pub(crate) use traced::Traced;

@@ -5,10 +5,10 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use futures::stream::{FusedStream, FuturesUnordered, Stream, StreamExt};
+use futures::stream::{FusedStream, Stream};
 
 use crate::error::Error;
-use crate::gather::{Readiness, Traced};
+use crate::gather::{Completions, Traced};
 use crate::object_ref::ObjectRef;
 
 /// Turns refs into a [`Stream`] of `(index, outcome)` in the order the tasks
@@ -69,14 +69,11 @@ where
     I: IntoIterator<Item = ObjectRef<T>>,
 {
     let mut traced = Traced::empty(call, location);
-    let pending: FuturesUnordered<_> = refs
-        .into_iter()
-        .enumerate()
-        .map(|(index, object)| {
-            traced.add(&object);
-            Readiness::new(index, object)
-        })
-        .collect();
+    let mut pending = Completions::default();
+    for (index, object) in refs.into_iter().enumerate() {
+        traced.add(&object);
+        pending.push(index, object);
+    }
     AsCompleted { pending, traced }
 }
 
@@ -86,7 +83,7 @@ where
 /// until its last item (or until it is dropped).
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<T> {
-    pending: FuturesUnordered<Readiness<T>>,
+    pending: Completions<T>,
     traced: Traced,
 }
 
@@ -107,7 +104,7 @@ impl<T: Clone> Stream for AsCompleted<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.traced.start();
-        let next = ready!(self.pending.poll_next_unpin(cx));
+        let next = ready!(self.pending.poll_next(cx));
         let Some((index, object)) = next else {
             self.traced.finish();
             return Poll::Ready(None);

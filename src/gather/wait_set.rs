@@ -8,11 +8,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::stream::{FuturesUnordered, StreamExt};
-
 use crate::context::RuntimeContext;
 use crate::error::Error;
-use crate::gather::Readiness;
+use crate::gather::Completions;
 use crate::object_ref::ObjectRef;
 use crate::timer::LazyTimeout;
 
@@ -43,19 +41,20 @@ use crate::timer::LazyTimeout;
 /// # Ok(()) }
 /// ```
 pub struct WaitSet<T> {
-    pending: FuturesUnordered<Readiness<T>>,
+    pending: Completions<T>,
+    /// The index of the next ref pushed.
+    next_index: usize,
 }
 
 impl<T> WaitSet<T> {
     /// A set holding `refs`.
     pub fn new(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Self {
-        WaitSet {
-            pending: refs
-                .into_iter()
-                .enumerate()
-                .map(|(index, object)| Readiness::new(index, object))
-                .collect(),
-        }
+        let mut set = WaitSet {
+            pending: Completions::default(),
+            next_index: 0,
+        };
+        refs.into_iter().for_each(|object| set.push(object));
+        set
     }
 
     /// How many refs the set still holds.
@@ -77,8 +76,8 @@ impl<T> WaitSet<T> {
     /// assert_eq!(set.len(), 1);
     /// ```
     pub fn push(&mut self, object: ObjectRef<T>) {
-        self.pending
-            .push(Readiness::new(self.pending.len(), object));
+        self.pending.push(self.next_index, object);
+        self.next_index += 1;
     }
 
     /// Waits until `num_returns` refs of the set are ready, or `timeout` passes,
@@ -132,8 +131,8 @@ impl<T> WaitSet<T> {
     /// The runtime of the first pending ref, if any.
     pub(crate) fn context(&self) -> Option<Arc<RuntimeContext>> {
         self.pending
-            .iter()
-            .find_map(|waiting| waiting.object()?.slot.context().cloned())
+            .refs()
+            .find_map(|object| object.slot.context().cloned())
     }
 }
 
@@ -174,8 +173,8 @@ impl<T> WaitSetWait<'_, T> {
         let location = self.location;
         let make_sleep = |timeout| {
             let context = pending
-                .iter()
-                .find_map(|waiting| waiting.object()?.slot.context().cloned())?;
+                .refs()
+                .find_map(|object| object.slot.context().cloned())?;
             Some(context.sleep(timeout, location))
         };
         self.sleep.poll(cx, self.timeout, make_sleep)
@@ -198,7 +197,7 @@ impl<T> Future for WaitSetWait<'_, T> {
             }));
         }
         while this.ready.len() < this.num_returns {
-            match this.set.pending.poll_next_unpin(cx) {
+            match this.set.pending.poll_next(cx) {
                 Poll::Ready(Some(ready)) => this.ready.push(ready),
                 Poll::Ready(None) => break,
                 Poll::Pending => match this.poll_timeout(cx) {
@@ -214,9 +213,10 @@ impl<T> Future for WaitSetWait<'_, T> {
 
 impl<T> Drop for WaitSetWait<'_, T> {
     fn drop(&mut self) {
-        // Cancel safety: what this wait collected but did not return goes back.
-        for (index, object) in self.ready.drain(..) {
-            self.set.pending.push(Readiness::new(index, object));
+        // Cancel safety: what this wait collected but did not return goes back,
+        // first in line and in the order it was collected.
+        for (index, object) in self.ready.drain(..).rev() {
+            self.set.pending.put_back(index, object);
         }
     }
 }
