@@ -146,14 +146,8 @@ impl Observer {
         ref_count: usize,
     ) {
         if let Some(recorder) = &self.recorder {
-            recorder.record_wait(WaitRecord {
-                call,
-                location,
-                started: recorder.offset(started),
-                ended: recorder.offset(Instant::now()),
-                refs: refs.take(timeline::MAX_WAIT_IDS).collect(),
-                ref_count,
-            });
+            let span = (recorder.offset(started), recorder.offset(Instant::now()));
+            recorder.record_wait(call, location, span, refs, ref_count);
         }
     }
 }

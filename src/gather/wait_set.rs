@@ -165,7 +165,11 @@ pub struct WaitSetWait<'a, T> {
 impl<T> WaitSetWait<'_, T> {
     /// The refs collected so far, removed from the set.
     pub(crate) fn take_ready(&mut self) -> Vec<ObjectRef<T>> {
-        self.ready.drain(..).map(|(_, object)| object).collect()
+        // By value, so the collect reuses the allocation.
+        std::mem::take(&mut self.ready)
+            .into_iter()
+            .map(|(_, object)| object)
+            .collect()
     }
 
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
