@@ -298,21 +298,21 @@ impl ActorBuilder {
         F: Fn() -> S + Send + 'static,
     {
         let (runtime, name, request) = self.admit(Location::caller())?;
-        let shared = Arc::clone(runtime.context());
+        let context = Arc::clone(runtime.context());
         let (mailbox, inbox) = mpsc::unbounded_channel();
         let death = Arc::new(Death::default());
         let restarts = self.max_restarts;
         let max_concurrency = self.max_concurrency.max(1);
         let dispatcher_death = Arc::clone(&death);
         let actor_name = name.clone();
-        let dispatcher_shared = Arc::clone(&shared);
-        drop(shared.spawn(async move {
+        let dispatcher_context = Arc::clone(&context);
+        drop(context.spawn(async move {
             let death = dispatcher_death;
-            let Some(permit) = admitted(&dispatcher_shared, request, &death).await else {
+            let Some(permit) = admitted(&dispatcher_context, request, &death).await else {
                 return async_actor::fail_queued(inbox, &death).await;
             };
             let state = construct(&make, restarts, &actor_name).map(Arc::new);
-            let context = &dispatcher_shared;
+            let context = &dispatcher_context;
             async_actor::dispatch(context, state, permit, inbox, death, max_concurrency).await;
         }));
         Ok(AsyncActorHandle {
@@ -356,11 +356,11 @@ impl ActorBuilder {
         F: Fn() -> S + Send + 'static,
     {
         let (runtime, name, request) = self.admit(Location::caller())?;
-        let shared = Arc::clone(runtime.context());
+        let context = Arc::clone(runtime.context());
         let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
         let death = Arc::new(Death::default());
         {
-            let handle = shared.handle().clone();
+            let handle = context.handle().clone();
             let actor_death = Arc::clone(&death);
             let name = name.clone();
             let restarts = self.max_restarts;
@@ -373,7 +373,7 @@ impl ActorBuilder {
                     }
                 }));
             };
-            match shared.resources().try_acquire(&request) {
+            match context.resources().try_acquire(&request) {
                 // Free now (always so for an actor that asks for nothing):
                 // straight to its thread.
                 Some(permit) => start(permit, inbox),
@@ -382,9 +382,9 @@ impl ActorBuilder {
                 // wait (and take it out of the resource queue) before the
                 // actor ever runs.
                 None => {
-                    let starter = Arc::clone(&shared);
+                    let starter = Arc::clone(&context);
                     let death = Arc::clone(&death);
-                    drop(shared.spawn(async move {
+                    drop(context.spawn(async move {
                         match admitted(&starter, request, &death).await {
                             Some(permit) => start(permit, inbox),
                             None => fail_queued(inbox, &death).await,
@@ -425,12 +425,12 @@ impl ActorBuilder {
             None => Arc::from(format!("actor {id}")),
         };
         let info = TaskInfo::new(id, Some(Arc::clone(&name)), location);
-        let shared = runtime.context();
+        let context = runtime.context();
         let request =
-            shared
+            context
                 .resources()
                 .request(&info, self.num_cpus, &self.resources, location)?;
-        if shared.is_closed() {
+        if context.is_closed() {
             return Err(Error::Shutdown { task: info });
         }
         Ok((runtime, name, request))
@@ -441,11 +441,11 @@ impl ActorBuilder {
 /// place in the resource queue is given up at once) or the runtime shut down
 /// meanwhile (a closed pool lets waiters through empty-handed): either way
 /// the actor must not start.
-async fn admitted(shared: &RuntimeContext, request: Request, death: &Death) -> Option<Permit> {
-    let acquire = pin!(shared.resources().acquire(request));
+async fn admitted(context: &RuntimeContext, request: Request, death: &Death) -> Option<Permit> {
+    let acquire = pin!(context.resources().acquire(request));
     let died = pin!(death.died());
     match select(acquire, died).await {
-        Either::Left((permit, _)) if !shared.is_closed() && !death.is_dead() => Some(permit),
+        Either::Left((permit, _)) if !context.is_closed() && !death.is_dead() => Some(permit),
         Either::Left(_) | Either::Right(_) => None,
     }
 }
@@ -493,16 +493,16 @@ fn new_call<R: Send + 'static>(
     runtime: &Runtime,
     name: &Arc<str>,
 ) -> (ObjectRef<R>, Option<Completer<R>>) {
-    let shared = runtime.context();
+    let context = runtime.context();
     let options = TaskOptions {
         name: Some(Arc::clone(name)),
         num_cpus: Some(0.0),
         actor_call: true,
         ..TaskOptions::default()
     };
-    let (object, admitted) = crate::task::new_task::<R>(shared, &options, Location::caller(), 0.0);
+    let (object, admitted) = crate::task::new_task::<R>(context, &options, Location::caller(), 0.0);
     let completer = admitted.map(|admitted| {
-        crate::task::register(shared, &object, None);
+        crate::task::register(context, &object, None);
         admitted.completer
     });
     (object, completer)

@@ -32,6 +32,7 @@ use crate::observe::Observer;
 use crate::park::park_on;
 use crate::resources;
 
+/// How the calling thread blocks.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Mode {
     /// Park this thread directly.
@@ -40,6 +41,8 @@ pub(crate) enum Mode {
     InPlace,
 }
 
+/// Decides how this thread may block (see the module comment), or refuses
+/// with `BlockingInAsyncContext` naming `location`.
 pub(crate) fn context(location: &'static Location<'static>) -> Result<Mode, Error> {
     if resources::in_blocking_task() {
         return Ok(Mode::Park);
@@ -79,6 +82,8 @@ pub(crate) fn block_on<F: Future>(
     Ok(block_in_mode(mode, future, deadline))
 }
 
+/// Drives `future` in `mode` (decided earlier for this thread); `None` if
+/// `deadline` passes first.
 pub(crate) fn block_in_mode<F: Future>(
     mode: Mode,
     future: F,
@@ -99,6 +104,7 @@ pub(crate) fn block_in_mode<F: Future>(
     }
 }
 
+/// The moment `timeout` from now.
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     // A timeout too large to represent is as good as none.
     Instant::now()

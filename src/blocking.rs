@@ -449,7 +449,9 @@ impl<T: Clone> WaitSet<T> {
         let location = Location::caller();
         let context = self.context();
         let observer = context.as_ref().map(|c| c.observer());
-        let mut wait = self.wait_at(num_returns, location);
+        let mut wait = self
+            .wait_at(num_returns, location)
+            .named("WaitSet::block_wait");
         let deadline = timeout.map(deadline_after);
         let call = "WaitSet::block_wait";
         match block_on(&mut wait, deadline, location, call, observer)? {
@@ -514,9 +516,12 @@ impl<S: Send + 'static> ActorPool<S> {
         R: Clone + Send + 'static,
         F: Fn(&mut S, I::Item) -> R + Clone + Send + 'static,
     {
-        let mut ordered = self.block_map_unordered(items, method)?;
-        ordered.stream.ordered = true;
-        Ok(ordered)
+        let mode = context(Location::caller())?;
+        Ok(BlockPoolMap {
+            stream: self.map(items, method),
+            mode,
+            _not_send: PhantomData,
+        })
     }
 }
 

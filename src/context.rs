@@ -43,7 +43,7 @@ use tokio::task::JoinHandle;
 use crate::error::Error;
 use crate::identity::ObjectId;
 use crate::observe::Observer;
-use crate::resources::Resources;
+use crate::resources::{Job, Request, Resources};
 use crate::store::{Registered, Store};
 use crate::timer::Timer;
 
@@ -58,7 +58,9 @@ pub(crate) struct RuntimeContext {
     resources: Resources,
     /// Counters, timeline and detector.
     observer: Observer,
+    /// Tokio's timer, probed once for an attached runtime.
     timer: Timer,
+    /// The CPU capacity the runtime was built with.
     num_cpus: usize,
 }
 
@@ -125,6 +127,12 @@ impl RuntimeContext {
     /// The runtime's capacities.
     pub(crate) fn resources(&self) -> &Resources {
         &self.resources
+    }
+
+    /// Runs `job` on the blocking pool once `request`'s resources are free
+    /// (queued in order behind earlier requests).
+    pub(crate) fn run_when_free(&self, request: Request, job: Job) {
+        self.resources.run_when_free(&self.handle, request, job);
     }
 
     /// The runtime's CPU capacity.

@@ -1,4 +1,5 @@
-//! The one error type of the crate, and the task identity every error carries.
+//! The one error type of the crate (the task identity each error carries is
+//! `identity::TaskInfo`).
 
 use std::any::Any;
 use std::fmt;
@@ -135,7 +136,7 @@ pub enum Error {
     #[non_exhaustive]
     AntiPattern {
         /// What was detected, where, and the fix.
-        report: crate::observe::AntiPatternReport,
+        report: crate::anti_pattern::AntiPatternReport,
     },
     /// The actor is dead (killed, its constructor panicked, or every handle
     /// was dropped), so this call never ran.
@@ -225,8 +226,8 @@ impl Error {
         matches!(self, Error::Cancelled { .. })
     }
 
-    /// Whether a get or wait gave up waiting ([`Error::GetTimeout`]; the task
-    /// keeps running). A task stopped by its own timeout is
+    /// Whether a get gave up waiting ([`Error::GetTimeout`]; the task keeps
+    /// running). A task stopped by its own timeout is
     /// [`is_task_timeout`](Error::is_task_timeout).
     pub fn is_get_timeout(&self) -> bool {
         matches!(self, Error::GetTimeout { .. })

@@ -141,3 +141,14 @@ impl fmt::Debug for TaskInfo {
             .finish()
     }
 }
+
+impl TaskInfo {
+    /// A short label for pictures and traces: its name, or its id and call
+    /// site.
+    pub(crate) fn label(&self) -> String {
+        match self.name() {
+            Some(name) => name.to_owned(),
+            None => format!("{} {}", self.id(), self.location()),
+        }
+    }
+}

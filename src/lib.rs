@@ -146,6 +146,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod actor;
+mod anti_pattern;
 mod args;
 mod block_on;
 mod blocking;

@@ -1,4 +1,5 @@
-//! `ObjectRef<T>`, the handle to a value that a task will produce, and `ObjectId`.
+//! `ObjectRef<T>`, the handle to a value that a task will produce, and the
+//! futures that wait on one.
 
 pub(crate) mod slot;
 

@@ -19,12 +19,14 @@
 //! ```
 
 mod detector;
+
 mod stats;
 mod svg;
 mod timeline;
 mod waiting;
 
-pub use detector::{AntiPatternKind, AntiPatternReport, AntiPatterns};
+pub use crate::anti_pattern::{AntiPatternKind, AntiPatternReport};
+pub use detector::AntiPatterns;
 pub use stats::{Outcome, Stats};
 pub use timeline::{TaskRecord, Timeline, WaitRecord};
 

@@ -1,6 +1,7 @@
-//! Driving a future to completion on the current thread by parking it: the engine
-//! of the blocking facade. Works on any thread, needs no runtime, and honours a
-//! deadline (so blocking timeouts never depend on a tokio timer).
+//! Driving a future to completion on the current thread by parking it: what
+//! the blocking engine (`block_on.rs`) does once it decided the thread may
+//! block. Works on any thread, needs no runtime, and honours a deadline (so
+//! blocking timeouts never depend on a tokio timer).
 
 use std::future::Future;
 use std::pin::pin;

@@ -147,3 +147,14 @@ fn capacities_a_runtime_cannot_hold_are_refused_by_build() {
     assert_eq!(rt.resource_capacity("db"), Some(1e14));
     assert_eq!(rt.resource_capacity("none"), Some(0.0));
 }
+
+#[test]
+#[allow(deprecated)]
+fn the_old_timeout_predicate_still_answers() {
+    let rt = taskref::Runtime::new().unwrap();
+    let pending = rt.spawn(std::future::pending::<()>());
+    let err = pending
+        .block_get_timeout(std::time::Duration::ZERO)
+        .unwrap_err();
+    assert!(err.is_timeout() && err.is_get_timeout() && !err.is_task_timeout());
+}

@@ -236,3 +236,28 @@ fn the_timeline_bound_holds_across_many_threads() {
         assert_eq!(timeline.waits().len(), 10, "one wait per batch");
     });
 }
+
+#[test]
+fn a_wait_set_wait_is_recorded_when_it_had_to_wait() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let slow = rt.spawn_blocking(move || rx.recv().unwrap());
+        let mut set = taskref::WaitSet::new([rt.put(()), slow]);
+        // Ready at once: not a wait.
+        assert_eq!(set.block_wait(1, None).unwrap().len(), 1);
+        assert!(rt.timeline().waits().is_empty());
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(()).unwrap();
+        });
+        let got = set.block_wait(1, None).unwrap();
+        releaser.join().unwrap();
+        let timeline = rt.timeline();
+        let waits = timeline.waits();
+        assert_eq!(waits.len(), 1);
+        assert_eq!(waits[0].call, "WaitSet::block_wait");
+        assert_eq!(waits[0].refs, [got[0].id()]);
+        assert!(waits[0].ended > waits[0].started);
+    });
+}

@@ -115,7 +115,7 @@ pub struct PoolMap<S, I, F, R> {
     in_flight: FuturesUnordered<Readiness<R>>,
     /// Which actor works on which item.
     assigned: HashMap<usize, usize>,
-    pub(crate) ordered: bool,
+    ordered: bool,
     /// The next index to yield, in input order.
     next: usize,
     /// Finished results waiting for earlier ones (input order only).

@@ -48,7 +48,7 @@ use crate::object_ref::ObjectRef;
 ///
 /// # Cancel safety
 ///
-/// [`StreamExt::next`] on this stream is cancel safe: an item is removed from the
+/// [`StreamExt::next`](futures::StreamExt::next) on this stream is cancel safe: an item is removed from the
 /// stream only when it is returned.
 #[track_caller]
 pub fn as_completed<T, I>(refs: I) -> AsCompleted<T>

@@ -12,6 +12,7 @@ use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::gather::Completions;
 use crate::object_ref::ObjectRef;
+use crate::observe::{Waiting, MAX_WAIT_IDS};
 use crate::timer::LazyTimeout;
 
 /// A set of pending refs to drain with repeated waits: the linear form of Ray's
@@ -108,6 +109,8 @@ impl<T> WaitSet<T> {
             location: Location::caller(),
             ready: Vec::new(),
             sleep: LazyTimeout::default(),
+            call: "WaitSet::wait",
+            waiting: Waiting::default(),
         }
     }
 
@@ -125,6 +128,8 @@ impl<T> WaitSet<T> {
             location,
             ready: Vec::new(),
             sleep: LazyTimeout::default(),
+            call: "WaitSet::wait",
+            waiting: Waiting::default(),
         }
     }
 
@@ -160,11 +165,35 @@ pub struct WaitSetWait<'a, T> {
     /// Ready refs collected so far, with their index in the set.
     ready: Vec<(usize, ObjectRef<T>)>,
     sleep: LazyTimeout,
+    /// For the timeline: a wait that had to wait is recorded (one that found
+    /// its refs ready returns at once and is not, which keeps the drain loop
+    /// at O(1) per item).
+    call: &'static str,
+    waiting: Waiting,
 }
 
 impl<T> WaitSetWait<'_, T> {
-    /// The refs collected so far, removed from the set.
+    /// Names the call for the timeline (the blocking twin).
+    pub(crate) fn named(mut self, call: &'static str) -> Self {
+        self.call = call;
+        self
+    }
+
+    /// The refs collected so far, removed from the set, and the wait recorded
+    /// if it had to wait.
     pub(crate) fn take_ready(&mut self) -> Vec<ObjectRef<T>> {
+        if self.waiting.is_started() {
+            let context = self
+                .ready
+                .iter()
+                .find_map(|(_, r)| r.slot.context().cloned());
+            let context = context.or_else(|| self.set.context());
+            let observer = context.as_deref().map(|c| c.observer());
+            let ids = self.ready.iter().take(MAX_WAIT_IDS).map(|(_, r)| r.id());
+            let count = self.ready.len();
+            self.waiting
+                .finish(observer, self.call, self.location, ids, count);
+        }
         // By value, so the collect reuses the allocation.
         std::mem::take(&mut self.ready)
             .into_iter()
@@ -207,7 +236,10 @@ impl<T> Future for WaitSetWait<'_, T> {
                 Poll::Pending => match this.poll_timeout(cx) {
                     Poll::Ready(Ok(())) => break,
                     Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                    Poll::Pending => return Poll::Pending,
+                    Poll::Pending => {
+                        this.waiting.start();
+                        return Poll::Pending;
+                    }
                 },
             }
         }

@@ -5,14 +5,14 @@
 // It only looks at calls that had to wait (a ref that was pending when the call
 // began) plus the two events that are errors in themselves (a blocking call on
 // an async worker, an unread error), so the idiomatic forms cost it nothing.
-// Per-call-site state lives behind one mutex, touched only by those calls.
+// Per-call-site state lives in a concurrent map, touched only by those calls.
 
-use std::fmt;
 use std::panic::Location;
 use std::time::Duration;
 
 use dashmap::DashMap;
 
+use crate::anti_pattern::{AntiPatternKind, AntiPatternReport};
 use crate::error::Error;
 
 /// What the runtime does when it sees one of Ray's parallelism anti-patterns;
@@ -46,38 +46,6 @@ pub enum AntiPatterns {
     /// Report, and make the offending call return [`Error::AntiPattern`], so a
     /// test suite can forbid the pattern.
     Deny,
-}
-
-/// Which anti-pattern a report is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AntiPatternKind {
-    /// Waiting on each task right after submitting it: no parallelism.
-    GetInLoop,
-    /// Waiting on refs in submission order while later ones are done.
-    SubmissionOrder,
-    /// A `block_*` call on a tokio worker thread: it stalls that worker.
-    BlockingInAsync,
-    /// A task failed and its ref was dropped without anyone reading the error.
-    UnreadError,
-}
-
-/// A detected anti-pattern: what, where, and how to fix it.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct AntiPatternReport {
-    /// Which anti-pattern.
-    pub kind: AntiPatternKind,
-    /// The user's line.
-    pub location: &'static Location<'static>,
-    /// What was seen and the fix, in a sentence or two.
-    pub message: String,
-}
-
-impl fmt::Display for AntiPatternReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
 }
 
 #[derive(Default)]

@@ -1,10 +1,12 @@
 //! The SVG Gantt picture of a `Timeline`.
 
 use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 use super::stats::Outcome;
-use super::timeline::{task_label, Timeline};
+use super::timeline::Timeline;
 
 const LEFT: f64 = 150.0;
 const PLOT_WIDTH: f64 = 1000.0;
@@ -98,6 +100,59 @@ fn grouped_lanes(
         first_lane += count;
     }
     (assigned, first_lane, bands)
+}
+
+// The picture methods of `Timeline` live here, beside the drawing, so that
+// the timeline's records do not depend on how they are drawn.
+impl Timeline {
+    /// An SVG Gantt picture of this timeline; see [`write_svg`](Timeline::write_svg).
+    pub fn svg(&self) -> String {
+        render(self)
+    }
+
+    /// Writes an SVG Gantt picture to `path`: the caller's waits on top, then
+    /// one lane per concurrently running task, bars coloured by outcome, a time
+    /// axis in ms, and each bar's task, times and outcome on hover.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error if the file cannot be written.
+    pub fn write_svg(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        std::fs::write(path, self.svg())
+    }
+
+    /// One SVG picture of several timelines, stacked top to bottom on the same
+    /// time scale (each from its own first event), each titled with its label:
+    /// the same workload written two ways, compared at a glance. See
+    /// [`write_stacked_svg`](Timeline::write_stacked_svg).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let f = rt.remote(|x: u64| async move { x });
+    /// f.remote(1).block_get()?;
+    /// let looped = rt.timeline();
+    /// rt.clear_timeline();
+    /// taskref::block_get_all([f.remote(1), f.remote(2)])?;
+    /// let gathered = rt.timeline();
+    /// let svg = taskref::Timeline::stacked_svg(&[("loop", &looped), ("gathered", &gathered)]);
+    /// assert!(svg.contains("loop: 1 task") && svg.contains("gathered: 2 tasks"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stacked_svg(panels: &[(&str, &Timeline)]) -> String {
+        render_stacked(panels)
+    }
+
+    /// Writes [`stacked_svg`](Timeline::stacked_svg) to `path`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error if the file cannot be written.
+    pub fn write_stacked_svg(
+        path: impl AsRef<Path>,
+        panels: &[(&str, &Timeline)],
+    ) -> io::Result<()> {
+        std::fs::write(path, Timeline::stacked_svg(panels))
+    }
 }
 
 pub(crate) fn render(timeline: &Timeline) -> String {
@@ -285,7 +340,7 @@ fn render_panel(
         let y = tasks_top + task_lane[i] as f64 * row;
         let title = format!(
             "{} ({}): {:.3}-{:.3} ms, {:?}, submitted at {:.3} ms",
-            task_label(&task.task),
+            task.task.label(),
             task.task.location(),
             s.saturating_sub(start).as_secs_f64() * 1e3,
             e.saturating_sub(start).as_secs_f64() * 1e3,

@@ -329,7 +329,7 @@ impl Timeline {
         for record in &self.tasks {
             let start = record.started.unwrap_or(record.ended);
             events.push(json!({
-                "name": task_label(&record.task),
+                "name": record.task.label(),
                 "cat": if record.task.actor().is_some() { "actor call" } else { "task" },
                 "ph": "X",
                 "pid": 1,
@@ -371,63 +371,6 @@ impl Timeline {
     /// The I/O error if the file cannot be written.
     pub fn write_chrome_trace(&self, path: impl AsRef<Path>) -> io::Result<()> {
         std::fs::write(path, self.chrome_trace())
-    }
-
-    /// An SVG Gantt picture of this timeline; see [`write_svg`](Timeline::write_svg).
-    pub fn svg(&self) -> String {
-        super::svg::render(self)
-    }
-
-    /// Writes an SVG Gantt picture to `path`: the caller's waits on top, then
-    /// one lane per concurrently running task, bars coloured by outcome, a time
-    /// axis in ms, and each bar's task, times and outcome on hover.
-    ///
-    /// # Errors
-    ///
-    /// The I/O error if the file cannot be written.
-    pub fn write_svg(&self, path: impl AsRef<Path>) -> io::Result<()> {
-        std::fs::write(path, self.svg())
-    }
-
-    /// One SVG picture of several timelines, stacked top to bottom on the same
-    /// time scale (each from its own first event), each titled with its label:
-    /// the same workload written two ways, compared at a glance. See
-    /// [`write_stacked_svg`](Timeline::write_stacked_svg).
-    ///
-    /// ```
-    /// let rt = taskref::Runtime::new()?;
-    /// let f = rt.remote(|x: u64| async move { x });
-    /// f.remote(1).block_get()?;
-    /// let looped = rt.timeline();
-    /// rt.clear_timeline();
-    /// taskref::block_get_all([f.remote(1), f.remote(2)])?;
-    /// let gathered = rt.timeline();
-    /// let svg = taskref::Timeline::stacked_svg(&[("loop", &looped), ("gathered", &gathered)]);
-    /// assert!(svg.contains("loop: 1 task") && svg.contains("gathered: 2 tasks"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn stacked_svg(panels: &[(&str, &Timeline)]) -> String {
-        super::svg::render_stacked(panels)
-    }
-
-    /// Writes [`stacked_svg`](Timeline::stacked_svg) to `path`.
-    ///
-    /// # Errors
-    ///
-    /// The I/O error if the file cannot be written.
-    pub fn write_stacked_svg(
-        path: impl AsRef<Path>,
-        panels: &[(&str, &Timeline)],
-    ) -> io::Result<()> {
-        std::fs::write(path, Timeline::stacked_svg(panels))
-    }
-}
-
-/// A task's label: its name, or its id and call site.
-pub(crate) fn task_label(task: &TaskInfo) -> String {
-    match task.name() {
-        Some(name) => name.to_owned(),
-        None => format!("{} {}", task.id(), task.location()),
     }
 }
 

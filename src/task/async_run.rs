@@ -32,13 +32,13 @@ pub(crate) async fn run_async<C, L, Fut, K>(
             return completer.complete(Err(err));
         }
     };
-    let shared = Arc::clone(completer.context());
+    let context = Arc::clone(completer.context());
     let mut attempts = Attempts::new(call, args, retry, policy.max_retries);
     let mut number = 0;
     while let Some((call, args)) = attempts.next() {
         number += 1;
         // Each attempt takes its resources anew, and only while it runs.
-        let permit = shared.resources().acquire(request.clone()).await;
+        let permit = context.resources().acquire(request.clone()).await;
         if completer.is_decided() {
             return;
         }
@@ -49,7 +49,7 @@ pub(crate) async fn run_async<C, L, Fut, K>(
         let result = match policy.timeout {
             None => Some(poll_fn(|cx| attempt.as_mut().poll_as(cx, running())).await),
             Some(timeout) => {
-                let mut sleep = match shared.sleep(timeout, completer.info().location()) {
+                let mut sleep = match context.sleep(timeout, completer.info().location()) {
                     Ok(sleep) => sleep,
                     Err(err) => return completer.complete(Err(err)),
                 };

@@ -66,7 +66,7 @@ fn run_closure<R>(
 pub(crate) struct Attempting<C, L, K: Finish<R>, R> {
     state: Mutex<State<C, L, K::Value>>,
     info: TaskInfo,
-    shared: Arc<RuntimeContext>,
+    context: Arc<RuntimeContext>,
     request: Request,
     policy: Policy,
 }
@@ -93,7 +93,7 @@ where
         request: Request,
         policy: Policy,
     ) {
-        let shared = Arc::clone(completer.context());
+        let context = Arc::clone(completer.context());
         let info = completer.info().clone();
         let attempting = Arc::new(Attempting::<C, L, K, R> {
             info,
@@ -102,7 +102,7 @@ where
                 attempts: Attempts::new(call, args, retry, policy.max_retries),
                 number: 0,
             }),
-            shared,
+            context,
             request,
             policy,
         });
@@ -115,12 +115,10 @@ where
 
     /// Queues the next attempt for its resources.
     fn queue_next(self: Arc<Self>) {
-        let shared = Arc::clone(&self.shared);
+        let context = Arc::clone(&self.context);
         let request = self.request.clone();
         let job = Job::new(move |permit| self.run_attempt(permit));
-        shared
-            .resources()
-            .run_when_free(shared.handle(), request, job);
+        context.run_when_free(request, job);
     }
 
     fn run_attempt(self: Arc<Self>, permit: Permit) -> Option<(Job, Permit)> {
@@ -143,11 +141,11 @@ where
         };
         let watcher = self.policy.timeout.map(|timeout| {
             let location = running.slot.info().location();
-            match self.shared.sleep(timeout, location) {
+            match self.context.sleep(timeout, location) {
                 Ok(sleep) => {
                     let this = Arc::clone(&self);
                     let settled = Arc::clone(&settled);
-                    Ok(self.shared.spawn(async move {
+                    Ok(self.context.spawn(async move {
                         let mut sleep = sleep;
                         std::future::poll_fn(|cx| crate::timer::poll_sleep(&mut sleep, cx)).await;
                         this.timed_out(number, &settled);

@@ -16,8 +16,10 @@
 //
 // The kind of a task picks its executor and how its output becomes the ref's
 // value (`Finish`: as it is, or `Ok(v)` / `Err(e)` for fallible tasks). This is
-// the boundary a second executor (a Ray cluster) sits behind: it would be one
-// more `Executor`, while submission, arguments and observation stay here.
+// the boundary a second executor (a Ray cluster) sits behind: submission,
+// arguments and observation stay here, and `submit` is the one place that
+// would choose, per runtime (through `RuntimeContext`), between the in-process
+// executors below and a remote one. Today the kind alone picks the executor.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -283,13 +285,8 @@ impl<R: Send + 'static> Executor<R> for Blocking {
                 let job = once_job::<C, L, R, K>(completer, call, args);
                 return Some(context.spawn_blocking(move || job.run_chain(permit)));
             }
-            let job = once_job::<C, L, R, K>(completer, call, args);
-            context
-                .resources()
-                .run_when_free(context.handle(), request, job);
-        } else {
-            Attempting::<C, L, K, R>::start(completer, call, args, retry, request, policy);
         }
+        queue_blocking::<C, L, R, K>(Admitted { completer, request }, call, args, retry, policy);
         None
     }
 
@@ -311,20 +308,7 @@ impl<R: Send + 'static> Executor<R> for Blocking {
         let context = Arc::clone(admitted.completer.context());
         context.spawn(async move {
             match resolving.await {
-                Ok(args) => {
-                    let Admitted { completer, request } = admitted;
-                    if policy.is_trivial() {
-                        let context = Arc::clone(completer.context());
-                        let job = once_job::<C, L, R, K>(completer, call, args);
-                        context
-                            .resources()
-                            .run_when_free(context.handle(), request, job);
-                    } else {
-                        Attempting::<C, L, K, R>::start(
-                            completer, call, args, retry, request, policy,
-                        );
-                    }
-                }
+                Ok(args) => queue_blocking::<C, L, R, K>(admitted, call, args, retry, policy),
                 Err(upstream) => {
                     let completer = admitted.completer;
                     let err = completer.upstream_failed(&upstream);
@@ -332,6 +316,30 @@ impl<R: Send + 'static> Executor<R> for Blocking {
                 }
             }
         })
+    }
+}
+
+/// Queues a blocking task, its arguments resolved, for its resources: one job
+/// when it runs once, one job per attempt when it has retries or a timeout.
+fn queue_blocking<C, L, R, K>(
+    admitted: Admitted<K::Value>,
+    call: C,
+    args: L,
+    retry: Option<Retry<C, L>>,
+    policy: Policy,
+) where
+    L: Send + 'static,
+    C: FnOnce(L) -> R + Send + 'static,
+    R: Send + 'static,
+    K: Finish<R>,
+{
+    let Admitted { completer, request } = admitted;
+    if policy.is_trivial() {
+        let context = Arc::clone(completer.context());
+        let job = once_job::<C, L, R, K>(completer, call, args);
+        context.run_when_free(request, job);
+    } else {
+        Attempting::<C, L, K, R>::start(completer, call, args, retry, request, policy);
     }
 }
 
