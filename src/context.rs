@@ -6,7 +6,8 @@
 // From the bottom up; a module imports only modules below it, so the crate
 // has no import cycle:
 //
-//     sync, quiet, park, identity    primitives; who a task is
+//     sync, quiet, park, identity,   primitives; who a task is; what the
+//     anti_pattern                   detector reports
 //     error                          Error, Result
 //     observe, resources, store,     counters, timeline, detector; capacities;
 //     timer                          the task registry; tokio's timer

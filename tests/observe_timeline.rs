@@ -15,11 +15,18 @@ fn workload(rt: &taskref::Runtime) {
             ms
         })
         .name("sleepy");
-    let bad = rt.remote(|_: ()| async { panic!("bad") }).name("bad");
+    // Every task takes a few ms, so every get below has to wait (a get that
+    // finds its task done did not wait and has no record).
+    let bad = rt
+        .remote(|_: ()| async {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            panic!("bad")
+        })
+        .name("bad");
     let refs: Vec<_> = (1..=5).map(|i| sleepy.remote(i * 3)).collect();
     taskref::block_get_all(refs).unwrap();
     let _ = bad.remote(()).block_get();
-    sleepy.remote(1).block_get().unwrap();
+    sleepy.remote(3).block_get().unwrap();
 }
 
 #[test]
@@ -144,7 +151,11 @@ fn the_timeline_is_bounded_and_can_be_switched_off() {
 fn as_completed_streams_are_recorded_as_one_wait_each() {
     use futures::StreamExt;
     let rt = taskref::Runtime::new().unwrap();
-    let f = rt.remote(|x: u64| async move { x });
+    // Each task takes a moment, so every stream has to wait.
+    let f = rt.remote(|x: u64| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        x
+    });
     let refs: Vec<_> = (0..3).map(|x| f.remote(x)).collect();
     let ids: Vec<_> = refs.iter().map(|r| r.id()).collect();
     let drained: Vec<_> = rt
@@ -160,6 +171,10 @@ fn as_completed_streams_are_recorded_as_one_wait_each() {
     let mut partial = taskref::block_as_completed((0..4).map(|x| f.remote(x))).unwrap();
     assert!(partial.next().is_some());
     drop(partial);
+
+    // A stream whose refs are all done never waits: no record.
+    let done = rt.put(1u64);
+    assert_eq!(taskref::block_as_completed([done]).unwrap().count(), 1);
 
     let timeline = rt.timeline();
     let waits = timeline.waits();
@@ -189,11 +204,19 @@ fn the_timeline_keeps_exactly_the_newest_tasks_and_waits_oldest_first_to_go() {
             // One after another, on whichever threads run them: the first on
             // the blocking pool, the rest on the workers.
             let mut ids = Vec::new();
-            let first = rt.spawn_blocking(|| 0u32);
+            // Each task takes a moment, so every get has to wait (a get that
+            // finds its task done did not wait and has no record).
+            let first = rt.spawn_blocking(|| {
+                std::thread::sleep(Duration::from_millis(5));
+                0u32
+            });
             ids.push(first.id());
             first.block_get().unwrap();
             for i in 1..20u32 {
-                let r = rt.spawn(async move { i });
+                let r = rt.spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    i
+                });
                 ids.push(r.id());
                 r.block_get().unwrap();
             }
@@ -223,7 +246,12 @@ fn the_timeline_bound_holds_across_many_threads() {
             .timeline_capacity(50)
             .build()
             .unwrap();
-        let f = rt.remote_blocking(|x: u32| x);
+        // Each task takes a moment, so every gather has to wait (a gather
+        // that finds its refs done did not wait and has no record).
+        let f = rt.remote_blocking(|x: u32| {
+            std::thread::sleep(Duration::from_micros(200));
+            x
+        });
         for batch in 0..10u32 {
             taskref::block_get_all((0..100).map(|x| f.remote(batch * 100 + x))).unwrap();
             let tasks = rt.timeline().tasks().len();
@@ -234,6 +262,29 @@ fn the_timeline_bound_holds_across_many_threads() {
         let timeline = rt.timeline();
         assert_eq!(timeline.tasks().len(), 50);
         assert_eq!(timeline.waits().len(), 10, "one wait per batch");
+    });
+}
+
+#[test]
+fn a_get_that_finds_its_value_ready_is_not_a_wait() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let quick = rt.spawn(async { 1u8 });
+        support::eventually("the task finished", || quick.is_ready());
+        assert_eq!(quick.block_get().unwrap(), 1);
+        assert_eq!(taskref::block_get_all([quick.clone()]).unwrap(), [1]);
+        assert!(rt.timeline().waits().is_empty());
+        let slow = rt.spawn(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            2u8
+        });
+        assert_eq!(slow.block_get().unwrap(), 2);
+        let waits = rt.timeline().waits().to_vec();
+        assert_eq!(waits.len(), 1);
+        assert_eq!(
+            (waits[0].call, waits[0].refs.clone()),
+            ("block_get", vec![slow.id()])
+        );
     });
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::panic::Location;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use futures::stream::{FusedStream, Stream};
 
@@ -79,8 +79,9 @@ where
 
 /// Stream returned by [`as_completed`].
 ///
-/// The timeline records it as one wait of the caller, from its first poll
-/// until its last item (or until it is dropped).
+/// The timeline records it as one wait of the caller, from the first time it
+/// has to wait until its last item (or until it is dropped); a stream whose
+/// refs were all ready never waited and is not recorded.
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<T> {
     pending: Completions<T>,
@@ -103,8 +104,14 @@ impl<T: Clone> Stream for AsCompleted<T> {
     type Item = (usize, Result<T, Error>);
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.traced.start();
-        let next = ready!(self.pending.poll_next(cx));
+        let next = match self.pending.poll_next(cx) {
+            Poll::Ready(next) => next,
+            Poll::Pending => {
+                // The stream's wait starts when it first has to wait.
+                self.traced.start();
+                return Poll::Pending;
+            }
+        };
         let Some((index, object)) = next else {
             self.traced.finish();
             return Poll::Ready(None);

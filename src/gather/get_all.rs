@@ -165,13 +165,16 @@ impl<T: Clone> Gather<T> {
         store: impl Fn(Result<T, Error>) -> Result<U, Error>,
     ) -> Poll<Result<(), Error>> {
         if let Some(refs) = self.refs.take() {
-            self.traced.start();
             slots.resize_with(refs.len(), || None);
             for (index, object) in refs.into_iter().enumerate() {
                 match object.take_outcome() {
                     Ok(outcome) => slots[index] = Some(store(outcome)?),
                     Err(object) => self.pending.push(Readiness::new(index, object)),
                 }
+            }
+            if !self.pending.is_empty() {
+                // Only a call that has to wait is a wait on the timeline.
+                self.traced.start();
             }
         }
         while let Poll::Ready(next) = self.pending.poll_next_unpin(cx) {

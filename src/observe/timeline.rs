@@ -61,7 +61,9 @@ pub struct TaskRecord {
     pub worker: Option<usize>,
 }
 
-/// One call that waited for refs (`get`, `get_all`, `wait`, `block_*`, ...).
+/// One call that waited for refs (`get`, `get_all`, `wait`, `as_completed`,
+/// `block_*`, ...). A call that found its refs ready at once did not wait
+/// and has no record.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct WaitRecord {
@@ -289,11 +291,16 @@ fn trim(shard: &mut Shard, cutoff: u64) {
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// let rt = taskref::Runtime::new()?;
-/// let f = rt.remote(|x: u32| async move { x });
-/// taskref::block_get_all((0..3).map(|x| f.remote(x)))?;
+/// let f = rt.remote(|x: u64| async move {
+///     tokio::time::sleep(Duration::from_millis(x)).await;
+///     x
+/// });
+/// taskref::block_get_all((1..=3).map(|x| f.remote(x)))?;
 /// let timeline = rt.timeline();
 /// assert_eq!(timeline.tasks().len(), 3);
+/// // The caller waited once, for the three of them.
 /// assert_eq!(timeline.waits()[0].call, "block_get_all");
 /// let dir = std::env::temp_dir();
 /// timeline.write_chrome_trace(dir.join("taskref-doc-trace.json"))?;

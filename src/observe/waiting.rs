@@ -3,7 +3,11 @@
 //! blocking twins).
 //
 // A wait is recorded when it returns: which call, at which call site, on which
-// refs, from its first poll to its end. A future dropped before it returns
+// refs, from the moment it had to wait to its end. A call that finds what it
+// asked for ready at its first poll did not wait and is not recorded: the
+// timeline shows where the caller lost time, and a zero-length record per
+// get of a finished task costs more than the get itself (two clock reads, a
+// lock). A future dropped before it returns
 // (a `select!` that took another branch, a timeout around it) records nothing,
 // except streams, which record what they waited when dropped: a stream is
 // often dropped once the caller has what it needs.
@@ -56,6 +60,12 @@ impl Waiting {
         pending: bool,
     ) -> Result<(), Error> {
         if self.since.is_some() || self.recorded {
+            return Ok(());
+        }
+        if !pending {
+            // Ready at the first poll: the call did not wait (and the
+            // timeline shows waits). Nothing to record, ever.
+            self.recorded = true;
             return Ok(());
         }
         self.start();
