@@ -151,9 +151,14 @@ impl<T: Send + 'static> Completer<T> {
     /// Records how the task ended (counters, timeline, events): with the
     /// outcome the slot holds, which may be a cancel's or a shutdown's that
     /// came first.
-    fn ended(&self) {
+    fn ended(&self, succeeded: bool) {
         let info = self.info();
-        let outcome = match self.slot.try_read_quietly() {
+        // A success we stored ourselves needs no second look at the slot.
+        let read = match succeeded {
+            true => Some(Ok(())),
+            false => self.slot.try_read_quietly(),
+        };
+        let outcome = match read {
             Some(Ok(())) => {
                 tracing::debug!(task.id = info.id().as_u64(), "task finished");
                 Outcome::Ok
@@ -210,6 +215,7 @@ impl<T: Send + 'static> Completer<T> {
         // The task's own failures are reported if nobody reads them; a
         // dependency's error is reported where it happened.
         let own_failure = matches!(&outcome, Err(err) if is_own_failure(err));
+        let is_ok = outcome.is_ok();
         let wake = match self.slot.complete_deferred(outcome, own_failure) {
             Ok(wake) => Some(wake),
             Err(rejected) => {
@@ -218,7 +224,7 @@ impl<T: Send + 'static> Completer<T> {
                 None
             }
         };
-        self.ended();
+        self.ended(is_ok && wake.is_some());
         // Let go of the slot before waking anyone: a reader that holds the last
         // ref then moves the value out instead of cloning it. If every ref is
         // gone already, this drops the value: quietly, see `drop_quietly`.
@@ -261,7 +267,7 @@ impl<T: Send + 'static> Drop for Completer<T> {
     fn drop(&mut self) {
         if self.armed {
             self.slot.fail(|task| Error::Shutdown { task });
-            self.ended();
+            self.ended(false);
         }
     }
 }
