@@ -35,7 +35,7 @@ pub(crate) const SHAPES: &[(&str, &str, Measure)] = &[
     ),
     (
         "single_client_wait_1k_refs",
-        "drains: 1,000 tasks, then 1,000 block_wait(&rest, 1)",
+        "drains: 1,000 tasks, then 1,000 block_wait(rest, 1)",
         wait_1k_refs,
     ),
     (
@@ -103,9 +103,9 @@ fn wait_1k_refs(rt: &Runtime, timing: Timing) -> Rate {
     timeit(timing, 1.0, || {
         let mut not_ready: Vec<_> = (0..1_000).map(|_| small.remote(())).collect();
         for _ in 0..1_000 {
-            // By slice, as the API takes it in this build; once `block_wait`
-            // takes the refs by value (issue 13), pass `not_ready` itself.
-            let (_ready, rest) = taskref::block_wait(&not_ready, 1, None).unwrap();
+            // By value, as a Ray user ports `ready, not_ready =
+            // ray.wait(not_ready)`: the refs move, nothing is cloned.
+            let (_ready, rest) = taskref::block_wait(not_ready, 1, None).unwrap();
             not_ready = rest;
         }
     })
