@@ -151,6 +151,7 @@ mod args;
 mod block_on;
 mod blocking;
 mod context;
+mod distributed;
 mod error;
 mod gather;
 mod identity;
@@ -175,6 +176,8 @@ pub use blocking::{
     block_as_completed, block_get_all, block_get_all_settled, block_map_unordered, block_wait,
     BlockAsCompleted, BlockMapUnordered, BlockPoolMap,
 };
+#[doc(hidden)]
+pub use distributed::__private;
 pub use error::{Error, Result};
 pub use gather::{
     as_completed, get_all, get_all_settled, map_unordered, wait, AsCompleted, GetAll,
@@ -185,6 +188,64 @@ pub use object_ref::{Get, GetTimeout, IntoGet, ObjectRef};
 pub use observe::{AntiPatterns, Stats, Timeline};
 pub use remote::{Func, RemoteFn};
 pub use runtime::{Builder, Runtime};
+
+/// Makes a free `fn` or `async fn` *distributable*: registered under its path
+/// (`crate::module::name`), with serde for its arguments and result, so that a
+/// runtime built against a Ray cluster can run it on the cluster's workers.
+///
+/// The function is left as it is: call it directly, or submit it like any
+/// other function with [`Runtime::remote`] / [`Runtime::remote_blocking`]. In
+/// an in-process runtime nothing changes; [`RemoteFn::distributed_name`] says
+/// whether a remote function is distributable.
+///
+/// Its parameters must be named, owned and `serde::Deserialize`, its result
+/// `serde::Serialize` (and an `async fn`'s future `Send`); it cannot be
+/// generic or take `self`. The attribute refuses anything else at compile
+/// time.
+///
+/// # Examples
+///
+/// ```
+/// #[taskref::remote]
+/// fn double(x: u64) -> u64 {
+///     2 * x
+/// }
+///
+/// #[taskref::remote]
+/// async fn greet(name: String, times: u32) -> String {
+///     format!("hello {name}").repeat(times as usize)
+/// }
+///
+/// let rt = taskref::Runtime::new()?;
+/// assert_eq!(double(4), 8); // still a plain function
+/// let f = rt.remote_blocking(double);
+/// assert!(f.distributed_name().unwrap().ends_with("::double"));
+/// assert_eq!(f.remote(21).block_get()?, 42);
+/// let g = rt.remote(greet);
+/// assert_eq!(g.remote(("you".to_string(), 2)).block_get()?, "hello youhello you");
+/// assert_eq!(rt.remote(|x: u8| async move { x }).distributed_name(), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Workers find a function by its name, so it cannot be generic:
+///
+/// ```compile_fail
+/// #[taskref::remote]
+/// fn identity<T>(x: T) -> T {
+///     x
+/// }
+/// ```
+///
+/// and what crosses must be owned and serializable:
+///
+/// ```compile_fail
+/// #[taskref::remote]
+/// fn first(words: &[String]) -> String {
+///     words[0].clone()
+/// }
+/// ```
+pub use taskref_macros::remote;
+
 pub use task::{
     current_task, AsyncTask, BlockingTask, CurrentTask, TaskKind, TryAsyncTask, TryBlockingTask,
 };

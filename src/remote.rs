@@ -323,6 +323,24 @@ impl<F, L, K> RemoteFn<F, L, K> {
 }
 
 impl<F, L, K> RemoteFn<F, L, K> {
+    /// The name under which [`#[taskref::remote]`](crate::remote) registered
+    /// this function, or `None` for a closure or an unregistered function:
+    /// only a registered function can run on a cluster's workers.
+    ///
+    /// ```
+    /// #[taskref::remote]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    /// let rt = taskref::Runtime::new()?;
+    /// assert!(rt.remote_blocking(square).distributed_name().unwrap().ends_with("::square"));
+    /// assert_eq!(rt.remote_blocking(|x: u64| x * x).distributed_name(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn distributed_name(&self) -> Option<&'static str> {
+        crate::distributed::of::<F>().map(|entry| entry.name())
+    }
+
     /// How much of a named resource each call holds while it runs (Ray's
     /// `.options(resources={"db": 1})`); the runtime declares capacities with
     /// [`Builder::resource`](crate::Builder::resource). A call starts only when

@@ -1,0 +1,166 @@
+//! Distributable functions: the registry that `#[taskref::remote]` fills, the
+//! wire format of their arguments and results, and the build id that tells a
+//! driver and a worker built from different code apart.
+//
+// A distributable function is registered under the type name of its item type
+// (its path, `crate::module::name`), so `rt.remote(f)` can tell, from `f`'s
+// type alone, whether `f` is registered: no wrapper type, and the function
+// stays callable.
+// `type_name` is not guaranteed stable across compilers, but a driver and its
+// workers run the same binary (the build id checks it), so both sides agree.
+//
+// Arguments travel as one tuple, results as one value, both in postcard (a
+// compact, self-describing-free serde format): they only ever go from Rust to
+// Rust; Ray and the Python bridge carry them as opaque bytes.
+
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+/// What a worker runs for one call: the encoded result, or why there is none.
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send>>;
+
+/// One registered function: its path and the thunk that runs it on encoded
+/// arguments.
+#[derive(Debug)]
+pub struct Distributable {
+    /// The type name of the function's item type (`type_name` is not `const`,
+    /// so the registration keeps the function that asks for it).
+    name: fn() -> &'static str,
+    thunk: fn(&[u8]) -> CallFuture,
+}
+
+impl Distributable {
+    /// Made by `#[taskref::remote]`.
+    pub const fn new(name: fn() -> &'static str, thunk: fn(&[u8]) -> CallFuture) -> Self {
+        Distributable { name, thunk }
+    }
+
+    /// The function's path, `crate::module::name`.
+    pub fn name(&self) -> &'static str {
+        (self.name)()
+    }
+
+    /// Calls the function on encoded arguments.
+    pub fn call(&self, input: &[u8]) -> CallFuture {
+        (self.thunk)(input)
+    }
+}
+
+inventory::collect!(Distributable);
+
+/// The registered function called `name`, if this binary has one.
+pub(crate) fn lookup(name: &str) -> Option<&'static Distributable> {
+    inventory::iter::<Distributable>().find(|entry| entry.name() == name)
+}
+
+/// The registered function whose item type is `F`, if `F` is one.
+pub(crate) fn of<F>() -> Option<&'static Distributable> {
+    lookup(std::any::type_name::<F>())
+}
+
+/// An id of this build: a hash of the running executable's bytes, computed
+/// once. A worker whose id differs from its driver's was built from other code
+/// and must not run its calls.
+pub(crate) fn build_id() -> u64 {
+    static ID: OnceLock<u64> = OnceLock::new();
+    *ID.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        match std::env::current_exe().and_then(std::fs::read) {
+            Ok(bytes) => bytes.hash(&mut hasher),
+            // No readable executable: fall back to what the crate knows of
+            // itself (weaker, but never the same for different versions).
+            Err(_) => env!("CARGO_PKG_VERSION").hash(&mut hasher),
+        }
+        hasher.finish()
+    })
+}
+
+/// Encodes a value for the wire.
+pub(crate) fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
+    postcard::to_allocvec(value).map_err(|err| format!("the value could not be serialized: {err}"))
+}
+
+/// Decodes a value from the wire.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(bytes).map_err(|err| {
+        format!(
+            "the bytes could not be deserialized as `{}`: {err}",
+            std::any::type_name::<T>()
+        )
+    })
+}
+
+/// What `#[taskref::remote]` expands to refers to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::{CallFuture, Distributable};
+    pub use inventory;
+    pub use serde;
+
+    /// Encodes a result (the thunk's last step).
+    pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, String> {
+        super::encode(value)
+    }
+
+    /// Decodes an argument tuple (the thunk's first step).
+    pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+        super::decode(bytes)
+    }
+
+    /// A call that failed before it ran (its arguments did not decode).
+    pub fn failed(err: String) -> CallFuture {
+        Box::pin(std::future::ready(Err(err)))
+    }
+
+    /// A call of an `async fn`.
+    pub fn call_async(
+        future: impl std::future::Future<Output = Result<Vec<u8>, String>> + Send + 'static,
+    ) -> CallFuture {
+        Box::pin(future)
+    }
+
+    /// A call of a plain `fn`: run when the future is polled.
+    pub fn call_blocking(
+        call: impl FnOnce() -> Result<Vec<u8>, String> + Send + 'static,
+    ) -> CallFuture {
+        Box::pin(async move { call() })
+    }
+
+    /// Runs the registered function `name` on encoded arguments, as a worker
+    /// does.
+    pub fn call(name: &str, input: &[u8]) -> Result<CallFuture, String> {
+        match super::lookup(name) {
+            Some(entry) => Ok(entry.call(input)),
+            None => Err(format!(
+                "no distributable function is registered as `{name}` in this build \
+                 (the driver and the worker were built from different code?)"
+            )),
+        }
+    }
+
+    /// This build's id.
+    pub fn build_id() -> u64 {
+        super::build_id()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_and_bad_bytes_say_what_was_expected() {
+        let bytes = encode(&(7u64, String::from("seven"))).unwrap();
+        let back: (u64, String) = decode(&bytes).unwrap();
+        assert_eq!(back, (7, "seven".to_owned()));
+        let err = decode::<(u64, String)>(&[0xff]).unwrap_err();
+        assert!(err.contains("(u64, alloc::string::String)"), "{err}");
+    }
+
+    #[test]
+    fn the_build_id_is_computed_once() {
+        assert_eq!(build_id(), build_id());
+    }
+}

@@ -1,0 +1,128 @@
+//! The `#[taskref::remote]` attribute: makes a free `fn` or `async fn`
+//! distributable, so that a taskref runtime built against a Ray cluster can run
+//! it on the cluster's workers. Use it through `taskref::remote`; see that
+//! crate's docs.
+//
+// The function itself is left as it is (it stays callable, and `rt.remote(f)`
+// takes it like any other function). Beside it the attribute emits:
+//
+// - a thunk, `fn(&[u8]) -> CallFuture`, that decodes the argument tuple,
+//   calls the function (awaiting it if it is async) and encodes the result:
+//   what a worker runs when the driver names this function;
+// - a registration of the thunk under the function's path (the type name of
+//   its item type, `crate::module::name`), collected at link time, so that a
+//   worker built from the same code finds it by name, and the runtime can tell
+//   from a function's type alone that it is distributable.
+//
+// Only what can be named and serialized can cross: no generics, no `self`,
+// no patterns in parameters, no `impl Trait` arguments. Those are refused
+// here, with the span of the offending item, rather than failing later.
+
+use proc_macro::TokenStream;
+use proc_macro2::Span;
+use quote::{format_ident, quote};
+use syn::{parse_macro_input, spanned::Spanned, FnArg, ItemFn, Pat, ReturnType, Type};
+
+/// Registers a free function as distributable (see `taskref::remote`).
+#[proc_macro_attribute]
+pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        let attr = proc_macro2::TokenStream::from(attr);
+        return syn::Error::new(attr.span(), "`#[taskref::remote]` takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let function = parse_macro_input!(item as ItemFn);
+    match expand(&function) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
+    let sig = &function.sig;
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "a distributable function cannot be generic: workers find it by its name",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        return Err(syn::Error::new(
+            variadic.span(),
+            "variadic functions cannot be distributed",
+        ));
+    }
+    let mut names = Vec::new();
+    let mut types = Vec::new();
+    for (index, input) in sig.inputs.iter().enumerate() {
+        let FnArg::Typed(typed) = input else {
+            return Err(syn::Error::new(
+                input.span(),
+                "a distributable function is a free function: no `self`",
+            ));
+        };
+        if !matches!(&*typed.pat, Pat::Ident(_)) {
+            return Err(syn::Error::new(
+                typed.pat.span(),
+                "name each parameter of a distributable function (no patterns)",
+            ));
+        }
+        if matches!(&*typed.ty, Type::ImplTrait(_) | Type::Reference(_)) {
+            return Err(syn::Error::new(
+                typed.ty.span(),
+                "a distributable function takes owned, serializable arguments",
+            ));
+        }
+        names.push(format_ident!("arg{}", index, span = Span::call_site()));
+        types.push(&*typed.ty);
+    }
+    let ident = &sig.ident;
+    let thunk = format_ident!("__taskref_remote_{}", ident);
+    let call = match sig.asyncness {
+        Some(_) => quote! {
+            ::taskref::__private::call_async(async move {
+                ::taskref::__private::encode(&#ident(#(#names),*).await)
+            })
+        },
+        None => quote! {
+            ::taskref::__private::call_blocking(move || {
+                ::taskref::__private::encode(&#ident(#(#names),*))
+            })
+        },
+    };
+    // The output type only has to be serializable; say so where it is written.
+    let output_check = match &sig.output {
+        ReturnType::Default => quote! {},
+        ReturnType::Type(_, ty) => quote! {
+            const _: fn() = || {
+                fn serializable<T: ::taskref::__private::serde::Serialize>() {}
+                serializable::<#ty>();
+            };
+        },
+    };
+    Ok(quote! {
+        #function
+
+        #output_check
+
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::let_unit_value)]
+        fn #thunk(input: &[u8]) -> ::taskref::__private::CallFuture {
+            let (#(#names,)*): (#(#types,)*) = match ::taskref::__private::decode(input) {
+                ::core::result::Result::Ok(args) => args,
+                ::core::result::Result::Err(err) => return ::taskref::__private::failed(err),
+            };
+            #call
+        }
+
+        ::taskref::__private::inventory::submit! {
+            ::taskref::__private::Distributable::new(
+                // The function item's own type name: what `rt.remote(f)` sees
+                // of `f` (also for a function declared inside a function).
+                || ::core::any::type_name_of_val(&#ident),
+                #thunk,
+            )
+        }
+    })
+}

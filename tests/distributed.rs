@@ -1,0 +1,110 @@
+//! Distributable functions (`#[taskref::remote]`): registration by path, the
+//! worker's side of a call (encoded arguments in, encoded result out), and the
+//! errors a driver and worker built from different code would see.
+
+use taskref::Runtime;
+
+#[taskref::remote]
+fn double(x: u64) -> u64 {
+    2 * x
+}
+
+#[taskref::remote]
+async fn join(words: Vec<String>, separator: String) -> String {
+    tokio::task::yield_now().await;
+    words.join(&separator)
+}
+
+#[taskref::remote]
+fn nothing() {}
+
+mod nested {
+    #[taskref::remote]
+    pub(crate) fn shout(word: String) -> String {
+        word.to_uppercase()
+    }
+}
+
+/// The wire format of arguments and results: postcard.
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_allocvec(value).unwrap()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> T {
+    postcard::from_bytes(bytes).unwrap()
+}
+
+/// Runs a registered function as a worker would: by name, on bytes.
+fn run(name: &str, input: &[u8]) -> Result<Vec<u8>, String> {
+    let call = taskref::__private::call(name, input)?;
+    futures::executor::block_on(call)
+}
+
+fn registered_name<F, L, K>(f: &taskref::RemoteFn<F, L, K>) -> &'static str {
+    f.distributed_name().expect("registered")
+}
+
+#[test]
+fn registered_functions_are_found_by_their_path_and_closures_are_not() {
+    let rt = Runtime::new().unwrap();
+    assert_eq!(
+        registered_name(&rt.remote_blocking(double)),
+        "distributed::double"
+    );
+    assert_eq!(registered_name(&rt.remote(join)), "distributed::join");
+    assert_eq!(
+        registered_name(&rt.remote_blocking(nested::shout)),
+        "distributed::nested::shout"
+    );
+    assert_eq!(
+        registered_name(&rt.remote_blocking(nothing)),
+        "distributed::nothing"
+    );
+    assert_eq!(rt.remote_blocking(|x: u64| x).distributed_name(), None);
+    fn plain(x: u64) -> u64 {
+        x
+    }
+    assert_eq!(rt.remote_blocking(plain).distributed_name(), None);
+}
+
+#[test]
+fn in_process_they_run_like_any_function() {
+    let rt = Runtime::new().unwrap();
+    assert_eq!(
+        rt.remote_blocking(double).remote(21).block_get().unwrap(),
+        42
+    );
+    let words = vec!["a".to_string(), "b".to_string()];
+    let joined = rt.remote(join).remote((words, "-".to_string()));
+    assert_eq!(joined.block_get().unwrap(), "a-b");
+    assert_eq!(double(1), 2, "still a plain function");
+}
+
+#[test]
+fn a_worker_runs_them_by_name_on_encoded_arguments() {
+    let rt = Runtime::new().unwrap();
+    let out = run(
+        registered_name(&rt.remote_blocking(double)),
+        &encode(&(21u64,)),
+    )
+    .unwrap();
+    assert_eq!(decode::<u64>(&out), 42);
+    let args = (vec!["x".to_string(), "y".to_string()], "+".to_string());
+    let out = run(registered_name(&rt.remote(join)), &encode(&args)).unwrap();
+    assert_eq!(decode::<String>(&out), "x+y");
+    let out = run(registered_name(&rt.remote_blocking(nothing)), &encode(&())).unwrap();
+    decode::<()>(&out);
+}
+
+#[test]
+fn unknown_names_and_bad_bytes_are_clear_errors() {
+    let err = match taskref::__private::call("nowhere::to_be_found", &[]) {
+        Err(err) => err,
+        Ok(_) => panic!("an unknown name must not run"),
+    };
+    assert!(err.contains("nowhere::to_be_found"), "{err}");
+    assert!(err.contains("built from different code"), "{err}");
+    let err = run("distributed::join", &[0xff, 0xff]).unwrap_err();
+    assert!(err.contains("could not be deserialized"), "{err}");
+    assert_ne!(taskref::__private::build_id(), 0);
+}
