@@ -184,11 +184,7 @@ impl<T: Send + 'static> Completer<T> {
     {
         self.start();
         let span = self.span();
-        let result = {
-            let _span = span.as_deref().map(tracing::Span::enter);
-            let _current = current::enter(self.running(None));
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || call(args)))
-        };
+        let result = attempt::run_as(self.running(None), span.as_deref(), move || call(args));
         let outcome = attempt::outcome::<K, _>(self.info(), result, 1);
         self.complete(outcome);
     }

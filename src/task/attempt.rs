@@ -102,6 +102,19 @@ impl<C, L> Attempts<C, L> {
     }
 }
 
+/// Runs `f` on this thread as the task `running` (inside its span): the one
+/// place where a synchronous attempt's panic is caught. (Async attempts catch
+/// theirs in `Attempt::poll_as`.)
+pub(crate) fn run_as<R>(
+    running: Running,
+    span: Option<&tracing::Span>,
+    f: impl FnOnce() -> R,
+) -> Result<R, Panic> {
+    let _span = span.map(tracing::Span::enter);
+    let _current = current::enter(running);
+    catch_unwind(AssertUnwindSafe(f))
+}
+
 /// The error of a failed attempt, or the value of a successful one.
 pub(crate) fn outcome<K: Finish<Out>, Out>(
     task: &TaskInfo,

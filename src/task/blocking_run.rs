@@ -9,7 +9,6 @@
 // first settles the attempt. The same flag makes `current_task().is_cancelled()`
 // true inside the abandoned closure, so it can stop early.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -52,11 +51,8 @@ fn run_closure<R>(
     span: Option<Box<tracing::Span>>,
     f: impl FnOnce() -> R,
 ) -> (Result<R, attempt::Panic>, Option<(Job, Permit)>) {
-    let _span = span.as_deref().map(tracing::Span::enter);
     let scope = BlockingTaskScope::enter(permit);
-    let entered = current::enter(running);
-    let result = catch_unwind(AssertUnwindSafe(f));
-    drop(entered);
+    let result = attempt::run_as(running, span.as_deref(), f);
     let next = scope.finish().release_for_handoff();
     (result, next)
 }
