@@ -175,6 +175,19 @@ def _on_done(req, fut):
     _send({"op": "value", "req": req}, value)
 
 
+_remote_fns = {}
+
+
+def _remote_fn(o):
+    """`_call` with options `o`, made once per distinct options (`.options()`
+    builds a new wrapper each time: measurable at thousands of tasks)."""
+    key = json.dumps(o, sort_keys=True)
+    fn = _remote_fns.get(key)
+    if fn is None:
+        fn = _remote_fns[key] = _call.options(**_options(o))
+    return fn
+
+
 def _options(o):
     opts = {"num_cpus": o.get("num_cpus", 1)}
     if o.get("resources"):
@@ -199,7 +212,7 @@ def _submit(h, payload):
             args.append(payload[at : at + a["len"]])
             at += a["len"]
     try:
-        _refs[h["id"]] = _call.options(**_options(h.get("options", {}))).remote(_exe, h["fn"], *args)
+        _refs[h["id"]] = _remote_fn(h.get("options", {})).remote(_exe, h["fn"], *args)
     except Exception as e:  # noqa: BLE001 - e.g. invalid options
         _refs[h["id"]] = _Failed("submit", str(e))
 
@@ -212,6 +225,28 @@ def _get(h):
         _send({"op": "error", "req": h["req"], "kind": "bad_ref", "message": f"no ref {h['id']}"})
     else:
         ref.future().add_done_callback(lambda fut, req=h["req"]: _on_done(req, fut))
+
+
+def _get_many(h):
+    """Gather: one ray.get of all the refs (on a thread, so the reader goes
+    on), answered in one frame with the values' lengths in the header."""
+    refs = [_refs.get(i) for i in h["ids"]]
+    bad = next((r for r in refs if not isinstance(r, ray.ObjectRef)), False)
+    if bad is not False:
+        kind, message = (bad.kind, bad.message) if isinstance(bad, _Failed) else ("bad_ref", "unknown ref")
+        _send({"op": "error", "req": h["req"], "kind": kind, "message": message})
+        return
+
+    def run():
+        try:
+            values = ray.get(refs)
+        except BaseException as e:  # noqa: BLE001
+            kind, message = _error_of(e)
+            _send({"op": "error", "req": h["req"], "kind": kind, "message": message})
+            return
+        _send({"op": "values", "req": h["req"], "lens": [len(v) for v in values]}, b"".join(values))
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 def _init(h):
@@ -247,6 +282,8 @@ def main():
             _submit(h, payload)
         elif op == "get":
             _get(h)
+        elif op == "get_many":
+            _get_many(h)
         elif op == "release":
             _refs.pop(h["id"], None)
         elif op == "cancel":

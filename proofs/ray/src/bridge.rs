@@ -42,6 +42,8 @@ fn error(kind: &str, message: impl Into<String>) -> RayError {
 
 enum Reply {
     Value(Vec<u8>),
+    /// Values of a `get_many`, concatenated; their lengths in the header.
+    Values(Value, Vec<u8>),
     Header(Value),
     Failed(RayError),
 }
@@ -232,6 +234,7 @@ impl Cluster {
                         let req = h["req"].as_u64().unwrap_or(0);
                         let reply = match op.as_str() {
                             "value" => Reply::Value(payload),
+                            "values" => Reply::Values(h, payload),
                             "error" => Reply::Failed(error(
                                 h["kind"].as_str().unwrap_or("error"),
                                 h["message"].as_str().unwrap_or_default(),
@@ -331,6 +334,25 @@ impl Cluster {
             &payload,
         );
         RayRef { id, inner: self.inner.clone(), _value: PhantomData }
+    }
+
+    /// Gathers the values of `refs` in one request (one `ray.get` of them all
+    /// in the bridge); the first failure fails the gather.
+    pub async fn get_all<T: Wire>(&self, refs: &[RayRef<T>]) -> Result<Vec<T>, RayError> {
+        let ids: Vec<u64> = refs.iter().map(|r| r.id).collect();
+        match self.inner.request(json!({"op": "get_many", "ids": ids})).await? {
+            Reply::Values(h, payload) => {
+                let mut at = 0;
+                let mut out = Vec::with_capacity(refs.len());
+                for len in h["lens"].as_array().into_iter().flatten() {
+                    let len = len.as_u64().unwrap_or(0) as usize;
+                    out.push(T::decode(&payload[at..at + len]).map_err(|e| error("decode", e))?);
+                    at += len;
+                }
+                Ok(out)
+            }
+            _ => Err(error("protocol", "unexpected reply to get_many")),
+        }
     }
 
     /// Payload bytes the bridge sent to the driver and received from it.

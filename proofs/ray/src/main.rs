@@ -240,6 +240,8 @@ async fn failures(cluster: &Cluster) -> Result<(), String> {
 }
 
 async fn bench(cluster: &Cluster, n: usize, runs: usize) -> Result<(), String> {
+    /// Each ref awaited on its own (`.await` per ref: one get request and
+    /// one Ray future callback per ref).
     async fn ours(cluster: &Cluster, n: usize) -> Result<f64, String> {
         let t = Instant::now();
         let refs: Vec<RayRef<u64>> = (0..n as u64).map(|i| cluster.submit("twice", vec![val(&i)], &Options::default())).collect();
@@ -250,18 +252,27 @@ async fn bench(cluster: &Cluster, n: usize, runs: usize) -> Result<(), String> {
         }
         Ok(t.elapsed().as_secs_f64())
     }
+    /// Gathered in one request (`get_all`: one `ray.get` in the bridge).
+    async fn ours_all(cluster: &Cluster, n: usize) -> Result<f64, String> {
+        let t = Instant::now();
+        let refs: Vec<RayRef<u64>> = (0..n as u64).map(|i| cluster.submit("twice", vec![val(&i)], &Options::default())).collect();
+        let values = cluster.get_all(&refs).await.map_err(fmt_err)?;
+        check(values.iter().enumerate().all(|(i, &v)| v == 2 * i as u64), "wrong value")?;
+        Ok(t.elapsed().as_secs_f64())
+    }
     // Warm-up: worker processes started, binaries running on them.
     ours(cluster, n).await?;
+    ours_all(cluster, n).await?;
     cluster.bench_python(n).await.map_err(fmt_err)?;
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut a, mut g, mut b) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
-        // Alternate which goes first.
-        if run % 2 == 0 {
-            a.push(ours(cluster, n).await?);
-            b.push(cluster.bench_python(n).await.map_err(fmt_err)?);
-        } else {
-            b.push(cluster.bench_python(n).await.map_err(fmt_err)?);
-            a.push(ours(cluster, n).await?);
+        // Rotate which goes first.
+        for k in 0..3 {
+            match (run + k) % 3 {
+                0 => a.push(ours(cluster, n).await?),
+                1 => g.push(ours_all(cluster, n).await?),
+                _ => b.push(cluster.bench_python(n).await.map_err(fmt_err)?),
+            }
         }
     }
     let median = |v: &mut Vec<f64>| {
@@ -269,11 +280,15 @@ async fn bench(cluster: &Cluster, n: usize, runs: usize) -> Result<(), String> {
         v[v.len() / 2]
     };
     let fmt = |v: &[f64]| v.iter().map(|s| format!("{:.3}", s)).collect::<Vec<_>>().join(" ");
-    println!("{n} tasks submitted then gathered, {runs} runs alternating (s): taskref-ray {} | python ray {}", fmt(&a), fmt(&b));
-    let (ma, mb) = (median(&mut a), median(&mut b));
     println!(
-        "median: taskref-ray {:.3} s ({:.0} us/task), python ray {:.3} s ({:.0} us/task), ratio {:.2}",
-        ma, ma / n as f64 * 1e6, mb, mb / n as f64 * 1e6, ma / mb
+        "{n} tasks submitted then gathered, {runs} runs, order rotated (s):\n  taskref-ray, a get per ref: {}\n  taskref-ray, get_all:       {}\n  python ray, ray.get(list):  {}",
+        fmt(&a), fmt(&g), fmt(&b)
+    );
+    let (ma, mg, mb) = (median(&mut a), median(&mut g), median(&mut b));
+    let per = |m: f64| m / n as f64 * 1e6;
+    println!(
+        "median: get per ref {:.3} s ({:.0} us/task, {:.2}x), get_all {:.3} s ({:.0} us/task, {:.2}x), python ray {:.3} s ({:.0} us/task)",
+        ma, per(ma), ma / mb, mg, per(mg), mg / mb, mb, per(mb)
     );
     Ok(())
 }
