@@ -162,7 +162,7 @@ def _error_of(e):
         if hasattr(cause, "taskref_kind"):
             return cause.taskref_kind, cause.taskref_message
         return "task_error", str(e)
-    return type(e).__name__, str(e)
+    return type(e).__name__, str(e) or f"Ray raised {type(e).__name__}"
 
 
 def _on_done(req, fut):

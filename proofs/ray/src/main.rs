@@ -67,6 +67,13 @@ fn checksum(b: Blob) -> Summary {
     Summary { len: b.0.len() as u64, sum: b.0.iter().map(|&x| x as u64).sum(), at: here() }
 }
 
+/// Prints to stdout on the worker: the reply channel is a separate pipe, so
+/// this lands in Ray's worker log (and the driver's stderr), not in a reply.
+fn shout(x: u64) -> u64 {
+    println!("shout: hello from worker pid {} on stdout", std::process::id());
+    x
+}
+
 fn explode(x: u64) -> u64 {
     panic!("explode was given {x}")
 }
@@ -87,7 +94,7 @@ macro_rules! registry {
 }
 
 const FUNCTIONS: &[(&str, worker::Entry)] =
-    registry![double, add_one, twice, make_blob, checksum, explode, sleep_ms];
+    registry![double, add_one, twice, make_blob, checksum, shout, explode, sleep_ms];
 
 // ------------------------------------------------------------ the driver
 
@@ -236,7 +243,21 @@ async fn failures(cluster: &Cluster) -> Result<(), String> {
     let r: RayRef<u64> = cluster.submit("twice", vec![val(&"not a number".to_string())], &none);
     let e = r.get().await.err().ok_or("bad argument succeeded")?;
     println!("argument of the wrong type -> {e}");
-    check(e.kind == "decode", "wrong kind")
+    check(e.kind == "decode", "wrong kind")?;
+
+    let r: RayRef<u64> = cluster.submit("shout", vec![val(&5u64)], &none);
+    let v = r.get().await.map_err(fmt_err)?;
+    println!("a function that prints on stdout -> {v}");
+    check(v == 5, "wrong value")?;
+
+    let r: RayRef<u64> = cluster.submit("sleep_ms", vec![val(&60_000u64)], &none);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let t = Instant::now();
+    r.cancel(true);
+    let e = tokio::time::timeout(Duration::from_secs(30), r.get()).await.map_err(|_| "cancel: still pending after 30 s")?;
+    let e = e.err().ok_or("cancelled task succeeded")?;
+    println!("cancel(force) of a running task -> after {:.1} s: {e}", t.elapsed().as_secs_f64());
+    Ok(())
 }
 
 async fn bench(cluster: &Cluster, n: usize, runs: usize) -> Result<(), String> {
