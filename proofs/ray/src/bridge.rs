@@ -172,6 +172,8 @@ impl Cluster {
         let name = exe.file_name().unwrap().to_string_lossy().into_owned();
         let working_dir = std::env::temp_dir().join(format!("taskref-ray-{}", std::process::id()));
         std::fs::create_dir_all(&working_dir).map_err(|e| error("connect", e.to_string()))?;
+        // Removed if connecting fails; `shutdown` removes it otherwise.
+        let mut dir_guard = RemoveOnDrop(Some(working_dir.clone()));
         std::fs::copy(&exe, working_dir.join(&name)).map_err(|e| error("connect", e.to_string()))?;
 
         let mut child = Command::new(python)
@@ -292,6 +294,7 @@ impl Cluster {
                 resources: serde_json::from_value(n["resources"].clone()).unwrap_or_default(),
             })
             .collect();
+        dir_guard.0 = None;
         Ok(Cluster {
             inner,
             child,
@@ -380,5 +383,15 @@ impl Cluster {
             let _ = child.kill().await;
         }
         let _ = std::fs::remove_dir_all(&self.working_dir);
+    }
+}
+
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

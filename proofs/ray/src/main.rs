@@ -126,7 +126,13 @@ fn main() {
     let ok = rt.block_on(async move {
         let address = env("RAY_ADDRESS");
         let t = Instant::now();
-        let cluster = Cluster::connect(&address, &python(), Duration::from_secs(30)).await.expect("connect");
+        let cluster = match Cluster::connect(&address, &python(), Duration::from_secs(30)).await {
+            Ok(c) => c,
+            Err(e) => {
+                println!("cannot connect: {e}");
+                return false;
+            }
+        };
         println!(
             "connected to {address} in {:.2} s: driver pid {}, bridge pid {}, driver on node {}, nodes {:?}",
             t.elapsed().as_secs_f64(),
