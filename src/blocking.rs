@@ -480,12 +480,7 @@ impl<S: Send + 'static> ActorPool<S> {
         R: Clone + Send + 'static,
         F: Fn(&mut S, I::Item) -> R + Clone + Send + 'static,
     {
-        let mode = context(Location::caller())?;
-        Ok(BlockPoolMap {
-            stream: self.map_unordered(items, method),
-            mode,
-            _not_send: PhantomData,
-        })
+        BlockPoolMap::on_this_thread(self.map_unordered(items, method), Location::caller())
     }
 
     /// [`map`](ActorPool::map) for plain threads.
@@ -516,12 +511,7 @@ impl<S: Send + 'static> ActorPool<S> {
         R: Clone + Send + 'static,
         F: Fn(&mut S, I::Item) -> R + Clone + Send + 'static,
     {
-        let mode = context(Location::caller())?;
-        Ok(BlockPoolMap {
-            stream: self.map(items, method),
-            mode,
-            _not_send: PhantomData,
-        })
+        BlockPoolMap::on_this_thread(self.map(items, method), Location::caller())
     }
 }
 
@@ -531,6 +521,21 @@ pub struct BlockPoolMap<S, I, F, R> {
     stream: PoolMap<S, I, F, R>,
     mode: Mode,
     _not_send: PhantomData<*const ()>,
+}
+
+impl<S, I, F, R> BlockPoolMap<S, I, F, R> {
+    /// Blocks on `stream` from this thread, once the thread is found able to
+    /// block.
+    fn on_this_thread(
+        stream: PoolMap<S, I, F, R>,
+        location: &'static Location<'static>,
+    ) -> Result<Self, Error> {
+        Ok(BlockPoolMap {
+            stream,
+            mode: context(location)?,
+            _not_send: PhantomData,
+        })
+    }
 }
 
 impl<S, I, F, R> Iterator for BlockPoolMap<S, I, F, R>
