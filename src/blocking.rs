@@ -225,7 +225,7 @@ where
 {
     let location = Location::caller();
     let refs = refs.into_refs();
-    let context = refs.first().and_then(|r| r.slot.context()).cloned();
+    let context = refs.iter().find_map(|r| r.slot.context()).cloned();
     let observer = context.as_deref().map(|c| c.observer());
     let mut wait = gather::Wait::new(refs, num_returns, None, location).named("block_wait");
     match block_on(

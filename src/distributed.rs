@@ -13,6 +13,8 @@
 // compact, self-describing-free serde format): they only ever go from Rust to
 // Rust; Ray and the Python bridge carry them as opaque bytes.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::pin::Pin;
@@ -28,13 +30,23 @@ pub struct Distributable {
     /// The type name of the function's item type (`type_name` is not `const`,
     /// so the registration keeps the function that asks for it).
     name: fn() -> &'static str,
+    /// The function's item type, to match `rt.remote(f)` exactly.
+    type_id: fn() -> TypeId,
     thunk: fn(&[u8]) -> CallFuture,
 }
 
 impl Distributable {
     /// Made by `#[taskref::remote]`.
-    pub const fn new(name: fn() -> &'static str, thunk: fn(&[u8]) -> CallFuture) -> Self {
-        Distributable { name, thunk }
+    pub const fn new(
+        name: fn() -> &'static str,
+        type_id: fn() -> TypeId,
+        thunk: fn(&[u8]) -> CallFuture,
+    ) -> Self {
+        Distributable {
+            name,
+            type_id,
+            thunk,
+        }
     }
 
     /// The function's path, `crate::module::name`.
@@ -50,14 +62,42 @@ impl Distributable {
 
 inventory::collect!(Distributable);
 
-/// The registered function called `name`, if this binary has one.
-pub(crate) fn lookup(name: &str) -> Option<&'static Distributable> {
-    inventory::iter::<Distributable>().find(|entry| entry.name() == name)
+/// Every registered function by name; `None` for a name registered twice
+/// (two versions of one crate, or two nested functions of one name): a worker
+/// must never guess which one the driver meant.
+fn by_name() -> &'static HashMap<&'static str, Option<&'static Distributable>> {
+    static MAP: OnceLock<HashMap<&'static str, Option<&'static Distributable>>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map = HashMap::new();
+        for entry in inventory::iter::<Distributable>() {
+            map.entry(entry.name())
+                .and_modify(|seen| *seen = None)
+                .or_insert(Some(entry));
+        }
+        map
+    })
+}
+
+/// The registered function called `name`: `Err` with the reason if this
+/// binary has none, or more than one.
+pub(crate) fn lookup(name: &str) -> Result<&'static Distributable, String> {
+    match by_name().get(name) {
+        Some(Some(entry)) => Ok(entry),
+        Some(None) => Err(format!(
+            "two distributable functions are registered as `{name}` in this build \
+             (two versions of one crate?); rename one"
+        )),
+        None => Err(format!(
+            "no distributable function is registered as `{name}` in this build \
+             (the driver and the worker were built from different code?)"
+        )),
+    }
 }
 
 /// The registered function whose item type is `F`, if `F` is one.
-pub(crate) fn of<F>() -> Option<&'static Distributable> {
-    lookup(std::any::type_name::<F>())
+pub(crate) fn of<F: 'static>() -> Option<&'static Distributable> {
+    let id = TypeId::of::<F>();
+    inventory::iter::<Distributable>().find(|entry| (entry.type_id)() == id)
 }
 
 /// An id of this build: a hash of the running executable's bytes, computed
@@ -114,30 +154,45 @@ pub mod __private {
         Box::pin(std::future::ready(Err(err)))
     }
 
-    /// A call of an `async fn`.
+    /// A call of an `async fn`; a panic becomes the call's error.
     pub fn call_async(
         future: impl std::future::Future<Output = Result<Vec<u8>, String>> + Send + 'static,
     ) -> CallFuture {
-        Box::pin(future)
+        use futures::FutureExt;
+        Box::pin(
+            std::panic::AssertUnwindSafe(future)
+                .catch_unwind()
+                .map(|result| result.unwrap_or_else(|payload| Err(panicked(payload)))),
+        )
     }
 
-    /// A call of a plain `fn`: run when the future is polled.
+    /// A call of a plain `fn`, run when the future is polled; a panic becomes
+    /// the call's error.
     pub fn call_blocking(
         call: impl FnOnce() -> Result<Vec<u8>, String> + Send + 'static,
     ) -> CallFuture {
-        Box::pin(async move { call() })
+        Box::pin(async move {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+                .unwrap_or_else(|payload| Err(panicked(payload)))
+        })
+    }
+
+    fn panicked(payload: Box<dyn std::any::Any + Send>) -> String {
+        format!(
+            "panicked with message {:?}",
+            crate::error::panic_message(payload.as_ref())
+        )
+    }
+
+    /// The type id of a value's type (for a function item: the function).
+    pub fn type_id_of_val<T: 'static>(_: &T) -> std::any::TypeId {
+        std::any::TypeId::of::<T>()
     }
 
     /// Runs the registered function `name` on encoded arguments, as a worker
     /// does.
     pub fn call(name: &str, input: &[u8]) -> Result<CallFuture, String> {
-        match super::lookup(name) {
-            Some(entry) => Ok(entry.call(input)),
-            None => Err(format!(
-                "no distributable function is registered as `{name}` in this build \
-                 (the driver and the worker were built from different code?)"
-            )),
-        }
+        super::lookup(name).map(|entry| entry.call(input))
     }
 
     /// This build's id.

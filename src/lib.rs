@@ -200,8 +200,9 @@ pub use runtime::{Builder, Runtime};
 ///
 /// Its parameters must be named, owned and `serde::Deserialize`, its result
 /// `serde::Serialize` (and an `async fn`'s future `Send`); it cannot be
-/// generic or take `self`. The attribute refuses anything else at compile
-/// time.
+/// generic, `unsafe` or take `self`, and it must be a free function (not a
+/// method in an `impl` block). Each is refused at compile time. A panic in it
+/// is an error of the call, as for any task.
 ///
 /// # Examples
 ///

@@ -86,10 +86,17 @@ pub(crate) fn park_on<F: Future, G>(
     before_first_park: impl FnOnce() -> G,
 ) -> Option<F::Output> {
     // Borrowed for the whole wait, not cloned: two refcount round trips less
-    // on every blocking call, most of which return at the first poll. (A
-    // nested wait on this thread borrows the same waker; sharing it is how it
-    // always worked: a spurious wake only costs another poll.)
-    WAKER.with(|(inner, waker)| park_with(inner, waker, future, deadline, before_first_park))
+    // on every blocking call, most of which return at the first poll. A
+    // nested wait on this thread borrows the same waker (as it always shared
+    // it); see below for the wake it may consume.
+    WAKER.with(|(inner, waker)| {
+        let output = park_with(inner, waker, future, deadline, before_first_park);
+        // A wait nested in another on this thread (a future that blocks while
+        // polled) shares the flag and may have consumed a wake meant for the
+        // enclosing wait: make the enclosing one poll again rather than park.
+        inner.woken.store(true, Ordering::Release);
+        output
+    })
 }
 
 fn park_with<F: Future, G>(

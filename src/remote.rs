@@ -337,7 +337,10 @@ impl<F, L, K> RemoteFn<F, L, K> {
     /// assert_eq!(rt.remote_blocking(|x: u64| x * x).distributed_name(), None);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn distributed_name(&self) -> Option<&'static str> {
+    pub fn distributed_name(&self) -> Option<&'static str>
+    where
+        F: 'static,
+    {
         crate::distributed::of::<F>().map(|entry| entry.name())
     }
 

@@ -40,7 +40,7 @@ fn run(name: &str, input: &[u8]) -> Result<Vec<u8>, String> {
     futures::executor::block_on(call)
 }
 
-fn registered_name<F, L, K>(f: &taskref::RemoteFn<F, L, K>) -> &'static str {
+fn registered_name<F: 'static, L, K>(f: &taskref::RemoteFn<F, L, K>) -> &'static str {
     f.distributed_name().expect("registered")
 }
 
@@ -107,4 +107,42 @@ fn unknown_names_and_bad_bytes_are_clear_errors() {
     let err = run("distributed::join", &[0xff, 0xff]).unwrap_err();
     assert!(err.contains("could not be deserialized"), "{err}");
     assert_ne!(taskref::__private::build_id(), 0);
+}
+
+#[taskref::remote]
+fn input(x: u32) -> u32 {
+    x + 1
+}
+
+#[taskref::remote]
+fn arg0(x: u32) -> u32 {
+    x + 2
+}
+
+#[taskref::remote]
+fn explode(x: u32) -> u32 {
+    panic!("explode was given {x}")
+}
+
+#[test]
+fn the_thunk_never_hides_the_users_names_and_panics_become_errors() {
+    let rt = Runtime::new().unwrap();
+    let out = run(
+        registered_name(&rt.remote_blocking(input)),
+        &encode(&(1u32,)),
+    )
+    .unwrap();
+    assert_eq!(decode::<u32>(&out), 2);
+    let out = run(
+        registered_name(&rt.remote_blocking(arg0)),
+        &encode(&(1u32,)),
+    )
+    .unwrap();
+    assert_eq!(decode::<u32>(&out), 3);
+    let err = run(
+        registered_name(&rt.remote_blocking(explode)),
+        &encode(&(7u32,)),
+    )
+    .unwrap_err();
+    assert!(err.contains("explode was given 7"), "{err}");
 }

@@ -268,3 +268,27 @@ fn the_ray_drain_loop_by_value_takes_every_ref_once() {
         assert_eq!(order[200..], [10, 150, 300]);
     });
 }
+
+#[tokio::test]
+async fn every_slice_like_holder_of_refs_is_accepted() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let mut refs = vec![rt.put(1u8), rt.put(2)];
+    let (ready, rest) = taskref::wait(&mut refs, 1, None).await.unwrap();
+    assert_eq!((ready.len(), rest.len()), (1, 1));
+    let boxed: Box<[ObjectRef<u8>]> = refs.clone().into_boxed_slice();
+    let (ready, _) = taskref::wait(&boxed, 2, None).await.unwrap();
+    assert_eq!(ready.len(), 2);
+    let array = [refs[0].clone()];
+    assert_eq!(taskref::wait(&array, 1, None).await.unwrap().0.len(), 1);
+    assert_eq!(taskref::wait(&refs[1..], 1, None).await.unwrap().0.len(), 1);
+}
+
+#[tokio::test]
+async fn a_zero_timeout_polls_without_waiting_or_recording() {
+    let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+    let pending = rt.spawn(std::future::pending::<u8>());
+    let refs = vec![pending, rt.put(2)];
+    let (ready, rest) = taskref::wait(refs, 2, Some(Duration::ZERO)).await.unwrap();
+    assert_eq!((ready.len(), rest.len()), (1, 1));
+    assert!(rt.timeline().waits().is_empty());
+}

@@ -19,14 +19,14 @@ fn workload(rt: &taskref::Runtime) {
     // finds its task done did not wait and has no record).
     let bad = rt
         .remote(|_: ()| async {
-            tokio::time::sleep(Duration::from_millis(3)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
             panic!("bad")
         })
         .name("bad");
     let refs: Vec<_> = (1..=5).map(|i| sleepy.remote(i * 3)).collect();
     taskref::block_get_all(refs).unwrap();
     let _ = bad.remote(()).block_get();
-    sleepy.remote(3).block_get().unwrap();
+    sleepy.remote(10).block_get().unwrap();
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn as_completed_streams_are_recorded_as_one_wait_each() {
     let rt = taskref::Runtime::new().unwrap();
     // Each task takes a moment, so every stream has to wait.
     let f = rt.remote(|x: u64| async move {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
         x
     });
     let refs: Vec<_> = (0..3).map(|x| f.remote(x)).collect();
@@ -207,14 +207,14 @@ fn the_timeline_keeps_exactly_the_newest_tasks_and_waits_oldest_first_to_go() {
             // Each task takes a moment, so every get has to wait (a get that
             // finds its task done did not wait and has no record).
             let first = rt.spawn_blocking(|| {
-                std::thread::sleep(Duration::from_millis(5));
+                std::thread::sleep(Duration::from_millis(10));
                 0u32
             });
             ids.push(first.id());
             first.block_get().unwrap();
             for i in 1..20u32 {
                 let r = rt.spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     i
                 });
                 ids.push(r.id());
@@ -249,7 +249,7 @@ fn the_timeline_bound_holds_across_many_threads() {
         // Each task takes a moment, so every gather has to wait (a gather
         // that finds its refs done did not wait and has no record).
         let f = rt.remote_blocking(|x: u32| {
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::sleep(Duration::from_millis(1));
             x
         });
         for batch in 0..10u32 {

@@ -95,8 +95,11 @@ pub type WaitOutput<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 ///
 /// # Cancel safety
 ///
-/// This function is cancel safe: dropping the future loses nothing (a by-value
-/// call's refs are dropped with it; the tasks keep running).
+/// By slice, this function is cancel safe: dropping the future loses nothing.
+/// By value, the refs were moved into the future: dropping it drops them (the
+/// tasks keep running, but their values are out of reach), so keep clones, or
+/// use the slice form, where a wait may be dropped (`select!`, a timeout
+/// around it).
 #[track_caller]
 pub fn wait<'a, T: 'a, R>(refs: R, num_returns: usize, timeout: Option<Duration>) -> Wait<'a, T>
 where
@@ -105,35 +108,42 @@ where
     Wait::new(refs.into_refs(), num_returns, timeout, Location::caller())
 }
 
-/// The refs [`wait`] and [`block_wait`](crate::block_wait) accept: a slice of
-/// refs (`&[ObjectRef<T>]`, `&Vec<ObjectRef<T>>`, `&[ObjectRef<T>; N]`),
-/// whose lists come back as clones, or a `Vec<ObjectRef<T>>` by value, whose
-/// refs are moved into the lists.
+/// The refs [`wait`] and [`block_wait`](crate::block_wait) accept: a
+/// reference to anything that is a slice of refs (`&refs`, `&refs[..]`,
+/// `&[a, b]`, `&mut refs`, a boxed slice), whose lists come back as clones, or a
+/// `Vec<ObjectRef<T>>` by value, whose refs are moved into the lists.
 ///
-/// Implemented by the crate for exactly those types; you never implement it.
-pub trait WaitRefs<'a, T: 'a> {
+/// Implemented by the crate for exactly those types (sealed); you never
+/// implement it.
+pub trait WaitRefs<'a, T: 'a>: sealed::Sealed<T> {
     /// The refs, borrowed or owned.
     #[doc(hidden)]
     fn into_refs(self) -> Cow<'a, [ObjectRef<T>]>;
 }
 
-impl<'a, T: 'a> WaitRefs<'a, T> for &'a [ObjectRef<T>] {
+mod sealed {
+    /// Names the refs' type, so a reference to any slice-like holder of refs
+    /// can be sealed in without naming its element type twice.
+    pub trait Sealed<T> {}
+}
+
+impl<'a, T: 'a, S: AsRef<[ObjectRef<T>]> + ?Sized> sealed::Sealed<T> for &'a S {}
+
+impl<'a, T: 'a, S: AsRef<[ObjectRef<T>]> + ?Sized> WaitRefs<'a, T> for &'a S {
     fn into_refs(self) -> Cow<'a, [ObjectRef<T>]> {
-        Cow::Borrowed(self)
+        Cow::Borrowed(self.as_ref())
     }
 }
 
-impl<'a, T: 'a> WaitRefs<'a, T> for &'a Vec<ObjectRef<T>> {
+impl<'a, T: 'a, S: AsRef<[ObjectRef<T>]> + ?Sized> sealed::Sealed<T> for &'a mut S {}
+
+impl<'a, T: 'a, S: AsRef<[ObjectRef<T>]> + ?Sized> WaitRefs<'a, T> for &'a mut S {
     fn into_refs(self) -> Cow<'a, [ObjectRef<T>]> {
-        Cow::Borrowed(self)
+        Cow::Borrowed((*self).as_ref())
     }
 }
 
-impl<'a, T: 'a, const N: usize> WaitRefs<'a, T> for &'a [ObjectRef<T>; N] {
-    fn into_refs(self) -> Cow<'a, [ObjectRef<T>]> {
-        Cow::Borrowed(self)
-    }
-}
+impl<T> sealed::Sealed<T> for Vec<ObjectRef<T>> {}
 
 impl<'a, T: 'a> WaitRefs<'a, T> for Vec<ObjectRef<T>> {
     fn into_refs(self) -> Cow<'a, [ObjectRef<T>]> {
@@ -323,6 +333,11 @@ impl<T> Future for Wait<'_, T> {
                 return Poll::Ready(Ok(this.partition()));
             }
             this.check_duplicates()?;
+            if this.timeout == Some(Duration::ZERO) {
+                // A poll (Ray's `timeout=0`): what is ready now, no waker, and
+                // not a wait on the timeline.
+                return Poll::Ready(Ok(this.partition()));
+            }
             let pending = FuturesUnordered::new();
             for (index, object) in this.refs.iter().enumerate() {
                 if object.is_ready() {

@@ -82,8 +82,9 @@ impl<T> WaitSet<T> {
     }
 
     /// Waits until `num_returns` refs of the set are ready, or `timeout` passes,
-    /// and removes and returns the ready ones (at most `num_returns`), in the
-    /// order they became ready. On timeout it returns what was ready by then,
+    /// and removes and returns the ready ones (at most `num_returns`): refs that
+    /// were ready when added first, in the order they were added, then the
+    /// others as they complete. On timeout it returns what was ready by then,
     /// possibly nothing. O(1) amortised per returned ref.
     ///
     /// # Errors

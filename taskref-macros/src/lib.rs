@@ -15,8 +15,11 @@
 //   from a function's type alone that it is distributable.
 //
 // Only what can be named and serialized can cross: no generics, no `self`,
-// no patterns in parameters, no `impl Trait` arguments. Those are refused
-// here, with the span of the offending item, rather than failing later.
+// no `unsafe fn`, no patterns in parameters, no references or `impl Trait`
+// arguments. Those are refused here, with the span of the offending item,
+// rather than failing later. (A method in an `impl` block is not a free
+// function: the attribute does not apply there, and the compiler says so,
+// less clearly.)
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
@@ -47,6 +50,12 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
             "a distributable function cannot be generic: workers find it by its name",
         ));
     }
+    if let Some(unsafety) = &sig.unsafety {
+        return Err(syn::Error::new(
+            unsafety.span(),
+            "an `unsafe fn` cannot be distributed: a worker calls it by name",
+        ));
+    }
     if let Some(variadic) = &sig.variadic {
         return Err(syn::Error::new(
             variadic.span(),
@@ -74,11 +83,18 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
                 "a distributable function takes owned, serializable arguments",
             ));
         }
-        names.push(format_ident!("arg{}", index, span = Span::call_site()));
+        // Mixed-site: the thunk's own names can never hide the user's items
+        // (a function called `input`, a constant called `arg0`).
+        names.push(format_ident!(
+            "__taskref_arg{}",
+            index,
+            span = Span::mixed_site()
+        ));
         types.push(&*typed.ty);
     }
     let ident = &sig.ident;
     let thunk = format_ident!("__taskref_remote_{}", ident);
+    let input = quote::format_ident!("__taskref_input", span = Span::mixed_site());
     let call = match sig.asyncness {
         Some(_) => quote! {
             ::taskref::__private::call_async(async move {
@@ -107,9 +123,9 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
         #output_check
 
         #[doc(hidden)]
-        #[allow(non_snake_case, clippy::let_unit_value)]
-        fn #thunk(input: &[u8]) -> ::taskref::__private::CallFuture {
-            let (#(#names,)*): (#(#types,)*) = match ::taskref::__private::decode(input) {
+        #[allow(non_snake_case, deprecated, clippy::let_unit_value)]
+        fn #thunk(#input: &[u8]) -> ::taskref::__private::CallFuture {
+            let (#(#names,)*): (#(#types,)*) = match ::taskref::__private::decode(#input) {
                 ::core::result::Result::Ok(args) => args,
                 ::core::result::Result::Err(err) => return ::taskref::__private::failed(err),
             };
@@ -117,10 +133,13 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
         }
 
         ::taskref::__private::inventory::submit! {
+            #[allow(deprecated)]
             ::taskref::__private::Distributable::new(
-                // The function item's own type name: what `rt.remote(f)` sees
-                // of `f` (also for a function declared inside a function).
+                // The function item's own type name (what workers look it up
+                // by) and type id (what `rt.remote(f)` matches `f` with: type
+                // names are not unique, type ids are).
                 || ::core::any::type_name_of_val(&#ident),
+                || ::taskref::__private::type_id_of_val(&#ident),
                 #thunk,
             )
         }
