@@ -9,9 +9,11 @@
 // `type_name` is not guaranteed stable across compilers, but a driver and its
 // workers run the same binary (the build id checks it), so both sides agree.
 //
-// Arguments travel as one tuple, results as one value, both in postcard (a
-// compact, self-describing-free serde format): they only ever go from Rust to
-// Rust; Ray and the Python bridge carry them as opaque bytes.
+// Each argument travels as its own bytes (so that an argument that was a ref
+// can arrive as the bytes of that ref's value, resolved by Ray on the worker),
+// the result as one value, all in postcard (a compact, not self-describing
+// serde format): they only ever go from Rust to Rust; Ray and the Python bridge
+// carry them as opaque bytes.
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -23,6 +25,9 @@ use std::sync::OnceLock;
 /// What a worker runs for one call: the encoded result, or why there is none.
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send>>;
 
+/// A registered function's thunk: one encoded argument per parameter in.
+pub type Thunk = fn(&[&[u8]]) -> CallFuture;
+
 /// One registered function: its path and the thunk that runs it on encoded
 /// arguments.
 #[derive(Debug)]
@@ -32,16 +37,12 @@ pub struct Distributable {
     name: fn() -> &'static str,
     /// The function's item type, to match `rt.remote(f)` exactly.
     type_id: fn() -> TypeId,
-    thunk: fn(&[u8]) -> CallFuture,
+    thunk: Thunk,
 }
 
 impl Distributable {
     /// Made by `#[taskref::remote]`.
-    pub const fn new(
-        name: fn() -> &'static str,
-        type_id: fn() -> TypeId,
-        thunk: fn(&[u8]) -> CallFuture,
-    ) -> Self {
+    pub const fn new(name: fn() -> &'static str, type_id: fn() -> TypeId, thunk: Thunk) -> Self {
         Distributable {
             name,
             type_id,
@@ -54,9 +55,9 @@ impl Distributable {
         (self.name)()
     }
 
-    /// Calls the function on encoded arguments.
-    pub fn call(&self, input: &[u8]) -> CallFuture {
-        (self.thunk)(input)
+    /// Calls the function on its encoded arguments, one per parameter.
+    pub fn call(&self, args: &[&[u8]]) -> CallFuture {
+        (self.thunk)(args)
     }
 }
 
@@ -135,7 +136,7 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, 
 /// What `#[taskref::remote]` expands to refers to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::{CallFuture, Distributable};
+    pub use super::{CallFuture, Distributable, Thunk};
     pub use inventory;
     pub use serde;
 
@@ -144,7 +145,7 @@ pub mod __private {
         super::encode(value)
     }
 
-    /// Decodes an argument tuple (the thunk's first step).
+    /// Decodes one argument (the thunk's first steps).
     pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
         super::decode(bytes)
     }
@@ -189,10 +190,15 @@ pub mod __private {
         std::any::TypeId::of::<T>()
     }
 
-    /// Runs the registered function `name` on encoded arguments, as a worker
-    /// does.
-    pub fn call(name: &str, input: &[u8]) -> Result<CallFuture, String> {
-        super::lookup(name).map(|entry| entry.call(input))
+    /// Runs the registered function `name` on its encoded arguments (one per
+    /// parameter), as a worker does.
+    pub fn call(name: &str, args: &[&[u8]]) -> Result<CallFuture, String> {
+        super::lookup(name).map(|entry| entry.call(args))
+    }
+
+    /// The error of a call given the wrong number of arguments.
+    pub fn arity_error(expected: usize, got: usize) -> String {
+        format!("the function takes {expected} argument(s), the call gave {got}")
     }
 
     /// This build's id.

@@ -34,9 +34,11 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> T {
     postcard::from_bytes(bytes).unwrap()
 }
 
-/// Runs a registered function as a worker would: by name, on bytes.
-fn run(name: &str, input: &[u8]) -> Result<Vec<u8>, String> {
-    let call = taskref::__private::call(name, input)?;
+/// Runs a registered function as a worker would: by name, on one encoded
+/// argument per parameter.
+fn run(name: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    let call = taskref::__private::call(name, &args)?;
     futures::executor::block_on(call)
 }
 
@@ -83,17 +85,22 @@ fn in_process_they_run_like_any_function() {
 #[test]
 fn a_worker_runs_them_by_name_on_encoded_arguments() {
     let rt = Runtime::new().unwrap();
-    let out = run(
-        registered_name(&rt.remote_blocking(double)),
-        &encode(&(21u64,)),
-    )
-    .unwrap();
-    assert_eq!(decode::<u64>(&out), 42);
-    let args = (vec!["x".to_string(), "y".to_string()], "+".to_string());
-    let out = run(registered_name(&rt.remote(join)), &encode(&args)).unwrap();
+    let doubling = registered_name(&rt.remote_blocking(double));
+    assert_eq!(
+        decode::<u64>(&run(doubling, &[encode(&21u64)]).unwrap()),
+        42
+    );
+    let words = vec!["x".to_string(), "y".to_string()];
+    let args = [encode(&words), encode(&"+".to_string())];
+    let out = run(registered_name(&rt.remote(join)), &args).unwrap();
     assert_eq!(decode::<String>(&out), "x+y");
-    let out = run(registered_name(&rt.remote_blocking(nothing)), &encode(&())).unwrap();
+    let out = run(registered_name(&rt.remote_blocking(nothing)), &[]).unwrap();
     decode::<()>(&out);
+    let err = run(doubling, &[]).unwrap_err();
+    assert!(
+        err.contains("takes 1 argument(s), the call gave 0"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -104,7 +111,7 @@ fn unknown_names_and_bad_bytes_are_clear_errors() {
     };
     assert!(err.contains("nowhere::to_be_found"), "{err}");
     assert!(err.contains("built from different code"), "{err}");
-    let err = run("distributed::join", &[0xff, 0xff]).unwrap_err();
+    let err = run("distributed::join", &[vec![0xff, 0xff], vec![]]).unwrap_err();
     assert!(err.contains("could not be deserialized"), "{err}");
     assert_ne!(taskref::__private::build_id(), 0);
 }
@@ -127,22 +134,12 @@ fn explode(x: u32) -> u32 {
 #[test]
 fn the_thunk_never_hides_the_users_names_and_panics_become_errors() {
     let rt = Runtime::new().unwrap();
-    let out = run(
-        registered_name(&rt.remote_blocking(input)),
-        &encode(&(1u32,)),
-    )
-    .unwrap();
+    let one = [encode(&1u32)];
+    let out = run(registered_name(&rt.remote_blocking(input)), &one).unwrap();
     assert_eq!(decode::<u32>(&out), 2);
-    let out = run(
-        registered_name(&rt.remote_blocking(arg0)),
-        &encode(&(1u32,)),
-    )
-    .unwrap();
+    let out = run(registered_name(&rt.remote_blocking(arg0)), &one).unwrap();
     assert_eq!(decode::<u32>(&out), 3);
-    let err = run(
-        registered_name(&rt.remote_blocking(explode)),
-        &encode(&(7u32,)),
-    )
-    .unwrap_err();
+    let seven = [encode(&7u32)];
+    let err = run(registered_name(&rt.remote_blocking(explode)), &seven).unwrap_err();
     assert!(err.contains("explode was given 7"), "{err}");
 }

@@ -6,9 +6,11 @@
 // The function itself is left as it is (it stays callable, and `rt.remote(f)`
 // takes it like any other function). Beside it the attribute emits:
 //
-// - a thunk, `fn(&[u8]) -> CallFuture`, that decodes the argument tuple,
-//   calls the function (awaiting it if it is async) and encodes the result:
-//   what a worker runs when the driver names this function;
+// - a thunk, `fn(&[&[u8]]) -> CallFuture`, that decodes each argument from
+//   its own bytes (one slice per parameter: on a cluster, an argument that was
+//   a ref arrives as the bytes of that ref's value, resolved by Ray on the
+//   worker), calls the function (awaiting it if it is async) and encodes the
+//   result: what a worker runs when the driver names this function;
 // - a registration of the thunk under the function's path (the type name of
 //   its item type, `crate::module::name`), collected at link time, so that a
 //   worker built from the same code finds it by name, and the runtime can tell
@@ -95,6 +97,8 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
     let ident = &sig.ident;
     let thunk = format_ident!("__taskref_remote_{}", ident);
     let input = quote::format_ident!("__taskref_input", span = Span::mixed_site());
+    let arity = names.len();
+    let indices: Vec<usize> = (0..arity).collect();
     let call = match sig.asyncness {
         Some(_) => quote! {
             ::taskref::__private::call_async(async move {
@@ -124,11 +128,19 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
 
         #[doc(hidden)]
         #[allow(non_snake_case, deprecated, clippy::let_unit_value)]
-        fn #thunk(#input: &[u8]) -> ::taskref::__private::CallFuture {
-            let (#(#names,)*): (#(#types,)*) = match ::taskref::__private::decode(#input) {
-                ::core::result::Result::Ok(args) => args,
-                ::core::result::Result::Err(err) => return ::taskref::__private::failed(err),
-            };
+        fn #thunk(#input: &[&[u8]]) -> ::taskref::__private::CallFuture {
+            if #input.len() != #arity {
+                return ::taskref::__private::failed(::taskref::__private::arity_error(
+                    #arity,
+                    #input.len(),
+                ));
+            }
+            #(
+                let #names: #types = match ::taskref::__private::decode(#input[#indices]) {
+                    ::core::result::Result::Ok(arg) => arg,
+                    ::core::result::Result::Err(err) => return ::taskref::__private::failed(err),
+                };
+            )*
             #call
         }
 
