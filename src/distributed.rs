@@ -23,7 +23,32 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 
 /// What a worker runs for one call: the encoded result, or why there is none.
-pub type CallFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send>>;
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, CallError>> + Send>>;
+
+/// Why a call of a registered function produced no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No function, or more than one, is registered under the name.
+    UnknownFunction(String),
+    /// The arguments did not decode (or were not as many as the parameters).
+    Arguments(String),
+    /// The function panicked; the message.
+    Panicked(String),
+    /// The result did not encode.
+    Result(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::UnknownFunction(why) | CallError::Arguments(why) | CallError::Result(why) => {
+                f.write_str(why)
+            }
+            CallError::Panicked(message) => write!(f, "panicked with message {message:?}"),
+        }
+    }
+}
 
 /// A registered function's thunk: one encoded argument per parameter in.
 pub type Thunk = fn(&[&[u8]]) -> CallFuture;
@@ -136,13 +161,13 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, 
 /// What `#[taskref::remote]` expands to refers to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::{CallFuture, Distributable, Thunk};
+    pub use super::{CallError, CallFuture, Distributable, Thunk};
     pub use inventory;
     pub use serde;
 
     /// Encodes a result (the thunk's last step).
-    pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, String> {
-        super::encode(value)
+    pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CallError> {
+        super::encode(value).map_err(CallError::Result)
     }
 
     /// Decodes one argument (the thunk's first steps).
@@ -152,12 +177,12 @@ pub mod __private {
 
     /// A call that failed before it ran (its arguments did not decode).
     pub fn failed(err: String) -> CallFuture {
-        Box::pin(std::future::ready(Err(err)))
+        Box::pin(std::future::ready(Err(CallError::Arguments(err))))
     }
 
     /// A call of an `async fn`; a panic becomes the call's error.
     pub fn call_async(
-        future: impl std::future::Future<Output = Result<Vec<u8>, String>> + Send + 'static,
+        future: impl std::future::Future<Output = Result<Vec<u8>, CallError>> + Send + 'static,
     ) -> CallFuture {
         use futures::FutureExt;
         Box::pin(
@@ -170,7 +195,7 @@ pub mod __private {
     /// A call of a plain `fn`, run when the future is polled; a panic becomes
     /// the call's error.
     pub fn call_blocking(
-        call: impl FnOnce() -> Result<Vec<u8>, String> + Send + 'static,
+        call: impl FnOnce() -> Result<Vec<u8>, CallError> + Send + 'static,
     ) -> CallFuture {
         Box::pin(async move {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
@@ -178,11 +203,8 @@ pub mod __private {
         })
     }
 
-    fn panicked(payload: Box<dyn std::any::Any + Send>) -> String {
-        format!(
-            "panicked with message {:?}",
-            crate::error::panic_message(payload.as_ref())
-        )
+    fn panicked(payload: Box<dyn std::any::Any + Send>) -> CallError {
+        CallError::Panicked(crate::error::panic_message(payload.as_ref()))
     }
 
     /// The type id of a value's type (for a function item: the function).
@@ -192,8 +214,10 @@ pub mod __private {
 
     /// Runs the registered function `name` on its encoded arguments (one per
     /// parameter), as a worker does.
-    pub fn call(name: &str, args: &[&[u8]]) -> Result<CallFuture, String> {
-        super::lookup(name).map(|entry| entry.call(args))
+    pub fn call(name: &str, args: &[&[u8]]) -> Result<CallFuture, CallError> {
+        super::lookup(name)
+            .map(|entry| entry.call(args))
+            .map_err(CallError::UnknownFunction)
     }
 
     /// The error of a call given the wrong number of arguments.

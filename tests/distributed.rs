@@ -38,8 +38,8 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> T {
 /// argument per parameter.
 fn run(name: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
     let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    let call = taskref::__private::call(name, &args)?;
-    futures::executor::block_on(call)
+    let call = taskref::__private::call(name, &args).map_err(|err| err.to_string())?;
+    futures::executor::block_on(call).map_err(|err| err.to_string())
 }
 
 fn registered_name<F: 'static, L, K>(f: &taskref::RemoteFn<F, L, K>) -> &'static str {
@@ -106,7 +106,8 @@ fn a_worker_runs_them_by_name_on_encoded_arguments() {
 #[test]
 fn unknown_names_and_bad_bytes_are_clear_errors() {
     let err = match taskref::__private::call("nowhere::to_be_found", &[]) {
-        Err(err) => err,
+        Err(err @ taskref::__private::CallError::UnknownFunction(_)) => err.to_string(),
+        Err(other) => panic!("an unknown name is UnknownFunction, not {other:?}"),
         Ok(_) => panic!("an unknown name must not run"),
     };
     assert!(err.contains("nowhere::to_be_found"), "{err}");

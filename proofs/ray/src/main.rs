@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use bridge::{by_ref, val, Cluster, Options, RayError, RayRef};
-use wire::{Blob, Wire};
+use bridge::{by_ref, val, Arg, Cluster, Options, RayError, RayRef};
+use wire::Blob;
 
 // ------------------------------------------------------------ the functions
 
@@ -40,63 +40,62 @@ struct Summary {
     at: Where,
 }
 
-json_wire!(Where, Doubled, Summary);
 
 fn here() -> Where {
     let node = std::env::var("TASKREF_RAY_NODE_ID").unwrap_or_default();
     Where { pid: std::process::id(), node: short(&node) }
 }
 
+#[taskref::remote]
 fn double(x: u64) -> Doubled {
     Doubled { value: 2 * x, at: here() }
 }
 
+#[taskref::remote]
 fn add_one(d: Doubled) -> Doubled {
     Doubled { value: d.value + 1, at: here() }
 }
 
+#[taskref::remote]
 fn twice(x: u64) -> u64 {
     2 * x
 }
 
+#[taskref::remote]
 fn make_blob(mb: u64) -> Blob {
     Blob((0..mb * 1024 * 1024).map(|i| (i % 251) as u8).collect())
 }
 
+#[taskref::remote]
 fn checksum(b: Blob) -> Summary {
     Summary { len: b.0.len() as u64, sum: b.0.iter().map(|&x| x as u64).sum(), at: here() }
 }
 
 /// Prints to stdout on the worker: the reply channel is a separate pipe, so
 /// this lands in Ray's worker log (and the driver's stderr), not in a reply.
+#[taskref::remote]
 fn shout(x: u64) -> u64 {
     println!("shout: hello from worker pid {} on stdout", std::process::id());
     x
 }
 
+#[taskref::remote]
 fn explode(x: u64) -> u64 {
     panic!("explode was given {x}")
 }
 
+#[taskref::remote]
 fn sleep_ms(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
 }
 
-/// Registers one-argument functions under their names.
-macro_rules! registry {
-    ($($f:ident),* $(,)?) => {
-        &[$((stringify!($f), (|args: &[&[u8]]| -> Result<Vec<u8>, String> {
-            let a = Wire::decode(args.first().ok_or_else(|| "missing argument".to_string())?)?;
-            Ok(Wire::encode(&$f(a)))
-        }) as worker::Entry)),*]
-    };
-}
-
-const FUNCTIONS: &[(&str, worker::Entry)] =
-    registry![double, add_one, twice, make_blob, checksum, shout, explode, sleep_ms];
-
 // ------------------------------------------------------------ the driver
+
+/// The name a function is registered under by `#[taskref::remote]` (its path).
+fn name_of<F>(function: &F) -> &'static str {
+    std::any::type_name_of_val(function)
+}
 
 fn short(node: &str) -> String {
     node.chars().take(8).collect()
@@ -112,7 +111,7 @@ fn python() -> String {
 
 fn main() {
     if std::env::var_os("TASKREF_RAY_WORKER").is_some() {
-        if let Err(e) = worker::serve(FUNCTIONS) {
+        if let Err(e) = worker::serve() {
             eprintln!("taskref worker: {e}");
             std::process::exit(1);
         }
@@ -188,14 +187,14 @@ async fn demo(cluster: &Cluster) -> Result<(), String> {
     let on_node1 = Options { node_id: Some(node1.clone()), ..Options::default() };
 
     // One function by name, on a Ray worker process.
-    let d: RayRef<Doubled> = cluster.submit("double", vec![val(&21u64)], &Options::default());
+    let d: RayRef<Doubled> = cluster.submit(name_of(&double), vec![val(&21u64)], &Options::default());
     let got = d.get().await.map_err(fmt_err)?;
     println!("double(21) = {} on worker pid {} (node {}); driver pid {}", got.value, got.at.pid, got.at.node, std::process::id());
     check(got.value == 42, "double(21) != 42")?;
     check(got.at.pid != std::process::id() && got.at.pid != cluster.bridge_pid, "ran in the driver's or bridge's process")?;
 
     // Its ref into a second task forced onto node 2.
-    let e: RayRef<Doubled> = cluster.submit("add_one", vec![by_ref(&d)], &on_node2);
+    let e: RayRef<Doubled> = cluster.submit(name_of(&add_one), vec![by_ref(&d)], &on_node2);
     let got2 = e.get().await.map_err(fmt_err)?;
     let node2 = cluster.nodes.iter().find(|n| n.resources.contains_key("node2")).unwrap();
     println!("add_one(ref of double(21)) = {} on worker pid {} (node {}, the node2 node)", got2.value, got2.at.pid, got2.at.node);
@@ -205,8 +204,8 @@ async fn demo(cluster: &Cluster) -> Result<(), String> {
     // 8 MB made on node 2, consumed on node 1 through a ref.
     let (to0, from0) = cluster.bytes().await.map_err(fmt_err)?;
     let t = Instant::now();
-    let blob: RayRef<Blob> = cluster.submit("make_blob", vec![val(&8u64)], &on_node2);
-    let sum: RayRef<Summary> = cluster.submit("checksum", vec![by_ref(&blob)], &on_node1);
+    let blob: RayRef<Blob> = cluster.submit(name_of(&make_blob), vec![val(&8u64)], &on_node2);
+    let sum: RayRef<Summary> = cluster.submit(name_of(&checksum), vec![by_ref(&blob)], &on_node1);
     let s = sum.get().await.map_err(fmt_err)?;
     let (to1, from1) = cluster.bytes().await.map_err(fmt_err)?;
     println!(
@@ -219,7 +218,7 @@ async fn demo(cluster: &Cluster) -> Result<(), String> {
     // The same through the driver (an unnecessary get): for contrast.
     let t = Instant::now();
     let b = blob.get().await.map_err(fmt_err)?;
-    let sum2: RayRef<Summary> = cluster.submit("checksum", vec![val(&b)], &on_node1);
+    let sum2: RayRef<Summary> = cluster.submit(name_of(&checksum), vec![val(&b)], &on_node1);
     let s2 = sum2.get().await.map_err(fmt_err)?;
     let (to2, from2) = cluster.bytes().await.map_err(fmt_err)?;
     println!(
@@ -236,27 +235,27 @@ async fn failures(cluster: &Cluster) -> Result<(), String> {
     println!("unknown function -> {e}");
     check(e.kind == "unknown_function", "wrong kind")?;
 
-    let r: RayRef<u64> = cluster.submit("explode", vec![val(&7u64)], &Options { max_retries: Some(0), ..none.clone() });
+    let r: RayRef<u64> = cluster.submit(name_of(&explode), vec![val(&7u64)], &Options { max_retries: Some(0), ..none.clone() });
     let e = r.get().await.err().ok_or("panic succeeded")?;
     println!("panic -> {e}");
     check(e.kind == "panic" && e.message.contains("explode was given 7"), "wrong kind or message")?;
 
     // A failed ref as an argument fails the dependent task without running it.
-    let dep: RayRef<Doubled> = cluster.submit("add_one", vec![by_ref(&r)], &none);
+    let dep: RayRef<Doubled> = cluster.submit(name_of(&add_one), vec![by_ref(&r)], &none);
     let e = dep.get().await.err().ok_or("dependent succeeded")?;
     println!("task on a failed ref -> {e}");
 
-    let r: RayRef<u64> = cluster.submit("twice", vec![val(&"not a number".to_string())], &none);
+    let r: RayRef<u64> = cluster.submit(name_of(&twice), vec![Arg::Value(vec![0xff, 0xff, 0xff])], &none);
     let e = r.get().await.err().ok_or("bad argument succeeded")?;
-    println!("argument of the wrong type -> {e}");
+    println!("an argument that does not decode -> {e}");
     check(e.kind == "decode", "wrong kind")?;
 
-    let r: RayRef<u64> = cluster.submit("shout", vec![val(&5u64)], &none);
+    let r: RayRef<u64> = cluster.submit(name_of(&shout), vec![val(&5u64)], &none);
     let v = r.get().await.map_err(fmt_err)?;
     println!("a function that prints on stdout -> {v}");
     check(v == 5, "wrong value")?;
 
-    let r: RayRef<u64> = cluster.submit("sleep_ms", vec![val(&60_000u64)], &none);
+    let r: RayRef<u64> = cluster.submit(name_of(&sleep_ms), vec![val(&60_000u64)], &none);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let t = Instant::now();
     r.cancel(true);
@@ -271,7 +270,7 @@ async fn bench(cluster: &Cluster, n: usize, runs: usize) -> Result<(), String> {
     /// one Ray future callback per ref).
     async fn ours(cluster: &Cluster, n: usize) -> Result<f64, String> {
         let t = Instant::now();
-        let refs: Vec<RayRef<u64>> = (0..n as u64).map(|i| cluster.submit("twice", vec![val(&i)], &Options::default())).collect();
+        let refs: Vec<RayRef<u64>> = (0..n as u64).map(|i| cluster.submit(name_of(&twice), vec![val(&i)], &Options::default())).collect();
         let gets: Vec<_> = refs.into_iter().map(|r| tokio::spawn(async move { r.get().await })).collect();
         for (i, g) in gets.into_iter().enumerate() {
             let v = g.await.map_err(|e| e.to_string())?.map_err(fmt_err)?;
@@ -282,7 +281,7 @@ async fn bench(cluster: &Cluster, n: usize, runs: usize) -> Result<(), String> {
     /// Gathered in one request (`get_all`: one `ray.get` in the bridge).
     async fn ours_all(cluster: &Cluster, n: usize) -> Result<f64, String> {
         let t = Instant::now();
-        let refs: Vec<RayRef<u64>> = (0..n as u64).map(|i| cluster.submit("twice", vec![val(&i)], &Options::default())).collect();
+        let refs: Vec<RayRef<u64>> = (0..n as u64).map(|i| cluster.submit(name_of(&twice), vec![val(&i)], &Options::default())).collect();
         let values = cluster.get_all(&refs).await.map_err(fmt_err)?;
         check(values.iter().enumerate().all(|(i, &v)| v == 2 * i as u64), "wrong value")?;
         Ok(t.elapsed().as_secs_f64())
@@ -352,7 +351,7 @@ async fn cluster_goes_away() -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         let cluster = Cluster::connect(&address, &python(), Duration::from_secs(30)).await.map_err(fmt_err)?;
-        let r: RayRef<u64> = cluster.submit("sleep_ms", vec![val(&120_000u64)], &Options::default());
+        let r: RayRef<u64> = cluster.submit(name_of(&sleep_ms), vec![val(&120_000u64)], &Options::default());
         tokio::time::sleep(Duration::from_secs(3)).await;
         let pid = child.id().unwrap().to_string();
         std::process::Command::new("kill").args(["-TERM", &pid]).status().map_err(|e| e.to_string())?;

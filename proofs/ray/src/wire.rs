@@ -1,5 +1,7 @@
-//! How a value crosses a process boundary: JSON for ordinary serde types, raw
-//! bytes for `Blob` (an 8 MB value as JSON would be 4x larger and slow).
+//! How a value crosses a process boundary: postcard, taskref's wire format for
+//! distributable functions (the same on the driver and in the worker binary).
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// A value that goes to and from the cluster as bytes.
 pub trait Wire: Sized {
@@ -7,33 +9,16 @@ pub trait Wire: Sized {
     fn decode(bytes: &[u8]) -> Result<Self, String>;
 }
 
-/// Raw bytes, as they are.
-#[derive(Debug, Clone)]
-pub struct Blob(pub Vec<u8>);
-
-impl Wire for Blob {
+impl<T: Serialize + DeserializeOwned> Wire for T {
     fn encode(&self) -> Vec<u8> {
-        self.0.clone()
+        postcard::to_allocvec(self).expect("value serializes")
     }
     fn decode(bytes: &[u8]) -> Result<Self, String> {
-        Ok(Blob(bytes.to_vec()))
+        postcard::from_bytes(bytes)
+            .map_err(|e| format!("cannot decode {}: {e}", std::any::type_name::<T>()))
     }
 }
 
-/// Implements `Wire` as JSON for serde types.
-#[macro_export]
-macro_rules! json_wire {
-    ($($t:ty),* $(,)?) => {$(
-        impl $crate::wire::Wire for $t {
-            fn encode(&self) -> Vec<u8> {
-                serde_json::to_vec(self).expect("value serializes")
-            }
-            fn decode(bytes: &[u8]) -> Result<Self, String> {
-                serde_json::from_slice(bytes)
-                    .map_err(|e| format!("cannot decode {}: {e}", stringify!($t)))
-            }
-        }
-    )*};
-}
-
-json_wire!(u64, String);
+/// Raw bytes (postcard writes a `Vec<u8>` as its length and the bytes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Blob(pub Vec<u8>);
