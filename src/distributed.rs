@@ -42,9 +42,9 @@ pub enum CallError {
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CallError::UnknownFunction(why) | CallError::Arguments(why) | CallError::Result(why) => {
-                f.write_str(why)
-            }
+            CallError::UnknownFunction(why)
+            | CallError::Arguments(why)
+            | CallError::Result(why) => f.write_str(why),
             CallError::Panicked(message) => write!(f, "panicked with message {message:?}"),
         }
     }
