@@ -69,8 +69,11 @@ where
     I: IntoIterator<Item = ObjectRef<T>>,
 {
     let mut traced = Traced::empty(call, location);
-    let mut pending = Completions::default();
-    for (index, object) in refs.into_iter().enumerate() {
+    let refs = refs.into_iter();
+    // Sized up front: most drains are of refs that are all done, and growing
+    // the queue by doubling copies it and touches fresh pages each time.
+    let mut pending = Completions::with_capacity(refs.size_hint().0);
+    for (index, object) in refs.enumerate() {
         traced.add(&object);
         pending.push(index, object);
     }

@@ -34,6 +34,14 @@ impl<T> Default for Completions<T> {
 }
 
 impl<T> Completions<T> {
+    /// Room for `n` refs ready when added, without growing the queue.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Completions {
+            ready: VecDeque::with_capacity(n),
+            pending: FuturesUnordered::new(),
+        }
+    }
+
     /// Adds `object` under `index`.
     pub(crate) fn push(&mut self, index: usize, object: ObjectRef<T>) {
         if object.is_ready() {

@@ -50,11 +50,13 @@ pub struct WaitSet<T> {
 impl<T> WaitSet<T> {
     /// A set holding `refs`.
     pub fn new(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Self {
+        let refs = refs.into_iter();
         let mut set = WaitSet {
-            pending: Completions::default(),
+            // Sized up front, as `as_completed` is: no regrowing of the queue.
+            pending: Completions::with_capacity(refs.size_hint().0),
             next_index: 0,
         };
-        refs.into_iter().for_each(|object| set.push(object));
+        refs.for_each(|object| set.push(object));
         set
     }
 
