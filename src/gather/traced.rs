@@ -29,6 +29,7 @@ impl Traced {
         location: &'static Location<'static>,
     ) -> Traced {
         let mut traced = Traced::empty(call, location);
+        traced.ids.reserve_exact(refs.len().min(MAX_WAIT_IDS));
         refs.iter().for_each(|object| traced.add(object));
         traced
     }
