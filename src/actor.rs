@@ -360,12 +360,12 @@ impl ActorBuilder {
         let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
         let death = Arc::new(Death::default());
         {
-            let handle = context.handle().clone();
+            let executor = Arc::clone(&context);
             let actor_death = Arc::clone(&death);
             let name = name.clone();
             let restarts = self.max_restarts;
             let start = move |permit: Permit, inbox: mpsc::UnboundedReceiver<Call<S>>| {
-                drop(handle.spawn_blocking(move || {
+                drop(executor.spawn_blocking(move || {
                     let scope = BlockingTaskScope::enter(permit);
                     run_actor(make, restarts, inbox, &actor_death, &name);
                     if let Some((job, permit)) = scope.finish().release_for_handoff() {

@@ -24,15 +24,6 @@ pub(crate) struct Completions<T> {
     pending: FuturesUnordered<Readiness<T>>,
 }
 
-impl<T> Default for Completions<T> {
-    fn default() -> Self {
-        Completions {
-            ready: VecDeque::new(),
-            pending: FuturesUnordered::new(),
-        }
-    }
-}
-
 impl<T> Completions<T> {
     /// Room for `n` refs ready when added, without growing the queue.
     pub(crate) fn with_capacity(n: usize) -> Self {
