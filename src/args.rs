@@ -6,10 +6,43 @@
 // without running it. Several parameters are passed as a tuple whose elements are
 // each a value or a ref.
 
+use std::any::Any;
 use std::future::Future;
+use std::pin::Pin;
 
 use crate::error::Error;
+use crate::identity::TaskInfo;
 use crate::ObjectRef;
+
+/// An argument's value, type-erased: the cluster path encodes it with the
+/// function's own encoder, which knows the parameter's type.
+pub(crate) type AnyValue = Box<dyn Any + Send>;
+
+/// A local ref's value, once its task finishes.
+pub(crate) type LaterValue = Pin<Box<dyn Future<Output = Result<AnyValue, Error>> + Send>>;
+
+/// One argument on its way to a Ray cluster.
+// `pub` but unreachable, as `Submission`: it appears in `Arg`'s hidden method.
+#[allow(unreachable_pub, missing_debug_implementations)]
+pub enum WireArg {
+    /// A value: encoded and sent with the call.
+    Value(AnyValue),
+    /// A ref to another cluster task's value: goes to Ray as a ref, resolved
+    /// on the worker, never through the driver.
+    Remote {
+        /// The upstream task.
+        task: TaskInfo,
+        /// Keeps the upstream's slot (and so its value on the cluster) alive
+        /// until the call is submitted.
+        keep: AnyValue,
+        /// The value instead of the ref, when the cluster does not hold the
+        /// upstream (yet): its own submission is still waiting for local
+        /// arguments.
+        by_value: Box<dyn FnOnce() -> LaterValue + Send>,
+    },
+    /// A ref to a value in this process: sent by value once it exists.
+    Local(LaterValue),
+}
 
 /// A value usable as an argument of type `T`: `T` itself, `ObjectRef<T>` or
 /// `&ObjectRef<T>`.
@@ -38,6 +71,34 @@ pub trait Arg<T>: Send {
     /// Waits for the argument. The error is the upstream task's.
     #[doc(hidden)]
     fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static;
+
+    /// The argument for a call on a Ray cluster.
+    #[doc(hidden)]
+    fn into_wire(self) -> WireArg;
+}
+
+/// A ref's value, awaited by the runtime (not a user's wait), type-erased.
+fn later<T: Clone + Send + 'static>(object: ObjectRef<T>) -> LaterValue {
+    Box::pin(async move {
+        object
+            .into_get_internal()
+            .await
+            .map(|value| Box::new(value) as AnyValue)
+    })
+}
+
+fn ref_into_wire<T: Clone + Send + 'static>(object: ObjectRef<T>) -> WireArg {
+    if object.slot.is_remote() {
+        let task = object.task().clone();
+        let by_value = object.clone();
+        WireArg::Remote {
+            task,
+            keep: Box::new(object),
+            by_value: Box::new(move || later(by_value)),
+        }
+    } else {
+        WireArg::Local(later(object))
+    }
 }
 
 impl<T: Send + 'static> Arg<T> for T {
@@ -47,6 +108,10 @@ impl<T: Send + 'static> Arg<T> for T {
 
     fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static {
         std::future::ready(Ok(self))
+    }
+
+    fn into_wire(self) -> WireArg {
+        WireArg::Value(Box::new(self))
     }
 }
 
@@ -60,6 +125,10 @@ impl<T: Clone + Send + 'static> Arg<T> for ObjectRef<T> {
         // it holds the last ref.
         self.into_get_internal()
     }
+
+    fn into_wire(self) -> WireArg {
+        ref_into_wire(self)
+    }
 }
 
 impl<T: Clone + Send + 'static> Arg<T> for &ObjectRef<T> {
@@ -69,6 +138,10 @@ impl<T: Clone + Send + 'static> Arg<T> for &ObjectRef<T> {
 
     fn resolve(self) -> impl Future<Output = Result<T, Error>> + Send + 'static {
         self.clone().into_get_internal()
+    }
+
+    fn into_wire(self) -> WireArg {
+        ref_into_wire(self.clone())
     }
 }
 
@@ -96,6 +169,10 @@ pub trait IntoArgs<L>: Send {
     /// Waits for every argument. The error is the first failed upstream task's.
     #[doc(hidden)]
     fn resolve(self) -> impl Future<Output = Result<L, Error>> + Send + 'static;
+
+    /// The arguments for a call on a Ray cluster, in order.
+    #[doc(hidden)]
+    fn into_wire(self) -> Vec<WireArg>;
 }
 
 impl IntoArgs<()> for () {
@@ -105,6 +182,10 @@ impl IntoArgs<()> for () {
 
     fn resolve(self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
         std::future::ready(Ok(()))
+    }
+
+    fn into_wire(self) -> Vec<WireArg> {
+        Vec::new()
     }
 }
 
@@ -119,6 +200,10 @@ where
     fn resolve(self) -> impl Future<Output = Result<(A,), Error>> + Send + 'static {
         let arg = Arg::resolve(self);
         async move { Ok((arg.await?,)) }
+    }
+
+    fn into_wire(self) -> Vec<WireArg> {
+        vec![Arg::into_wire(self)]
     }
 }
 
@@ -137,6 +222,10 @@ macro_rules! impl_into_args_for_tuple {
                 // awaited exactly once, in order: the task needs all of them.
                 let pending = ($(Arg::resolve(self.$idx),)+);
                 async move { Ok(($(pending.$idx.await?,)+)) }
+            }
+
+            fn into_wire(self) -> Vec<WireArg> {
+                vec![$(Arg::into_wire(self.$idx)),+]
             }
         }
     };

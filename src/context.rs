@@ -10,7 +10,8 @@
 //     anti_pattern                   detector reports
 //     error                          Error, Result
 //     observe, resources, store,     counters, timeline, detector; capacities;
-//     timer                          the task registry; tokio's timer
+//     timer, cluster                 the task registry; tokio's timer; the
+//                                    connection to a Ray cluster
 //     context                        this file: the four above behind a few
 //                                    narrow methods
 //     object_ref (slot)              where outcomes land; waiting on one ref
@@ -41,6 +42,7 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::cluster::{Connection, Failure};
 use crate::error::Error;
 use crate::identity::ObjectId;
 use crate::observe::Observer;
@@ -63,6 +65,9 @@ pub(crate) struct RuntimeContext {
     timer: Timer,
     /// The CPU capacity the runtime was built with.
     num_cpus: usize,
+    /// The Ray cluster distributable functions run on, for a runtime built
+    /// with `Builder::ray`.
+    cluster: Option<Arc<Connection>>,
 }
 
 impl RuntimeContext {
@@ -86,6 +91,32 @@ impl RuntimeContext {
             observer,
             timer,
             num_cpus,
+            cluster: None,
+        }
+    }
+
+    /// The same context, running distributable functions on `cluster`.
+    pub(crate) fn with_cluster(mut self, cluster: Arc<Connection>) -> RuntimeContext {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The Ray cluster, if the runtime was built for one.
+    pub(crate) fn cluster(&self) -> Option<&Arc<Connection>> {
+        self.cluster.as_ref()
+    }
+
+    /// A reader waits for the value of cluster task `id`: bring it here.
+    pub(crate) fn want_remote(&self, id: ObjectId) {
+        if let Some(cluster) = &self.cluster {
+            cluster.want(id.as_u64());
+        }
+    }
+
+    /// The last ref to cluster task `id` is gone: the cluster may free it.
+    pub(crate) fn release_remote(&self, id: ObjectId) {
+        if let Some(cluster) = &self.cluster {
+            cluster.release(id.as_u64());
         }
     }
 
@@ -162,6 +193,9 @@ impl RuntimeContext {
     pub(crate) fn close(&self) {
         self.store.close();
         self.resources.close();
+        if let Some(cluster) = &self.cluster {
+            cluster.close(Failure::new("shutdown", "the runtime was shut down"));
+        }
     }
 
     /// A task's own failure was dropped unread: say so, so nothing is lost

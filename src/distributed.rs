@@ -15,7 +15,7 @@
 // serde format): they only ever go from Rust to Rust; Ray and the Python bridge
 // carry them as opaque bytes.
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -53,8 +53,16 @@ impl std::fmt::Display for CallError {
 /// A registered function's thunk: one encoded argument per parameter in.
 pub type Thunk = fn(&[&[u8]]) -> CallFuture;
 
-/// One registered function: its path and the thunk that runs it on encoded
-/// arguments.
+/// The driver's encoder of one argument: its position and the value, as the
+/// runtime holds it (type-erased), to its bytes.
+pub type EncodeArg = fn(usize, &(dyn Any + Send)) -> Result<Vec<u8>, String>;
+
+/// The driver's decoder of a call's result bytes (the value type-erased, for
+/// the runtime to take back at the function's output type).
+pub type DecodeResult = fn(&[u8]) -> Result<Box<dyn Any + Send>, String>;
+
+/// One registered function: its path, the thunk that runs it on encoded
+/// arguments (the worker's side), and the codecs the driver uses.
 #[derive(Debug)]
 pub struct Distributable {
     /// The type name of the function's item type (`type_name` is not `const`,
@@ -63,16 +71,40 @@ pub struct Distributable {
     /// The function's item type, to match `rt.remote(f)` exactly.
     type_id: fn() -> TypeId,
     thunk: Thunk,
+    encode_arg: EncodeArg,
+    decode_result: DecodeResult,
 }
 
 impl Distributable {
     /// Made by `#[taskref::remote]`.
-    pub const fn new(name: fn() -> &'static str, type_id: fn() -> TypeId, thunk: Thunk) -> Self {
+    pub const fn new(
+        name: fn() -> &'static str,
+        type_id: fn() -> TypeId,
+        thunk: Thunk,
+        encode_arg: EncodeArg,
+        decode_result: DecodeResult,
+    ) -> Self {
         Distributable {
             name,
             type_id,
             thunk,
+            encode_arg,
+            decode_result,
         }
+    }
+
+    /// Encodes the argument at `index` (the driver's side of a call).
+    pub(crate) fn encode_arg(
+        &self,
+        index: usize,
+        value: &(dyn Any + Send),
+    ) -> Result<Vec<u8>, String> {
+        (self.encode_arg)(index, value)
+    }
+
+    /// Decodes a call's result (the driver's side).
+    pub(crate) fn decode_result(&self, bytes: &[u8]) -> Result<Box<dyn Any + Send>, String> {
+        (self.decode_result)(bytes)
     }
 
     /// The function's path, `crate::module::name`.
@@ -161,7 +193,7 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, 
 /// What `#[taskref::remote]` expands to refers to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::{CallError, CallFuture, Distributable, Thunk};
+    pub use super::{CallError, CallFuture, DecodeResult, Distributable, EncodeArg, Thunk};
     pub use inventory;
     pub use serde;
 
@@ -228,6 +260,27 @@ pub mod __private {
     /// This build's id.
     pub fn build_id() -> u64 {
         super::build_id()
+    }
+
+    /// Encodes an argument the runtime holds type-erased, as the parameter
+    /// type `T` (the driver's side of a call).
+    pub fn encode_arg<T: serde::Serialize + 'static>(
+        value: &(dyn std::any::Any + Send),
+    ) -> Result<Vec<u8>, String> {
+        match value.downcast_ref::<T>() {
+            Some(value) => super::encode(value),
+            None => Err(format!(
+                "the argument is not a `{}` (a bug in taskref: please report it)",
+                std::any::type_name::<T>()
+            )),
+        }
+    }
+
+    /// Decodes a result as `T`, boxed for the runtime to take back.
+    pub fn decode_boxed<T: serde::de::DeserializeOwned + Send + 'static>(
+        bytes: &[u8],
+    ) -> Result<Box<dyn std::any::Any + Send>, String> {
+        super::decode::<T>(bytes).map(|value| Box::new(value) as Box<dyn std::any::Any + Send>)
     }
 }
 

@@ -149,12 +149,58 @@ pub enum Error {
         /// Why it died.
         cause: String,
     },
+    /// A task on a Ray cluster failed in a way that has no in-process twin:
+    /// its worker died, the worker did not know the function (driver and
+    /// workers built from different code), a value did not (de)serialize, Ray
+    /// itself failed, or the connection to the cluster was lost. (A panic on a
+    /// worker is a [`TaskPanicked`](Error::TaskPanicked), a cancel a
+    /// [`Cancelled`](Error::Cancelled), as in-process.)
+    #[non_exhaustive]
+    Cluster {
+        /// The task that failed (its call site is the driver's).
+        task: TaskInfo,
+        /// What went wrong.
+        failure: ClusterFailure,
+        /// What Ray, the bridge or the worker said.
+        message: String,
+    },
     /// An async timeout was asked of a runtime whose tokio timer is disabled.
     #[non_exhaustive]
     NoTimer {
         /// Where the timeout was asked for.
         location: &'static Location<'static>,
     },
+}
+
+/// What went wrong for an [`Error::Cluster`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClusterFailure {
+    /// The worker process (or its node) died while running the task, after
+    /// Ray's own retries (`max_retries`).
+    WorkerDied,
+    /// The worker has no distributable function of that name, or runs
+    /// another build of the program than the driver.
+    UnknownFunction,
+    /// An argument or the result did not serialize or deserialize.
+    Serialization,
+    /// The connection to the cluster was lost (the cluster went away, or the
+    /// bridge process died).
+    Disconnected,
+    /// Ray failed the task for another reason; the message has Ray's words.
+    Ray,
+}
+
+impl fmt::Display for ClusterFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClusterFailure::WorkerDied => "its worker died",
+            ClusterFailure::UnknownFunction => "the worker does not know the function",
+            ClusterFailure::Serialization => "a value did not (de)serialize",
+            ClusterFailure::Disconnected => "the connection to the cluster was lost",
+            ClusterFailure::Ray => "Ray failed it",
+        })
+    }
 }
 
 impl Error {
@@ -169,7 +215,8 @@ impl Error {
             | Error::GetTimeout { task, .. }
             | Error::Shutdown { task }
             | Error::Infeasible { task, .. }
-            | Error::ActorDied { task, .. } => Some(task),
+            | Error::ActorDied { task, .. }
+            | Error::Cluster { task, .. } => Some(task),
             Error::BlockingInAsyncContext { .. }
             | Error::InvalidArgument { .. }
             | Error::AntiPattern { .. }
@@ -182,6 +229,28 @@ impl Error {
         match self {
             Error::DependencyFailed { cause, .. } => cause,
             other => other,
+        }
+    }
+
+    /// Whether a task on a Ray cluster failed in a way that has no in-process
+    /// twin; [`cluster_failure`](Error::cluster_failure) says which.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Error::Cluster { .. })
+    }
+
+    /// What went wrong on the cluster, for an [`Error::Cluster`].
+    ///
+    /// ```
+    /// let err = taskref::Error::InvalidArgument {
+    ///     message: String::new(),
+    ///     location: std::panic::Location::caller(),
+    /// };
+    /// assert_eq!(err.cluster_failure(), None);
+    /// ```
+    pub fn cluster_failure(&self) -> Option<ClusterFailure> {
+        match self {
+            Error::Cluster { failure, .. } => Some(*failure),
+            _ => None,
         }
     }
 
@@ -386,6 +455,11 @@ impl fmt::Display for Error {
                  the runtime has {capacity} in total"
             ),
             Error::AntiPattern { report } => write!(f, "{report}"),
+            Error::Cluster {
+                task,
+                failure,
+                message,
+            } => write!(f, "{task} failed on the Ray cluster ({failure}): {message}"),
             Error::ActorDied { task, actor, cause } => {
                 write!(f, "{task} did not run: actor `{actor}` is dead ({cause})")
             }

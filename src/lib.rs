@@ -150,6 +150,7 @@ mod anti_pattern;
 mod args;
 mod block_on;
 mod blocking;
+mod cluster;
 mod context;
 mod distributed;
 mod error;
@@ -176,9 +177,10 @@ pub use blocking::{
     block_as_completed, block_get_all, block_get_all_settled, block_map_unordered, block_wait,
     BlockAsCompleted, BlockMapUnordered, BlockPoolMap,
 };
+pub use cluster::{Cluster, Node};
 #[doc(hidden)]
 pub use distributed::__private;
-pub use error::{Error, Result};
+pub use error::{ClusterFailure, Error, Result};
 pub use gather::{
     as_completed, get_all, get_all_settled, map_unordered, wait, AsCompleted, GetAll,
     GetAllSettled, MapUnordered, Wait, WaitOutput, WaitRefs, WaitSet, WaitSetWait,

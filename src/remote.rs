@@ -167,6 +167,9 @@ pub struct RemoteFn<F, L, K> {
     /// Set by `max_retries`, where `L: Clone` is known: retries re-run the
     /// function with a clone of the arguments.
     clone_args: Option<fn(&L) -> L>,
+    /// The function's registration when it is distributable and the runtime
+    /// runs on a Ray cluster: its calls go there.
+    distributable: Option<&'static crate::distributed::Distributable>,
     _marker: PhantomData<fn(L) -> K>,
 }
 
@@ -177,6 +180,7 @@ impl<F, L, K> Clone for RemoteFn<F, L, K> {
             func: Arc::clone(&self.func),
             options: self.options.clone(),
             clone_args: self.clone_args,
+            distributable: self.distributable,
             _marker: PhantomData,
         }
     }
@@ -192,17 +196,24 @@ impl<F, L, K> fmt::Debug for RemoteFn<F, L, K> {
     }
 }
 
-impl<F, L, K> RemoteFn<F, L, K> {
+impl<F: 'static, L, K> RemoteFn<F, L, K> {
     pub(crate) fn new(runtime: Runtime, func: F, options: TaskOptions) -> Self {
+        let distributable = match runtime.context().cluster() {
+            Some(_) => crate::distributed::of::<F>(),
+            None => None,
+        };
         RemoteFn {
             runtime,
             func: Arc::new(func),
             options,
             clone_args: None,
+            distributable,
             _marker: PhantomData,
         }
     }
+}
 
+impl<F, L, K> RemoteFn<F, L, K> {
     /// Names the tasks this function submits; errors and debug output show the
     /// name (the default is the submitting call site).
     ///
@@ -438,6 +449,7 @@ where
             retry: retry_for(self.clone_args, &call),
             args,
             call,
+            distributable: self.distributable,
         })
     }
 }

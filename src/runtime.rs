@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::runtime::Handle;
 
+use crate::cluster::Cluster;
 use crate::context::RuntimeContext;
 use crate::identity::{ObjectId, TaskInfo};
 use crate::object_ref::slot::Slot;
@@ -122,13 +123,16 @@ impl Runtime {
     ) -> Runtime {
         let resources = Resources::new(config.num_cpus, &config.resources, handle.clone());
         let observer = Observer::new(config.timeline_capacity, config.anti_patterns);
-        let context = RuntimeContext::new(
+        let mut context = RuntimeContext::new(
             handle,
             owned.is_some(),
             config.num_cpus,
             resources,
             observer,
         );
+        if let Some(cluster) = &config.cluster {
+            context = context.with_cluster(Arc::clone(cluster));
+        }
         Runtime {
             inner: Arc::new(Inner {
                 context: Arc::new(context),
@@ -255,6 +259,7 @@ impl Runtime {
             args: (),
             call: move |()| future,
             retry: None,
+            distributable: None,
         })
     }
 
@@ -282,6 +287,7 @@ impl Runtime {
             args: (),
             call: move |()| f(),
             retry: None,
+            distributable: None,
         })
     }
 
@@ -337,6 +343,20 @@ impl Runtime {
     /// ```
     pub fn shutdown(&self) {
         self.inner.shutdown();
+    }
+
+    /// The Ray cluster this runtime runs its distributable functions on, if
+    /// it was built with [`Builder::ray`](crate::Builder::ray).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().worker_threads(1).build()?;
+    /// assert!(rt.cluster().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn cluster(&self) -> Option<Cluster> {
+        self.inner.context.cluster().map(|connection| Cluster {
+            connection: Arc::clone(connection),
+        })
     }
 
     /// Whether [`shutdown`](Runtime::shutdown) has been called.

@@ -11,6 +11,7 @@ mod blocking_run;
 mod current;
 mod finish;
 mod guarded;
+mod on_cluster;
 mod submit;
 
 pub(crate) use attempt::{Policy, Retry};
@@ -206,6 +207,15 @@ impl<T: Send + 'static> Completer<T> {
         self.complete(outcome);
     }
 
+    /// The task finished elsewhere (on a Ray cluster) and its value stays
+    /// there until read: records the end as a success and hands the slot to
+    /// whoever fills it.
+    pub(crate) fn hand_over(mut self) -> Arc<Slot<T>> {
+        self.armed = false;
+        self.ended(true);
+        Arc::clone(&self.slot)
+    }
+
     pub(crate) fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
         // The task's own failures are reported if nobody reads them; a
@@ -282,7 +292,7 @@ fn classify(err: &Error) -> Outcome {
 /// Whether `err` is the task's own failure (its code panicked, returned `Err`
 /// or ran out of time), as opposed to one it inherited or was given.
 fn is_own_failure(err: &Error) -> bool {
-    err.is_panic() || err.is_failed() || err.is_task_timeout()
+    err.is_panic() || err.is_failed() || err.is_task_timeout() || err.is_cluster()
 }
 
 /// A task that passed the submit-time checks: its completer and the resources

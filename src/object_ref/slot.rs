@@ -182,6 +182,10 @@ pub(crate) struct Slot<T> {
     /// The runtime that runs the task (`None` for `put`): its timer serves
     /// `get_timeout`, its observer records waits and unread failures.
     context: Option<Arc<RuntimeContext>>,
+    /// The task runs on a Ray cluster: its value stays there until a reader
+    /// waits for it (the first waiter asks the runtime to fetch it), and the
+    /// cluster may free it when this slot drops.
+    remote: bool,
 }
 
 impl<T> Slot<T> {
@@ -196,6 +200,28 @@ impl<T> Slot<T> {
             done: AtomicBool::new(false),
             info,
             context,
+            remote: false,
+        }
+    }
+
+    /// A pending slot whose task runs on the runtime's Ray cluster.
+    pub(crate) fn pending_remote(info: TaskInfo, context: Arc<RuntimeContext>) -> Self {
+        let mut slot = Slot::pending(info, Some(context));
+        slot.remote = true;
+        slot
+    }
+
+    /// Whether the task runs on a Ray cluster.
+    pub(crate) fn is_remote(&self) -> bool {
+        self.remote
+    }
+
+    /// A reader started waiting on a pending remote slot: the value is wanted
+    /// in this process. Called outside the lock: the fetched value completes
+    /// this slot from the connection's thread.
+    fn wanted(&self) {
+        if let Some(context) = &self.context {
+            context.want_remote(self.info.id());
         }
     }
 
@@ -210,6 +236,7 @@ impl<T> Slot<T> {
             done: AtomicBool::new(true),
             info,
             context: None,
+            remote: false,
         }
     }
 
@@ -331,7 +358,12 @@ impl<T> Slot<T> {
         let mut locked = self.lock();
         let output = match &mut locked.state {
             State::Pending(waiters) => {
+                let first = key.is_none();
                 waiters.register(key, cx.waker());
+                drop(locked);
+                if first && self.remote {
+                    self.wanted();
+                }
                 return Poll::Pending;
             }
             State::Ready(value) => read(Ok(value)),
@@ -352,7 +384,12 @@ impl<T> Slot<T> {
         let mut locked = self.lock();
         match &mut locked.state {
             State::Pending(waiters) => {
+                let first = key.is_none();
                 waiters.register(key, cx.waker());
+                drop(locked);
+                if first && self.remote {
+                    self.wanted();
+                }
                 Poll::Pending
             }
             State::Ready(_) | State::Failed(_) => {
@@ -422,6 +459,11 @@ impl<T> Drop for Slot<T> {
     fn drop(&mut self) {
         // Failures nobody read are reported, so they are never silent. Which
         // failures count was decided by whoever completed the slot.
+        if self.remote {
+            if let Some(context) = &self.context {
+                context.release_remote(self.info.id());
+            }
+        }
         let locked = self
             .locked
             .get_mut()

@@ -2,10 +2,13 @@
 
 use std::io;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 
 use super::Runtime;
+use crate::cluster;
 use crate::observe::AntiPatterns;
 use crate::resources;
 
@@ -34,6 +37,8 @@ pub struct Builder {
     resources: Vec<(String, f64)>,
     timeline_capacity: Option<usize>,
     anti_patterns: AntiPatterns,
+    /// Set by `ray`: build a runtime on that cluster.
+    ray: Option<cluster::Config>,
 }
 
 /// The settings a runtime is assembled from.
@@ -42,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) resources: Vec<(String, f64)>,
     pub(crate) timeline_capacity: usize,
     pub(crate) anti_patterns: AntiPatterns,
+    /// The connection to the Ray cluster, for a runtime built with `ray`.
+    pub(crate) cluster: Option<Arc<cluster::Connection>>,
 }
 
 impl Default for Config {
@@ -182,7 +189,74 @@ impl Builder {
             resources: self.resources.clone(),
             timeline_capacity: self.timeline_capacity.unwrap_or(DEFAULT_TIMELINE),
             anti_patterns: self.anti_patterns,
+            cluster: None,
         }
+    }
+
+    /// Runs the program's distributable functions (`#[taskref::remote]`) on
+    /// the Ray cluster at `address`, with Ray as the engine: the same calls
+    /// (`f.remote(x)`, `get`, `get_all`, `wait`, `as_completed`, refs as
+    /// arguments, options, `cancel`) then run on the cluster's workers.
+    ///
+    /// `address` is what `ray.init(address=...)` takes: `"auto"` (the
+    /// cluster named by `RAY_ADDRESS`, or the local one), or `"host:port"` of
+    /// the head's GCS. [`build`](Builder::build) starts a small bridge
+    /// process with Ray's Python (`TASKREF_RAY_PYTHON`, or
+    /// [`ray_python`](Builder::ray_python), or `python3`), connects it, and
+    /// ships this program's own executable to the nodes through Ray's
+    /// `runtime_env`: the nodes need only `pip install ray`. With token
+    /// authentication on (Ray's default since 2.5x), the token is taken from
+    /// `RAY_AUTH_TOKEN`, `RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`.
+    ///
+    /// **The same program is the worker.** On the nodes, Ray starts this
+    /// executable with `TASKREF_RAY_WORKER=1`; there `build()` serves calls
+    /// and exits instead of returning. Build the runtime before doing
+    /// anything the workers should not do.
+    ///
+    /// Closures (`rt.remote(|x: u64| ..)`), `rt.spawn` and actors stay in
+    /// this process: only registered functions can be named on a worker.
+    /// Values those tasks read from cluster refs are fetched to the driver.
+    ///
+    /// ```no_run
+    /// #[taskref::remote]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// let rt = taskref::Runtime::builder().ray("auto").build()?;
+    /// let sq = rt.remote_blocking(square);
+    /// let refs: Vec<_> = (0..10).map(|i| sq.remote(i)).collect();
+    /// assert_eq!(taskref::block_get_all(refs).unwrap()[3], 9);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ray(mut self, address: impl Into<String>) -> Builder {
+        let config = self
+            .ray
+            .get_or_insert_with(|| cluster::Config::new(String::new()));
+        config.address = address.into();
+        self
+    }
+
+    /// The Python interpreter (with `ray` installed) that runs the bridge to
+    /// the cluster; by default `TASKREF_RAY_PYTHON`, else `python3`. Only
+    /// with [`ray`](Builder::ray).
+    pub fn ray_python(mut self, python: impl Into<String>) -> Builder {
+        let config = self
+            .ray
+            .get_or_insert_with(|| cluster::Config::new("auto".to_owned()));
+        config.python = Some(python.into());
+        self
+    }
+
+    /// How long [`build`](Builder::build) waits for the cluster to answer
+    /// (default 60 s: the first connection uploads the program). Only with
+    /// [`ray`](Builder::ray).
+    pub fn ray_connect_timeout(mut self, timeout: Duration) -> Builder {
+        let config = self
+            .ray
+            .get_or_insert_with(|| cluster::Config::new("auto".to_owned()));
+        config.connect_timeout = timeout;
+        self
     }
 
     /// The number of tokio worker threads of an owned runtime (which run async
@@ -202,6 +276,11 @@ impl Builder {
     /// started.
     pub fn build(self) -> io::Result<Runtime> {
         self.validate()?;
+        let cluster = match &self.ray {
+            Some(_) if cluster::worker::is_worker() => cluster::worker::serve_and_exit(),
+            Some(ray) => Some(cluster::Connection::connect(ray)?),
+            None => None,
+        };
         let mut tokio_builder = tokio::runtime::Builder::new_multi_thread();
         tokio_builder.enable_all().thread_name("taskref-worker");
         match self.worker_threads {
@@ -218,7 +297,9 @@ impl Builder {
         }
         let runtime = tokio_builder.build()?;
         let handle = runtime.handle().clone();
-        Ok(Runtime::assemble(handle, Some(runtime), &self.config()))
+        let mut config = self.config();
+        config.cluster = cluster;
+        Ok(Runtime::assemble(handle, Some(runtime), &config))
     }
 
     fn validate(&self) -> io::Result<()> {
@@ -264,6 +345,12 @@ impl Builder {
     /// ```
     pub fn attach(self, handle: Handle) -> io::Result<Runtime> {
         self.validate()?;
+        if self.ray.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "taskref: a runtime on a Ray cluster is built with `build`, not `attach`",
+            ));
+        }
         Ok(Runtime::assemble(handle, None, &self.config()))
     }
 }

@@ -10,6 +10,11 @@ pub(crate) type UserError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 pub(crate) trait Finish<Out>: Send + 'static {
     type Value: Send + 'static;
 
+    /// Whether an output can be an error: on a cluster, such a task's output
+    /// is fetched as soon as it exists, so that an `Err` is seen (retried,
+    /// counted, reported) when it happens rather than when someone reads it.
+    const FALLIBLE: bool;
+
     fn finish(out: Out) -> Result<Self::Value, UserError>;
 }
 
@@ -19,6 +24,7 @@ pub(crate) enum Plain {}
 
 impl<Out: Send + 'static> Finish<Out> for Plain {
     type Value = Out;
+    const FALLIBLE: bool = false;
 
     fn finish(out: Out) -> Result<Out, UserError> {
         Ok(out)
@@ -35,6 +41,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     type Value = T;
+    const FALLIBLE: bool = true;
 
     fn finish(out: Result<T, E>) -> Result<T, UserError> {
         out.map_err(|e| Arc::new(e) as UserError)
@@ -48,6 +55,7 @@ pub(crate) enum Erased {}
 
 impl<T: Send + 'static> Finish<Result<T, UserError>> for Erased {
     type Value = T;
+    const FALLIBLE: bool = true;
 
     fn finish(out: Result<T, UserError>) -> Result<T, UserError> {
         out

@@ -16,10 +16,10 @@
 //
 // The kind of a task picks its executor and how its output becomes the ref's
 // value (`Finish`: as it is, or `Ok(v)` / `Err(e)` for fallible tasks). This is
-// the boundary a second executor (a Ray cluster) sits behind: submission,
-// arguments and observation stay here, and `submit` is the one place that
-// would choose, per runtime (through `RuntimeContext`), between the in-process
-// executors below and a remote one. Today the kind alone picks the executor.
+// the boundary the second executor (a Ray cluster, `on_cluster.rs`) sits
+// behind: `submit` is the one place that chooses, per runtime (through
+// `RuntimeContext`) and per function (a `#[taskref::remote]` one), between
+// the in-process executors below and the cluster.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -32,9 +32,11 @@ use super::async_run::run_async;
 use super::blocking_run::{once_job, Attempting};
 use super::finish::{Fallible, Finish, Plain};
 use super::guarded::Guarded;
+use super::on_cluster;
 use super::{Admitted, Completer, Policy, Retry, TaskOptions};
 use crate::args::IntoArgs;
 use crate::context::RuntimeContext;
+use crate::distributed::Distributable;
 use crate::error::Error;
 use crate::identity::{ObjectId, TaskInfo};
 use crate::object_ref::slot::Slot;
@@ -98,6 +100,9 @@ pub struct Submission<'a, L, X, C> {
     pub(crate) call: C,
     /// Set where `max_retries` is: how to clone the call and its arguments.
     pub(crate) retry: Option<Retry<C, L>>,
+    /// The function's registration, if it is distributable
+    /// (`#[taskref::remote]`) and the runtime runs on a Ray cluster.
+    pub(crate) distributable: Option<&'static Distributable>,
 }
 
 impl<Fut> TaskKind<Fut> for AsyncTask
@@ -168,7 +173,7 @@ where
 /// Where a task's call runs, and how.
 trait Executor<Out> {
     /// What the task produces when done: the future's output, or the closure's.
-    type Raw;
+    type Raw: Send + 'static;
 
     /// CPUs a task asks for unless told otherwise: 0 for async tasks, 1 for
     /// blocking ones.
@@ -209,6 +214,7 @@ struct Async<Fut>(PhantomData<Fut>);
 impl<Fut> Executor<Fut> for Async<Fut>
 where
     Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
 {
     type Raw = Fut::Output;
     const DEFAULT_CPUS: f64 = 0.0;
@@ -359,7 +365,13 @@ where
         args,
         call,
         retry,
+        distributable,
     } = submission;
+    if let (Some(function), Some(cluster)) = (distributable, context.cluster()) {
+        return on_cluster::submit::<L, X, E::Raw, K>(
+            context, cluster, function, options, location, args,
+        );
+    }
     let (object, admitted) = new_task::<K::Value>(context, options, location, E::DEFAULT_CPUS);
     let Some(admitted) = admitted else {
         return object;

@@ -111,16 +111,31 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
             })
         },
     };
-    // The output type only has to be serializable; say so where it is written.
-    let output_check = match &sig.output {
-        ReturnType::Default => quote! {},
-        ReturnType::Type(_, ty) => quote! {
-            const _: fn() = || {
-                fn serializable<T: ::taskref::__private::serde::Serialize>() {}
-                serializable::<#ty>();
-            };
-        },
+    // The output type must travel back: serializable on the worker,
+    // deserializable on the driver; say so where it is written.
+    let output = match &sig.output {
+        ReturnType::Default => quote! { () },
+        ReturnType::Type(_, ty) => {
+            if matches!(&**ty, Type::ImplTrait(_)) {
+                return Err(syn::Error::new(
+                    ty.span(),
+                    "a distributable function returns a named, serializable type (not `impl Trait`)",
+                ));
+            }
+            quote! { #ty }
+        }
     };
+    let output_check = quote! {
+        const _: fn() = || {
+            fn serializable<T: ::taskref::__private::serde::Serialize
+                + ::taskref::__private::serde::de::DeserializeOwned>() {}
+            serializable::<#output>();
+        };
+    };
+    let encode_arg = format_ident!("__taskref_encode_arg_{}", ident);
+    let decode_result = format_ident!("__taskref_decode_result_{}", ident);
+    let index = quote::format_ident!("__taskref_index", span = Span::mixed_site());
+    let value = quote::format_ident!("__taskref_value", span = Span::mixed_site());
     Ok(quote! {
         #function
 
@@ -144,6 +159,31 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
             #call
         }
 
+        // The driver's side: each argument (by position, type-erased, as
+        // the runtime holds it) to its bytes, and the result's bytes back.
+        #[doc(hidden)]
+        #[allow(non_snake_case, deprecated, unreachable_code, unused_variables)]
+        fn #encode_arg(
+            #index: usize,
+            #value: &(dyn ::core::any::Any + ::core::marker::Send),
+        ) -> ::core::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+            match #index {
+                #( #indices => ::taskref::__private::encode_arg::<#types>(#value), )*
+                _ => ::core::result::Result::Err(::taskref::__private::arity_error(#arity, #index + 1)),
+            }
+        }
+
+        #[doc(hidden)]
+        #[allow(non_snake_case, deprecated)]
+        fn #decode_result(
+            #input: &[u8],
+        ) -> ::core::result::Result<
+            ::std::boxed::Box<dyn ::core::any::Any + ::core::marker::Send>,
+            ::std::string::String,
+        > {
+            ::taskref::__private::decode_boxed::<#output>(#input)
+        }
+
         ::taskref::__private::inventory::submit! {
             #[allow(deprecated)]
             ::taskref::__private::Distributable::new(
@@ -153,6 +193,8 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
                 || ::core::any::type_name_of_val(&#ident),
                 || ::taskref::__private::type_id_of_val(&#ident),
                 #thunk,
+                #encode_arg,
+                #decode_result,
             )
         }
     })

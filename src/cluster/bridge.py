@@ -1,0 +1,351 @@
+"""taskref's Ray bridge: the one process on the driver's side that talks to Ray.
+
+A taskref runtime built with `Runtime::builder().ray(address)` runs this with
+Ray's Python (`python -c <this file>`) and exchanges frames with it: requests
+on its stdin, replies on its stdout. A frame is a u32 header length and a u32
+payload length (both big-endian), a JSON header, then raw payload bytes. The
+bridge holds Ray's ObjectRefs by the driver's task ids, so a ref passed to
+another task goes to Ray as a ref and is resolved on the worker: its value
+never comes through here unless the driver reads it.
+
+On the workers, `_taskref_call` (a Ray task defined here, shipped by value:
+nothing but `ray` is installed on the nodes) starts the driver's own binary --
+put in Ray's object store by the bridge, written to each node's temp directory
+once -- once per worker process with TASKREF_RAY_WORKER=1, and calls a
+registered Rust function by name:
+requests on the binary's stdin, replies on a pipe whose fd is in
+TASKREF_RAY_REPLY_FD (so that what user code prints cannot corrupt them).
+"""
+
+import json
+import os
+import queue
+import select
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+
+# Replies go to a private copy of fd 1; fd 1 itself becomes stderr, so that
+# Ray's log lines and forwarded worker output never land between two frames.
+_OUT = os.fdopen(os.dup(1), "wb", buffering=0)
+os.dup2(2, 1)
+_IN = os.fdopen(os.dup(0), "rb", buffering=0)
+
+_HEAD = ">II"  # a str: a struct.Struct would not pickle into the trampoline
+
+
+def _read_exact(f, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = f.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def _read_frame(f):
+    head = _read_exact(f, 8)
+    if head is None:
+        return None, None
+    hlen, plen = struct.unpack(_HEAD, head)
+    header = json.loads(_read_exact(f, hlen))
+    payload = _read_exact(f, plen) if plen else b""
+    return header, payload
+
+
+def _frame(header, payload=b""):
+    h = json.dumps(header).encode()
+    return struct.pack(_HEAD, len(h), len(payload)) + h + payload
+
+
+_write_lock = threading.Lock()
+
+
+def _send(header, payload=b""):
+    with _write_lock:
+        _OUT.write(_frame(header, payload))
+
+
+# ray.init(address=...) with an explicit address does not turn token auth on
+# by itself (only address=None/"auto" does): follow Ray's own rule for a
+# found cluster and use the token when one is available and no mode was set.
+if "RAY_AUTH_MODE" not in os.environ and (
+    os.environ.get("RAY_AUTH_TOKEN")
+    or os.environ.get("RAY_AUTH_TOKEN_PATH")
+    or (Path.home() / ".ray" / "auth_token").exists()
+):
+    os.environ["RAY_AUTH_MODE"] = "token"
+
+try:
+    import ray
+except Exception as e:  # noqa: BLE001 - said to the driver, which says it to the user
+    _send({"op": "fatal", "message": f"`import ray` failed in {sys.executable}: {e} (pip install ray)"})
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- worker side
+
+
+class TaskrefError(Exception):
+    """A call that failed in the Rust binary: `kind` and `message` go back to
+    the driver as they are."""
+
+    def __init__(self, kind, message, at=None):
+        super().__init__(f"{kind}: {message}")
+        self.taskref_kind = kind
+        self.taskref_message = message
+        self.taskref_at = at
+
+    def __reduce__(self):
+        return (TaskrefError, (self.taskref_kind, self.taskref_message, self.taskref_at))
+
+
+def _program(exe, build):
+    """The driver's program on this node: written once per node and build
+    from the object store (where the bridge put it), then reused by every
+    worker process. Not Ray's runtime_env working_dir: two raylets on one
+    machine share its unpacking directory and race on it."""
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"taskref-worker-{build}")
+    if not os.path.exists(path):
+        data = ray.get(exe[0])
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, path)
+    return path
+
+
+def _worker_process(exe, build):
+    """The user's binary in worker mode, one per Ray worker process (Ray
+    reuses worker processes across tasks, so it is started once)."""
+    import subprocess
+
+    w = getattr(sys, "_taskref_worker", None)
+    if w is not None and w[0].poll() is None:
+        return w
+    path = _program(exe, build)
+    r, wfd = os.pipe()
+    env = dict(os.environ)
+    env["TASKREF_RAY_WORKER"] = "1"
+    env["TASKREF_RAY_REPLY_FD"] = str(wfd)
+    proc = subprocess.Popen([path], stdin=subprocess.PIPE, pass_fds=(wfd,), env=env)
+    os.close(wfd)
+    w = (proc, os.fdopen(r, "rb", buffering=0))
+    sys._taskref_worker = w
+    return w
+
+
+def _forget_worker(proc):
+    sys._taskref_worker = None
+    try:
+        proc.kill()
+        proc.wait(timeout=5)
+    except Exception:  # noqa: BLE001 - it is gone either way
+        pass
+
+
+def _taskref_call(exe, build, name, *args):
+    proc, replies = _worker_process(exe, build)
+    header = {"fn": name, "build": build, "lens": [len(a) for a in args]}
+    try:
+        proc.stdin.write(_frame(header, b"".join(args)))
+        proc.stdin.flush()
+        # Wait in short slices: Ray's cancel raises KeyboardInterrupt in this
+        # thread, which Python delivers only between bytecodes, never inside
+        # a blocking read.
+        while not select.select([replies], [], [], 0.1)[0]:
+            pass
+        reply, payload = _read_frame(replies)
+    except (BrokenPipeError, OSError):
+        reply = None
+    except BaseException:
+        # Interrupted mid-call (ray.cancel): the binary is still running the
+        # call, and its reply would answer the next one. Start afresh.
+        _forget_worker(proc)
+        raise
+    if reply is None:
+        code = proc.wait()
+        sys._taskref_worker = None
+        raise TaskrefError(
+            "worker_died", f"the worker process exited (status {code}) while running `{name}`"
+        )
+    if reply.get("ok"):
+        return payload
+    raise TaskrefError(reply["kind"], reply["message"], reply.get("at"))
+
+
+_call = ray.remote(_taskref_call)
+
+
+@ray.remote
+def _py_double(x):
+    return x * 2
+
+
+# ---------------------------------------------------------------- driver side
+
+_refs = {}
+_bytes = {"to_driver": 0, "from_driver": 0}
+_job = {}
+
+
+def _error_of(e):
+    """{kind, message[, at]} of a failed Ray future."""
+    if isinstance(e, ray.exceptions.RayTaskError):
+        cause = getattr(e, "cause", None)
+        if hasattr(cause, "taskref_kind"):
+            return {"kind": cause.taskref_kind, "message": cause.taskref_message,
+                    "at": getattr(cause, "taskref_at", None)}
+        if isinstance(cause, ray.exceptions.TaskCancelledError):
+            return {"kind": "TaskCancelledError", "message": str(cause)}
+        return {"kind": "task_error", "message": str(e)}
+    return {"kind": type(e).__name__, "message": str(e) or f"Ray raised {type(e).__name__}"}
+
+
+def _on_done(task_id, ref, fut):
+    if _refs.get(task_id) is not ref:
+        return  # released or resubmitted meanwhile
+    try:
+        fut.result()
+    except BaseException as e:  # noqa: BLE001 - every failure goes back
+        _send({"op": "failed", "id": task_id, **_error_of(e)})
+        return
+    _send({"op": "done", "id": task_id})
+
+
+_remote_fns = {}
+
+
+def _remote_fn(o):
+    """`_call` with options `o`, made once per distinct options (`.options()`
+    builds a new wrapper each time: measurable at thousands of tasks)."""
+    key = json.dumps(o, sort_keys=True)
+    fn = _remote_fns.get(key)
+    if fn is None:
+        opts = {"num_cpus": o.get("num_cpus", 1), "max_retries": o.get("max_retries", 0)}
+        if o.get("resources"):
+            opts["resources"] = o["resources"]
+        if o.get("name"):
+            opts["name"] = o["name"]
+        fn = _remote_fns[key] = _call.options(**opts)
+    return fn
+
+
+def _submit(h, payload):
+    task_id = h["id"]
+    args, at = [], 0
+    for a in h["args"]:
+        if "ref" in a:
+            ref = _refs.get(a["ref"])
+            if ref is None:
+                _send({"op": "failed", "id": task_id, "kind": "bad_ref",
+                       "message": f"argument ref {a['ref']} is unknown to the bridge"})
+                return
+            args.append(ref)
+        else:
+            args.append(payload[at: at + a["len"]])
+            at += a["len"]
+    try:
+        ref = _remote_fn(h.get("options", {})).remote(_job["exe"], _job["build"], h["fn"], *args)
+    except Exception as e:  # noqa: BLE001 - e.g. invalid options
+        _send({"op": "failed", "id": task_id, "kind": "submit", "message": f"{type(e).__name__}: {e}"})
+        return
+    _refs[task_id] = ref
+    ref.future().add_done_callback(lambda fut, t=task_id, r=ref: _on_done(t, r, fut))
+
+
+_fetches = queue.Queue()
+
+
+def _fetcher():
+    """Brings values to the driver, one batch (one ray.get) at a time, off the
+    reader thread so that submissions go on meanwhile."""
+    while True:
+        ids = _fetches.get()
+        found = [(i, _refs.get(i)) for i in ids]
+        known = [(i, r) for i, r in found if r is not None]
+        errors = {str(i): {"kind": "bad_ref", "message": f"ref {i} was released"}
+                  for i, r in found if r is None}
+        try:
+            values = ray.get([r for _, r in known])
+            pairs = list(zip([i for i, _ in known], values))
+        except BaseException:  # noqa: BLE001 - find which one failed
+            pairs = []
+            for i, r in known:
+                try:
+                    pairs.append((i, ray.get(r)))
+                except BaseException as e:  # noqa: BLE001
+                    errors[str(i)] = _error_of(e)
+        good = [(i, v) for i, v in pairs if isinstance(v, (bytes, bytearray))]
+        for i, v in pairs:
+            if not isinstance(v, (bytes, bytearray)):
+                errors[str(i)] = {"kind": "protocol",
+                                  "message": f"ref {i} holds a {type(v).__name__}, not bytes"}
+        payload = b"".join(v for _, v in good)
+        _bytes["to_driver"] += len(payload)
+        _send({"op": "values", "ids": [i for i, _ in good], "lens": [len(v) for _, v in good],
+               "errors": errors}, payload)
+
+
+def _init(h):
+    _job["build"] = h["build"]
+    ray.init(
+        address=h["address"],
+        logging_level="WARNING",
+        namespace=h.get("namespace") or "taskref",
+    )
+    with open(h["exe"], "rb") as f:
+        # In a list: Ray resolves a ref argument before the call, a nested
+        # one only when the trampoline asks (once per node and build).
+        _job["exe"] = [ray.put(f.read())]
+    nodes = [
+        {"id": n["NodeID"], "resources": n["Resources"]} for n in ray.nodes() if n["Alive"]
+    ]
+    _send({"op": "ready", "pid": os.getpid(), "nodes": nodes, "ray": ray.__version__})
+
+
+def main():
+    threading.Thread(target=_fetcher, daemon=True).start()
+    while True:
+        h, payload = _read_frame(_IN)
+        if h is None or h["op"] == "shutdown":
+            break
+        _bytes["from_driver"] += len(payload)
+        op = h["op"]
+        if op == "submit":
+            _submit(h, payload)
+        elif op == "fetch":
+            _fetches.put(h["ids"])
+        elif op == "release":
+            for i in h["ids"]:
+                _refs.pop(i, None)
+        elif op == "cancel":
+            ref = _refs.get(h["id"])
+            if ref is not None:
+                try:
+                    ray.cancel(ref, force=False, recursive=True)
+                except Exception:  # noqa: BLE001 - finished meanwhile
+                    pass
+        elif op == "stats":
+            _send({"op": "stats", "req": h["req"], **_bytes})
+        elif op == "bench_python":
+            t0 = time.perf_counter()
+            ray.get([_py_double.remote(i) for i in range(h["n"])])
+            _send({"op": "bench", "req": h["req"], "seconds": time.perf_counter() - t0})
+        elif op == "init":
+            try:
+                _init(h)
+            except Exception as e:  # noqa: BLE001
+                _send({"op": "fatal", "message": f"{type(e).__name__}: {e}"})
+                return
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,534 @@
+//! The second executor: a distributable function's call on a Ray cluster.
+//
+// # Submit, run there, fetch when read
+//
+// 1. **Admit** (caller's thread): the task gets an id and a remote slot; a
+//    shut-down runtime, an invalid amount or a request no node can meet fails
+//    it at once, as in-process (Ray would keep an infeasible task pending).
+// 2. **Arguments**: values are encoded with the function's own encoder; refs
+//    to cluster tasks go as refs (Ray resolves them on the worker); refs to
+//    local values go by value once they exist. When nothing has to be waited
+//    for, the call is submitted on the caller's thread, so submissions reach
+//    the bridge in program order and a ref is always known there before a
+//    task that takes it.
+// 3. **Run**: a small tokio task per call (the *proxy*) waits for the end of
+//    the call on the cluster, with the task's timeout, and retries as
+//    in-process: panics and timeouts, and `Err`s with `retry_on_error`
+//    (worker deaths are retried by Ray itself, with the same `max_retries`).
+//    Aborting the proxy (cancel, shutdown, timeout) asks Ray to cancel.
+// 4. **Hand over**: once the call finished, the task counts as finished (stats,
+//    timeline), and its value stays on the cluster; the slot is filled when a
+//    reader first waits on it (`Slot::poll_*` → `RuntimeContext::want_remote`).
+//    Fallible functions are the exception: their value is fetched at once,
+//    since whether it is an `Err` decides the task's outcome.
+
+use std::any::type_name;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::Poll;
+use std::time::Duration;
+
+use futures::FutureExt;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::finish::Finish;
+use super::{is_own_failure, Completer, Policy, TaskOptions};
+use crate::args::{AnyValue, IntoArgs, LaterValue, WireArg};
+use crate::cluster::{self, Connection, Done, Failure};
+use crate::context::RuntimeContext;
+use crate::distributed::Distributable;
+use crate::error::{ClusterFailure, Error};
+use crate::identity::{ObjectId, TaskInfo};
+use crate::object_ref::slot::{self, Slot};
+use crate::object_ref::ObjectRef;
+use crate::observe::Stamp;
+
+/// CPUs a cluster task asks for unless told otherwise: Ray's default, for
+/// async and blocking functions alike (each call holds a worker process).
+const DEFAULT_CPUS: f64 = 1.0;
+
+/// Submits a call of `function` to the runtime's cluster.
+pub(super) fn submit<L, X, Raw, K>(
+    context: &Arc<RuntimeContext>,
+    connection: &Arc<Connection>,
+    function: &'static Distributable,
+    options: &TaskOptions,
+    location: &'static Location<'static>,
+    args: X,
+) -> ObjectRef<K::Value>
+where
+    X: IntoArgs<L>,
+    Raw: Send + 'static,
+    K: Finish<Raw>,
+{
+    let info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+    let submitted_at = Stamp::now();
+    context.observer().submitted(&info);
+    let slot = Arc::new(Slot::pending_remote(info, Arc::clone(context)));
+    let object = ObjectRef::from_slot(Arc::clone(&slot));
+    let completer = Completer::new(slot, submitted_at);
+    let ray_options = match admit(context, connection, options, completer.info(), location) {
+        Ok(ray_options) => ray_options,
+        Err(err) => {
+            completer.complete(Err(err));
+            return object;
+        }
+    };
+    connection.open(completer.info().id().as_u64());
+    let mut call = Call {
+        id: completer.info().id().as_u64(),
+        name: function.name(),
+        args: Vec::new(),
+        options: ray_options,
+        upstream: Vec::new(),
+        wire: None,
+    };
+    let mut waiting: Vec<(usize, LaterValue)> = Vec::new();
+    for (index, arg) in args.into_wire().into_iter().enumerate() {
+        call.args.push(Part::Unset);
+        match arg {
+            WireArg::Value(value) => {
+                if let Err(err) = call.set_value(function, index, &value, completer.info()) {
+                    completer.complete(Err(err));
+                    return object;
+                }
+            }
+            WireArg::Remote {
+                task,
+                keep,
+                by_value,
+            } => {
+                let id = task.id().as_u64();
+                if let Some(failure) = connection.failure_of(id) {
+                    let upstream = cluster::error_of(&task, &failure, 1);
+                    let err = completer.upstream_failed(&upstream);
+                    completer.complete(Err(err));
+                    return object;
+                }
+                if connection.holds(id) {
+                    call.args[index] = Part::Ref(id);
+                    call.upstream.push((task, keep));
+                } else {
+                    waiting.push((index, by_value()));
+                }
+            }
+            WireArg::Local(later) => waiting.push((index, later)),
+        }
+    }
+    let policy = options.policy;
+    let proxy = if waiting.is_empty() {
+        // Submitted here, in program order (see the module doc).
+        let done = call.submit(connection);
+        run::<Raw, K>(
+            completer,
+            Arc::clone(connection),
+            function,
+            call,
+            Some(done),
+            policy,
+        )
+        .boxed()
+    } else {
+        let connection = Arc::clone(connection);
+        async move {
+            let completer = completer;
+            let mut call = call;
+            for (index, later) in waiting {
+                let value = match later.await {
+                    Ok(value) => value,
+                    Err(upstream) => {
+                        let err = completer.upstream_failed(&upstream);
+                        completer.complete(Err(err));
+                        return;
+                    }
+                };
+                if let Err(err) = call.set_value(function, index, &value, completer.info()) {
+                    completer.complete(Err(err));
+                    return;
+                }
+            }
+            run::<Raw, K>(completer, connection, function, call, None, policy).await;
+        }
+        .boxed()
+    };
+    let join = context.spawn(proxy);
+    super::register(context, &object, Some(join));
+    object
+}
+
+/// Checks a call's options against the runtime and the cluster; its Ray
+/// options if it can run.
+fn admit(
+    context: &RuntimeContext,
+    connection: &Connection,
+    options: &TaskOptions,
+    info: &TaskInfo,
+    location: &'static Location<'static>,
+) -> Result<Value, Error> {
+    if context.is_closed() {
+        return Err(Error::Shutdown { task: info.clone() });
+    }
+    let cpus = options.num_cpus.unwrap_or(DEFAULT_CPUS);
+    let mut resources = serde_json::Map::new();
+    let requests = std::iter::once(("CPU", cpus)).chain(
+        options
+            .resources
+            .iter()
+            .map(|(name, amount)| (&**name, *amount)),
+    );
+    for (name, amount) in requests {
+        if !(amount >= 0.0 && amount.is_finite()) {
+            return Err(Error::InvalidArgument {
+                message: format!(
+                    "{info} asks for {amount} of `{name}`: amounts are finite and >= 0"
+                ),
+                location,
+            });
+        }
+        let capacity = connection.largest(name);
+        if amount > capacity {
+            return Err(Error::Infeasible {
+                task: info.clone(),
+                resource: name.to_owned(),
+                requested: amount,
+                capacity,
+            });
+        }
+        if name != "CPU" && amount > 0.0 {
+            resources.insert(name.to_owned(), json!(amount));
+        }
+    }
+    let mut ray = json!({ "num_cpus": cpus, "max_retries": options.policy.max_retries });
+    if !resources.is_empty() {
+        ray["resources"] = Value::Object(resources);
+    }
+    if let Some(name) = &options.name {
+        ray["name"] = json!(&**name);
+    }
+    Ok(ray)
+}
+
+/// One call, ready to be (re)submitted.
+struct Call {
+    id: u64,
+    name: &'static str,
+    /// One per argument, in order.
+    args: Vec<Part>,
+    options: Value,
+    /// The cluster tasks whose refs are arguments, kept alive while the call
+    /// may be (re)submitted (Ray keeps them while it runs).
+    upstream: Vec<(TaskInfo, AnyValue)>,
+    /// The argument specs and payload, built at the first submission.
+    wire: Option<(Vec<Value>, Vec<u8>)>,
+}
+
+enum Part {
+    Bytes(Vec<u8>),
+    Ref(u64),
+    /// A local ref's value, set once it exists.
+    Unset,
+}
+
+impl Call {
+    /// Encodes argument `index`.
+    fn set_value(
+        &mut self,
+        function: &Distributable,
+        index: usize,
+        value: &AnyValue,
+        info: &TaskInfo,
+    ) -> Result<(), Error> {
+        let bytes = function
+            .encode_arg(index, value.as_ref())
+            .map_err(|why| serialization(info, format!("argument {index}: {why}")))?;
+        if bytes.len() > cluster::frame::MAX_VALUE {
+            return Err(serialization(
+                info,
+                format!("argument {index} is 4 GiB or more"),
+            ));
+        }
+        self.args[index] = Part::Bytes(bytes);
+        Ok(())
+    }
+
+    fn submit(&mut self, connection: &Connection) -> Done {
+        let (specs, payload) = self.wire.get_or_insert_with(|| {
+            let mut payload = Vec::new();
+            let specs = self
+                .args
+                .iter()
+                .map(|part| match part {
+                    Part::Bytes(bytes) => {
+                        payload.extend_from_slice(bytes);
+                        json!({ "len": bytes.len() })
+                    }
+                    Part::Ref(id) => json!({ "ref": id }),
+                    Part::Unset => unreachable!("every argument is set before submission"),
+                })
+                .collect();
+            (specs, payload)
+        });
+        connection.submit(self.id, self.name, specs.clone(), payload, &self.options)
+    }
+
+    /// The error for a failed call: a dependency's failure if one of its
+    /// ref arguments failed (Ray fails the call with the upstream's error),
+    /// its own otherwise.
+    fn error(
+        &self,
+        connection: &Connection,
+        info: &TaskInfo,
+        failure: &Failure,
+        attempts: u32,
+    ) -> Error {
+        for (upstream, _) in &self.upstream {
+            if let Some(theirs) = connection.failure_of(upstream.id().as_u64()) {
+                let cause = cluster::error_of(upstream, &theirs, 1);
+                return Error::dependency_failed(info.clone(), &cause);
+            }
+        }
+        cluster::error_of(info, failure, attempts)
+    }
+}
+
+/// Asks Ray to cancel the call if the proxy is dropped before the call ended
+/// (a cancel, a shutdown, a timeout).
+struct CancelOnDrop<'a> {
+    connection: &'a Connection,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.connection.cancel(self.id);
+        }
+    }
+}
+
+/// How one attempt ended.
+enum Ended {
+    Finished(Result<(), Failure>),
+    TimedOut(Duration),
+}
+
+/// The proxy: waits for the call's end on the cluster, retries, and hands
+/// the task's value over (see the module doc).
+async fn run<Raw, K>(
+    mut completer: Completer<K::Value>,
+    connection: Arc<Connection>,
+    function: &'static Distributable,
+    mut call: Call,
+    mut submitted: Option<Done>,
+    policy: Policy,
+) where
+    Raw: Send + 'static,
+    K: Finish<Raw>,
+{
+    completer.start();
+    let location = completer.info().location();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let done = match submitted.take() {
+            Some(done) => done,
+            None => call.submit(&connection),
+        };
+        let mut guard = CancelOnDrop {
+            connection: &connection,
+            id: call.id,
+            armed: true,
+        };
+        let ended = match policy.timeout {
+            None => Ended::Finished(disconnected_if_dropped(done.await)),
+            Some(limit) => match completer.context().sleep(limit, location) {
+                Ok(sleep) => {
+                    let mut done = done;
+                    let mut sleep = sleep;
+                    std::future::poll_fn(|cx| {
+                        if let Poll::Ready(end) = Pin::new(&mut done).poll(cx) {
+                            return Poll::Ready(Ended::Finished(disconnected_if_dropped(end)));
+                        }
+                        sleep.as_mut().poll(cx).map(|()| Ended::TimedOut(limit))
+                    })
+                    .await
+                }
+                Err(err) => {
+                    completer.complete(Err(err));
+                    return;
+                }
+            },
+        };
+        let err = match ended {
+            Ended::Finished(Ok(())) => {
+                guard.armed = false;
+                drop(guard);
+                if !K::FALLIBLE {
+                    hand_over::<Raw, K>(completer, &connection, function, call.id);
+                    return;
+                }
+                // Whether it is an `Err` decides the outcome: fetch it now.
+                match fetch_now::<Raw, K>(&connection, function, call.id, completer.info()).await {
+                    Ok(value) => {
+                        completer.complete(Ok(value));
+                        return;
+                    }
+                    Err(err) => match err {
+                        Error::TaskFailed { task, source, .. } => Error::TaskFailed {
+                            task,
+                            source,
+                            attempts,
+                        },
+                        other => other,
+                    },
+                }
+            }
+            Ended::Finished(Err(failure)) => {
+                guard.armed = false;
+                drop(guard);
+                call.error(&connection, completer.info(), &failure, attempts)
+            }
+            // The guard's drop asks Ray to cancel the attempt.
+            Ended::TimedOut(timeout) => Error::TaskTimedOut {
+                task: completer.info().clone(),
+                timeout,
+                attempts,
+            },
+        };
+        if attempts > policy.max_retries || !policy.retries(&err) {
+            completer.complete(Err(err));
+            return;
+        }
+        tracing::debug!(task.id = call.id, error = %err, "retrying a cluster task");
+    }
+}
+
+/// A `Done` whose sender went away without a word: the connection's entry
+/// was dropped, which only a lost connection does while a proxy runs.
+fn disconnected_if_dropped(
+    end: Result<Result<(), Failure>, oneshot::error::RecvError>,
+) -> Result<(), Failure> {
+    end.unwrap_or_else(|_| {
+        Err(Failure::new(
+            "disconnected",
+            "the connection to the Ray cluster was lost",
+        ))
+    })
+}
+
+/// The call finished and its value stays on the cluster: the task ends here
+/// (stats, timeline), and its slot is filled when first read.
+fn hand_over<Raw, K>(
+    completer: Completer<K::Value>,
+    connection: &Connection,
+    function: &'static Distributable,
+    id: u64,
+) where
+    Raw: Send + 'static,
+    K: Finish<Raw>,
+{
+    let slot = completer.hand_over();
+    let weak: Weak<Slot<K::Value>> = Arc::downgrade(&slot);
+    // Let go of the slot before the connection may fill it: if every ref is
+    // gone already, dropping it here releases the value on the cluster.
+    drop(slot);
+    connection.finished(
+        id,
+        Box::new(move |bytes| {
+            if let Some(slot) = weak.upgrade() {
+                let outcome = decode::<Raw, K>(function, slot.info(), bytes);
+                fill(slot, outcome);
+            }
+        }),
+    );
+}
+
+/// Fetches a finished call's value at once (for fallible functions).
+async fn fetch_now<Raw, K>(
+    connection: &Connection,
+    function: &'static Distributable,
+    id: u64,
+    info: &TaskInfo,
+) -> Result<K::Value, Error>
+where
+    Raw: Send + 'static,
+    K: Finish<Raw>,
+{
+    let (tx, rx) = oneshot::channel::<Result<Vec<u8>, Failure>>();
+    connection.finished(
+        id,
+        Box::new(move |bytes: Result<&[u8], Failure>| {
+            let _ = tx.send(bytes.map(<[u8]>::to_vec));
+        }),
+    );
+    connection.want(id);
+    let bytes = rx.await.unwrap_or_else(|_| {
+        Err(Failure::new(
+            "disconnected",
+            "the connection to the Ray cluster was lost",
+        ))
+    });
+    match bytes {
+        Ok(bytes) => decode::<Raw, K>(function, info, Ok(&bytes)),
+        Err(failure) => decode::<Raw, K>(function, info, Err(failure)),
+    }
+}
+
+/// A fetched value (or why there is none) as the ref's outcome.
+fn decode<Raw, K>(
+    function: &Distributable,
+    info: &TaskInfo,
+    bytes: Result<&[u8], Failure>,
+) -> Result<K::Value, Error>
+where
+    Raw: Send + 'static,
+    K: Finish<Raw>,
+{
+    let bytes = bytes.map_err(|failure| cluster::error_of(info, &failure, 1))?;
+    let value = function
+        .decode_result(bytes)
+        .map_err(|why| serialization(info, format!("the result: {why}")))?;
+    let raw = value.downcast::<Raw>().map_err(|_| {
+        serialization(
+            info,
+            format!(
+                "`{}` does not return a `{}`: submit an `async fn` with `rt.remote` and a \
+                 plain `fn` with `rt.remote_blocking`",
+                function.name(),
+                type_name::<Raw>()
+            ),
+        )
+    })?;
+    K::finish(*raw).map_err(|source| Error::TaskFailed {
+        task: info.clone(),
+        source,
+        attempts: 1,
+    })
+}
+
+/// Completes a handed-over slot with its fetched outcome (on the
+/// connection's reader thread).
+fn fill<T: Send + 'static>(slot: Arc<Slot<T>>, outcome: Result<T, Error>) {
+    let own_failure = matches!(&outcome, Err(err) if is_own_failure(err));
+    match slot.complete_deferred(outcome, own_failure) {
+        Ok(wake) => {
+            // Let go first: a woken reader holding the last ref moves the
+            // value out instead of cloning it.
+            drop(slot);
+            wake.wake_all();
+        }
+        Err(rejected) => slot::drop_quietly(rejected),
+    }
+}
+
+fn serialization(info: &TaskInfo, message: String) -> Error {
+    Error::Cluster {
+        task: info.clone(),
+        failure: ClusterFailure::Serialization,
+        message,
+    }
+}
