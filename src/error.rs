@@ -241,11 +241,9 @@ impl Error {
     /// What went wrong on the cluster, for an [`Error::Cluster`].
     ///
     /// ```
-    /// let err = taskref::Error::InvalidArgument {
-    ///     message: String::new(),
-    ///     location: std::panic::Location::caller(),
-    /// };
-    /// assert_eq!(err.cluster_failure(), None);
+    /// let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let err = rt.spawn(async { panic!("local") }).block_get().unwrap_err();
+    /// assert_eq!(err.cluster_failure(), None); // an in-process panic
     /// ```
     pub fn cluster_failure(&self) -> Option<ClusterFailure> {
         match self {

@@ -122,7 +122,7 @@ impl<T> ObjectRef<T> {
     /// assert!(rt.put(5).is_ready());
     /// ```
     pub fn is_ready(&self) -> bool {
-        self.slot.is_done()
+        self.slot.is_done_or_fetch()
     }
 
     /// Cancels the task: Ray's `ray.cancel`.
@@ -283,6 +283,11 @@ impl<T> ObjectRef<T> {
     where
         T: Clone,
     {
+        if self.slot.is_remote() && !self.slot.is_done() {
+            // A cluster task's slot may have no other owner while its value
+            // is still on the cluster (see `task/on_cluster.rs`).
+            return Err(self);
+        }
         match Arc::try_unwrap(self.slot) {
             Ok(slot) => match slot.into_outcome() {
                 Some(outcome) => Ok(outcome),

@@ -67,6 +67,11 @@ fn parse(s: String) -> Result<u32, NotANumber> {
 }
 
 #[taskref::remote]
+fn twice(x: u32) -> u32 {
+    2 * x
+}
+
+#[taskref::remote]
 fn sleep_ms(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
@@ -148,8 +153,59 @@ const TESTS: &[(&str, Test)] = &[
     ("infeasible_and_invalid_requests_fail_at_once", infeasible),
     ("cancel_and_timeout_stop_cluster_tasks", cancel_and_timeout),
     ("stats_timeline_and_detector_see_cluster_tasks", observation),
+    (
+        "an_unreachable_cluster_fails_build_within_its_timeout",
+        unreachable_cluster,
+    ),
     ("losing_the_cluster_fails_pending_refs", losing_the_cluster),
+    (
+        "refs_read_after_their_tasks_finished_and_polling_loops_end",
+        late_reads_and_polling,
+    ),
 ];
+
+fn late_reads_and_polling(rt: &Runtime) {
+    let double = rt.remote_blocking(double);
+    let refs: Vec<_> = (0..10).map(|i| double.remote(i)).collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    // The refs are the slots' only owners now: gathering them by value works.
+    assert_eq!(taskref::block_get_all(refs).unwrap()[9], 18);
+    let r = double.remote(4);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !r.is_ready() {
+        assert!(Instant::now() < deadline, "polling is_ready never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(r.try_get().unwrap().unwrap(), 8);
+    // A fallible function's ref passed on: the dependent gets the `Ok` value.
+    let parsed = rt.try_remote_blocking(parse).remote("21".to_owned());
+    assert_eq!(
+        rt.remote_blocking(twice)
+            .remote(parsed)
+            .block_get()
+            .unwrap(),
+        42
+    );
+}
+
+fn unreachable_cluster(_rt: &Runtime) {
+    let started = Instant::now();
+    let err = Runtime::builder()
+        .ray("127.0.0.1:9")
+        .ray_connect_timeout(Duration::from_secs(15))
+        .build()
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("127.0.0.1:9"),
+        "says what was tried: {message}"
+    );
+}
 
 fn calls_run_in_worker_processes(rt: &Runtime) {
     let pid = rt.remote_blocking(pid);

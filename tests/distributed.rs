@@ -144,3 +144,35 @@ fn the_thunk_never_hides_the_users_names_and_panics_become_errors() {
     let err = run(registered_name(&rt.remote_blocking(explode)), &seven).unwrap_err();
     assert!(err.contains("explode was given 7"), "{err}");
 }
+
+#[test]
+fn a_ray_runtime_without_ray_fails_to_build_at_once_with_what_was_tried() {
+    let started = std::time::Instant::now();
+    let err = taskref::Runtime::builder()
+        .ray("127.0.0.1:9")
+        .ray_python("/nonexistent/taskref-test/python3")
+        .build()
+        .unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let message = err.to_string();
+    assert!(
+        message.contains("/nonexistent/taskref-test/python3"),
+        "{message}"
+    );
+    assert!(
+        message.contains("TASKREF_RAY_PYTHON"),
+        "says how to fix it: {message}"
+    );
+}
+
+#[test]
+fn a_ray_runtime_is_built_not_attached() {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let err = taskref::Runtime::builder()
+        .ray("auto")
+        .attach(tokio.handle().clone())
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}

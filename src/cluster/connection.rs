@@ -102,6 +102,11 @@ struct Entry {
     fetching: bool,
     /// The bridge knows the task: its ref can go to other tasks as a ref.
     submitted: bool,
+    /// Its value on the cluster is what a dependent takes (not so for a
+    /// fallible function, whose encoded `Result` is stored there).
+    passable: bool,
+    /// The current attempt: replies about an earlier one are dropped.
+    attempt: u32,
 }
 
 enum Outgoing {
@@ -288,8 +293,8 @@ impl Connection {
     /// Opens task `id`'s entry before its call can be submitted (its
     /// arguments may still be on their way), so that a reader's `want`
     /// arriving first is kept.
-    pub(crate) fn open(&self, id: u64) {
-        self.entries.entry(id).or_default();
+    pub(crate) fn open(&self, id: u64, passable: bool) {
+        self.entries.entry(id).or_default().passable = passable;
     }
 
     /// Submits a call of the registered function `name` as task `id`: its
@@ -305,19 +310,24 @@ impl Connection {
         options: &Value,
     ) -> Done {
         let (tx, rx) = oneshot::channel();
-        {
+        let attempt = {
             let mut entry = self.entries.entry(id).or_default();
             entry.done = Some(tx);
             entry.failed = None;
-            entry.submitted = true;
             // A retry: its value is not the one a previous attempt fetched.
             entry.fetching = false;
-        }
+            entry.attempt += 1;
+            entry.attempt
+        };
         self.sent.fetch_add(payload.len() as u64, Ordering::Relaxed);
         self.send(
-            &json!({"op": "submit", "id": id, "fn": name, "args": args, "options": options}),
+            &json!({"op": "submit", "id": id, "attempt": attempt, "fn": name, "args": args, "options": options}),
             payload,
         );
+        // Only now may a dependent name it: its frame is queued behind ours.
+        if let Some(mut entry) = self.entries.get_mut(&id) {
+            entry.submitted = true;
+        }
         if let Some(why) = self.gone.get() {
             self.fail_entry(id, why);
         }
@@ -329,7 +339,7 @@ impl Connection {
     pub(crate) fn holds(&self, id: u64) -> bool {
         self.entries
             .get(&id)
-            .is_some_and(|entry| entry.submitted && entry.failed.is_none())
+            .is_some_and(|entry| entry.submitted && entry.passable && entry.failed.is_none())
     }
 
     /// How task `id` failed, if it did.
@@ -439,7 +449,7 @@ impl Connection {
             let _ = done.send(Err(why.clone()));
         }
         if let Some(fetcher) = fetcher {
-            fetcher(Err(why.clone()));
+            run_fetcher(fetcher, Err(why.clone()));
         }
     }
 
@@ -505,7 +515,9 @@ impl Connection {
         let Some(id) = header["id"].as_u64() else {
             return;
         };
+        let attempt = header["attempt"].as_u64().unwrap_or(0);
         let done = match self.entries.get_mut(&id) {
+            Some(entry) if u64::from(entry.attempt) != attempt => None,
             Some(mut entry) => {
                 if let Err(failure) = &outcome {
                     entry.failed = Some(failure.clone());
@@ -549,7 +561,7 @@ impl Connection {
             .get_mut(&id)
             .and_then(|mut entry| entry.fetcher.take());
         if let Some(fetcher) = fetcher {
-            fetcher(bytes);
+            run_fetcher(fetcher, bytes);
         }
     }
 }
@@ -557,6 +569,16 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         self.kill_bridge();
+    }
+}
+
+/// Runs a fetcher, which runs the user's `Deserialize` (and may drop a value
+/// whose `Drop` panics): a panic there must not take the reader thread, and
+/// every other task's outcome, with it.
+fn run_fetcher(fetcher: Fetcher, bytes: Result<&[u8], Failure>) {
+    let run = std::panic::AssertUnwindSafe(move || fetcher(bytes));
+    if std::panic::catch_unwind(run).is_err() {
+        tracing::warn!("taskref: decoding a value fetched from the Ray cluster panicked; the panic was contained");
     }
 }
 

@@ -252,6 +252,17 @@ impl<T> Slot<T> {
         self.done.load(Ordering::Acquire)
     }
 
+    /// `is_done` for a reader that polls instead of waiting (`is_ready`,
+    /// `try_get`, a zero-timeout `wait`): a cluster task's value is then
+    /// fetched too, so that polling in a loop ends.
+    pub(crate) fn is_done_or_fetch(&self) -> bool {
+        let done = self.is_done();
+        if !done && self.remote {
+            self.wanted();
+        }
+        done
+    }
+
     fn lock(&self) -> MutexGuard<'_, Locked<T>> {
         // A panic while the lock is held can only come from a waker's `clone`;
         // the state itself is always consistent, so poisoning is ignored.
@@ -403,7 +414,13 @@ impl<T> Slot<T> {
     pub(crate) fn try_read<R>(&self, read: impl FnOnce(Result<&T, &Error>) -> R) -> Option<R> {
         let mut locked = self.lock();
         let output = match &locked.state {
-            State::Pending(_) => return None,
+            State::Pending(_) => {
+                drop(locked);
+                if self.remote {
+                    self.wanted();
+                }
+                return None;
+            }
             State::Ready(value) => read(Ok(value)),
             State::Failed(err) => read(Err(&**err)),
         };

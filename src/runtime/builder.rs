@@ -39,6 +39,9 @@ pub struct Builder {
     anti_patterns: AntiPatterns,
     /// Set by `ray`: build a runtime on that cluster.
     ray: Option<cluster::Config>,
+    /// `ray_python` and `ray_connect_timeout`, applied if `ray` is set.
+    ray_python: Option<String>,
+    ray_connect_timeout: Option<Duration>,
 }
 
 /// The settings a runtime is assembled from.
@@ -230,10 +233,7 @@ impl Builder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ray(mut self, address: impl Into<String>) -> Builder {
-        let config = self
-            .ray
-            .get_or_insert_with(|| cluster::Config::new(String::new()));
-        config.address = address.into();
+        self.ray = Some(cluster::Config::new(address.into()));
         self
     }
 
@@ -241,10 +241,7 @@ impl Builder {
     /// the cluster; by default `TASKREF_RAY_PYTHON`, else `python3`. Only
     /// with [`ray`](Builder::ray).
     pub fn ray_python(mut self, python: impl Into<String>) -> Builder {
-        let config = self
-            .ray
-            .get_or_insert_with(|| cluster::Config::new("auto".to_owned()));
-        config.python = Some(python.into());
+        self.ray_python = Some(python.into());
         self
     }
 
@@ -252,10 +249,7 @@ impl Builder {
     /// (default 60 s: the first connection uploads the program). Only with
     /// [`ray`](Builder::ray).
     pub fn ray_connect_timeout(mut self, timeout: Duration) -> Builder {
-        let config = self
-            .ray
-            .get_or_insert_with(|| cluster::Config::new("auto".to_owned()));
-        config.connect_timeout = timeout;
+        self.ray_connect_timeout = Some(timeout);
         self
     }
 
@@ -278,7 +272,12 @@ impl Builder {
         self.validate()?;
         let cluster = match &self.ray {
             Some(_) if cluster::worker::is_worker() => cluster::worker::serve_and_exit(),
-            Some(ray) => Some(cluster::Connection::connect(ray)?),
+            Some(ray) => {
+                let mut ray = ray.clone();
+                ray.python = self.ray_python.clone().or(ray.python);
+                ray.connect_timeout = self.ray_connect_timeout.unwrap_or(ray.connect_timeout);
+                Some(cluster::Connection::connect(&ray)?)
+            }
             None => None,
         };
         let mut tokio_builder = tokio::runtime::Builder::new_multi_thread();

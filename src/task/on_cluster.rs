@@ -77,7 +77,7 @@ where
             return object;
         }
     };
-    connection.open(completer.info().id().as_u64());
+    connection.open(completer.info().id().as_u64(), !K::FALLIBLE);
     let mut call = Call {
         id: completer.info().id().as_u64(),
         name: function.name(),
