@@ -14,8 +14,10 @@
 // holds the Ray refs, so a ref passed to another task goes to Ray as a ref
 // and its value never comes through the driver unless the driver reads it.
 // On the workers, a trampoline (shipped by value by Ray: nothing to install
-// but `ray`) starts the program's own binary, shipped through the job's
-// `runtime_env` working_dir, once per worker process, and calls registered
+// but `ray`) starts the program's own binary -- put in Ray's object store by
+// the bridge, written to each node's temp directory once per build (not
+// `runtime_env` working_dir: two raylets on one machine race on its
+// unpacking directory) -- once per worker process, and calls registered
 // `#[taskref::remote]` functions by name (`worker`).
 //
 // This module sits beside `observe`, `resources`, `store` and `timer`: the

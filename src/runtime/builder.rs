@@ -206,8 +206,8 @@ impl Builder {
     /// the head's GCS. [`build`](Builder::build) starts a small bridge
     /// process with Ray's Python (`TASKREF_RAY_PYTHON`, or
     /// [`ray_python`](Builder::ray_python), or `python3`), connects it, and
-    /// ships this program's own executable to the nodes through Ray's
-    /// `runtime_env`: the nodes need only `pip install ray`. With token
+    /// ships this program's own executable to the nodes through Ray's object
+    /// store: the nodes need only `pip install ray`. With token
     /// authentication on (Ray's default since 2.5x), the token is taken from
     /// `RAY_AUTH_TOKEN`, `RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`.
     ///
