@@ -300,14 +300,15 @@ impl Connection {
     /// Submits a call of the registered function `name` as task `id`: its
     /// arguments are `args` (each `{"len": n}` for a value whose bytes are the
     /// next n of `payload`, or `{"ref": id}` for another task's value), its
-    /// Ray options `options`. Resubmitting an id (a retry) replaces the task.
+    /// Ray options `options` (JSON text: the bridge caches by it).
+    /// Resubmitting an id (a retry) replaces the task.
     pub(crate) fn submit(
         &self,
         id: u64,
         name: &str,
         args: Vec<Value>,
         payload: &[u8],
-        options: &Value,
+        options: &str,
     ) -> Done {
         let (tx, rx) = oneshot::channel();
         let attempt = {

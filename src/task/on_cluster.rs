@@ -167,7 +167,7 @@ fn admit(
     options: &TaskOptions,
     info: &TaskInfo,
     location: &'static Location<'static>,
-) -> Result<Value, Error> {
+) -> Result<String, Error> {
     if context.is_closed() {
         return Err(Error::Shutdown { task: info.clone() });
     }
@@ -208,7 +208,7 @@ fn admit(
     if let Some(name) = &options.name {
         ray["name"] = json!(&**name);
     }
-    Ok(ray)
+    Ok(ray.to_string())
 }
 
 /// One call, ready to be (re)submitted.
@@ -217,7 +217,8 @@ struct Call {
     name: &'static str,
     /// One per argument, in order.
     args: Vec<Part>,
-    options: Value,
+    /// Ray's options, as JSON text.
+    options: String,
     /// The cluster tasks whose refs are arguments, kept alive while the call
     /// may be (re)submitted (Ray keeps them while it runs).
     upstream: Vec<(TaskInfo, AnyValue)>,
