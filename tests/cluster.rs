@@ -158,6 +158,7 @@ const TESTS: &[(&str, Test)] = &[
         unreachable_cluster,
     ),
     ("losing_the_cluster_fails_pending_refs", losing_the_cluster),
+    ("panics_are_retried_by_ray_and_counted", panic_retries),
     (
         "refs_read_after_their_tasks_finished_and_polling_loops_end",
         late_reads_and_polling,
@@ -320,6 +321,18 @@ fn panics(rt: &Runtime) {
         .remote(rt.remote_blocking(explode).remote(1));
     let err = later.block_get().unwrap_err();
     assert!(err.is_dependency_failed(), "{err}");
+}
+
+fn panic_retries(rt: &Runtime) {
+    match rt
+        .remote_blocking(explode)
+        .max_retries(2)
+        .remote(3)
+        .block_get()
+    {
+        Err(Error::TaskPanicked { attempts, .. }) => assert_eq!(attempts, 3),
+        other => panic!("expected a panic after 3 attempts, got {other:?}"),
+    }
 }
 
 fn errors_and_retries(rt: &Runtime) {

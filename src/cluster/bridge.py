@@ -285,7 +285,8 @@ def _remote_fn(key):
     fn = _remote_fns.get(key)
     if fn is None:
         o = json.loads(key)
-        opts = {"num_cpus": o.get("num_cpus", 1), "max_retries": o.get("max_retries", 0)}
+        opts = {"num_cpus": o.get("num_cpus", 1), "max_retries": o.get("max_retries", 0),
+                "retry_exceptions": o.get("retry_exceptions", False)}
         if o.get("resources"):
             opts["resources"] = o["resources"]
         if o.get("name"):

@@ -70,7 +70,15 @@ where
     let slot = Arc::new(Slot::pending_remote(info, Arc::clone(context)));
     let object = ObjectRef::from_slot(Arc::clone(&slot));
     let completer = Completer::new(slot, submitted_at);
-    let ray_options = match admit(context, connection, options, completer.info(), location) {
+    let admitted = admit(
+        context,
+        connection,
+        options,
+        K::FALLIBLE,
+        completer.info(),
+        location,
+    );
+    let ray_options = match admitted {
         Ok(ray_options) => ray_options,
         Err(err) => {
             completer.complete(Err(err));
@@ -120,6 +128,10 @@ where
     }
     let policy = options.policy;
     let proxy = if waiting.is_empty() {
+        if let Err(err) = call.check_size(completer.info()) {
+            completer.complete(Err(err));
+            return object;
+        }
         // Submitted here, in program order (see the module doc).
         let done = call.submit(connection);
         run::<Raw, K>(
@@ -150,6 +162,10 @@ where
                     return;
                 }
             }
+            if let Err(err) = call.check_size(completer.info()) {
+                completer.complete(Err(err));
+                return;
+            }
             run::<Raw, K>(completer, connection, function, call, None, policy).await;
         }
         .boxed()
@@ -165,6 +181,7 @@ fn admit(
     context: &RuntimeContext,
     connection: &Connection,
     options: &TaskOptions,
+    fallible: bool,
     info: &TaskInfo,
     location: &'static Location<'static>,
 ) -> Result<String, Error> {
@@ -201,7 +218,15 @@ fn admit(
             resources.insert(name.to_owned(), json!(amount));
         }
     }
-    let mut ray = json!({ "num_cpus": cpus, "max_retries": options.policy.max_retries });
+    // Ray retries worker deaths and, for functions that cannot return an
+    // `Err`, panics too (`retry_exceptions`): under one ref, so a dependent
+    // submitted meanwhile sees the final attempt. A fallible function's `Err`
+    // is a value Ray cannot see: the driver retries those, and timeouts.
+    let mut ray = json!({
+        "num_cpus": cpus,
+        "max_retries": options.policy.max_retries,
+        "retry_exceptions": options.policy.max_retries > 0 && !fallible,
+    });
     if !resources.is_empty() {
         ray["resources"] = Value::Object(resources);
     }
@@ -253,6 +278,25 @@ impl Call {
         }
         self.args[index] = Part::Bytes(bytes);
         Ok(())
+    }
+
+    /// A call's arguments travel in one frame: together under 4 GiB.
+    fn check_size(&self, info: &TaskInfo) -> Result<(), Error> {
+        let total: usize = self
+            .args
+            .iter()
+            .map(|part| match part {
+                Part::Bytes(bytes) => bytes.len(),
+                Part::Ref(_) | Part::Unset => 0,
+            })
+            .sum();
+        match total > cluster::frame::MAX_VALUE {
+            true => Err(serialization(
+                info,
+                format!("the arguments take {total} bytes: a call's arguments are sent in one frame, under 4 GiB"),
+            )),
+            false => Ok(()),
+        }
     }
 
     fn submit(&mut self, connection: &Connection) -> Done {
@@ -391,6 +435,14 @@ async fn run<Raw, K>(
             Ended::Finished(Err(failure)) => {
                 guard.armed = false;
                 drop(guard);
+                if !K::FALLIBLE && failure.kind == "panic" {
+                    // Ray retried the panics itself (`retry_exceptions`), under
+                    // the one ref its dependents hold: all attempts are spent.
+                    let attempts = attempts + policy.max_retries;
+                    let err = call.error(&connection, completer.info(), &failure, attempts);
+                    completer.complete(Err(err));
+                    return;
+                }
                 call.error(&connection, completer.info(), &failure, attempts)
             }
             // The guard's drop asks Ray to cancel the attempt.
