@@ -27,6 +27,8 @@
 mod async_actor;
 mod pool;
 
+mod on_cluster;
+
 pub use async_actor::AsyncActorHandle;
 pub use pool::ActorPool;
 
@@ -170,6 +172,9 @@ struct Core<M> {
     mailbox: mpsc::UnboundedSender<M>,
     name: Arc<str>,
     death: Arc<Death>,
+    /// Set for an actor on a Ray cluster: its calls go there, not to the
+    /// mailbox (see `actor/on_cluster.rs`).
+    remote: Option<on_cluster::RemoteActor>,
 }
 
 impl<M> Core<M> {
@@ -321,6 +326,7 @@ impl ActorBuilder {
                 mailbox,
                 name,
                 death,
+                remote: None,
             }),
         })
     }
@@ -399,12 +405,97 @@ impl ActorBuilder {
                 mailbox,
                 name,
                 death,
+                remote: None,
             }),
         })
     }
 }
 
 impl ActorBuilder {
+    /// Starts an actor whose state `make(args)` builds: the same program runs
+    /// in-process and on a Ray cluster. `args` is `()` for a constructor
+    /// without arguments, one value for one, a tuple for several; each a value
+    /// or a ref, as for remote functions.
+    ///
+    /// In-process this is [`spawn`](ActorBuilder::spawn) with
+    /// `|| make(args)` (ref arguments are awaited on the actor's thread; a
+    /// restart builds the state again from the same arguments). On a runtime
+    /// built with [`Builder::ray`](crate::Builder::ray), when `make` is a
+    /// constructor of a state type whose `impl` block has
+    /// `#[taskref::remote]`, the actor runs as a Ray actor (its state in the
+    /// worker process Ray gives it; `num_cpus`, `resource` and
+    /// `max_restarts` are Ray's actor options), and its calls must name the
+    /// block's methods (`call(State::method)`).
+    ///
+    /// ```
+    /// struct Counter(u64);
+    ///
+    /// #[taskref::remote]
+    /// impl Counter {
+    ///     fn new(start: u64) -> Counter {
+    ///         Counter(start)
+    ///     }
+    ///     fn add(&mut self, x: u64) -> u64 {
+    ///         self.0 += x;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// let rt = taskref::Runtime::new()?;
+    /// let counter = rt.actor_builder().spawn_with(Counter::new, 10)?;
+    /// assert_eq!(counter.call_with(5, Counter::add).block_get()?, 15);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](ActorBuilder::spawn); on a cluster, also
+    /// [`Error::InvalidArgument`] for a constructor argument that is a ref not
+    /// ready yet, or a value that does not serialize.
+    #[track_caller]
+    pub fn spawn_with<L, X, S, F>(self, make: F, args: X) -> Result<ActorHandle<S>, Error>
+    where
+        S: Send + 'static,
+        L: Send + 'static,
+        X: crate::args::IntoArgs<L> + Clone + Sync + 'static,
+        F: crate::remote::Func<L, Output = S>,
+    {
+        let location = Location::caller();
+        if let Some(runtime) = &self.runtime {
+            if let Some((part, connection)) = on_cluster::constructor::<F>(runtime) {
+                let mut options = serde_json::json!({
+                    "num_cpus": self.num_cpus,
+                    "max_restarts": self.max_restarts,
+                });
+                if !self.resources.is_empty() {
+                    let resources: serde_json::Map<String, serde_json::Value> = self
+                        .resources
+                        .iter()
+                        .map(|(name, amount)| (name.to_string(), serde_json::json!(amount)))
+                        .collect();
+                    options["resources"] = serde_json::Value::Object(resources);
+                }
+                let remote = on_cluster::start(runtime, connection, part, args, options, location)?;
+                let name: Arc<str> = Arc::from(self.name.as_deref().unwrap_or("actor"));
+                let (mailbox, _) = mpsc::unbounded_channel();
+                return Ok(ActorHandle {
+                    inner: Arc::new(Core {
+                        runtime: runtime.clone(),
+                        mailbox,
+                        name,
+                        death: Arc::new(Death::default()),
+                        remote: Some(remote),
+                    }),
+                });
+            }
+        }
+        self.spawn(move || {
+            let args = futures::executor::block_on(args.clone().resolve())
+                .unwrap_or_else(|err| panic!("a constructor argument failed: {err}"));
+            make.call(args)
+        })
+    }
+
     /// What both kinds of actor check before they start: the name, that the
     /// resources asked for can ever fit, and that the runtime is running.
     fn admit(
@@ -493,6 +584,15 @@ fn new_call<R: Send + 'static>(
     runtime: &Runtime,
     name: &Arc<str>,
 ) -> (ObjectRef<R>, Option<Completer<R>>) {
+    new_call_at(runtime, name, Location::caller())
+}
+
+/// `new_call`, naming `location` as the call site.
+fn new_call_at<R: Send + 'static>(
+    runtime: &Runtime,
+    name: &Arc<str>,
+    location: &'static Location<'static>,
+) -> (ObjectRef<R>, Option<Completer<R>>) {
     let context = runtime.context();
     let options = TaskOptions {
         name: Some(Arc::clone(name)),
@@ -500,7 +600,7 @@ fn new_call<R: Send + 'static>(
         actor_call: true,
         ..TaskOptions::default()
     };
-    let (object, admitted) = crate::task::new_task::<R>(context, &options, Location::caller(), 0.0);
+    let (object, admitted) = crate::task::new_task::<R>(context, &options, location, 0.0);
     let completer = admitted.map(|admitted| {
         crate::task::register(context, &object, None);
         admitted.completer
@@ -641,6 +741,7 @@ impl<S: Send + 'static> ActorHandle<S> {
                 mailbox,
                 name,
                 death: Arc::new(death),
+                remote: None,
             }),
         }
     }
@@ -680,7 +781,26 @@ impl<S: Send + 'static> ActorHandle<S> {
         R: Send + 'static,
         F: FnOnce(&mut S) -> R + Send + 'static,
     {
+        if let Some(remote) = &self.inner.remote {
+            return self.remote_call::<(), (), R, F>(remote, (), Location::caller());
+        }
         self.call_with((), move |state, ()| method(state))
+    }
+
+    /// A call of the registered method `F` on an actor on the cluster.
+    fn remote_call<L, X, R, F: 'static>(
+        &self,
+        remote: &on_cluster::RemoteActor,
+        args: X,
+        location: &'static Location<'static>,
+    ) -> ObjectRef<R>
+    where
+        X: crate::args::IntoArgs<L>,
+        R: Send + 'static,
+    {
+        let inner = &self.inner;
+        let death = inner.death.cause();
+        on_cluster::call::<L, X, R, F>(&inner.runtime, remote, &inner.name, death, args, location)
     }
 
     /// Like [`call`](ActorHandle::call), with one argument that may be a value
@@ -716,6 +836,9 @@ impl<S: Send + 'static> ActorHandle<S> {
         R: Send + 'static,
         F: FnOnce(&mut S, A) -> R + Send + 'static,
     {
+        if let Some(remote) = &self.inner.remote {
+            return self.remote_call::<(A,), X, R, F>(remote, arg, Location::caller());
+        }
         self.submit(arg, move |state, args| Ok(method(state, args)))
     }
 
@@ -763,6 +886,19 @@ impl<S: Send + 'static> ActorHandle<S> {
         E: std::error::Error + Send + Sync + 'static,
         F: FnOnce(&mut S, A) -> Result<R, E> + Send + 'static,
     {
+        if self.inner.remote.is_some() {
+            let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.name);
+            if let Some(completer) = completer {
+                let location = completer.info().location();
+                completer.complete(Err(Error::InvalidArgument {
+                    message: "`try_call` is not available on an actor on a Ray cluster yet: \
+                              make the method return a `Result` and use `call`"
+                        .to_owned(),
+                    location,
+                }));
+            }
+            return object;
+        }
         self.submit(arg, move |state, args| {
             method(state, args).map_err(|e| Arc::new(e) as UserError)
         })
@@ -844,6 +980,9 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn kill(&self) {
+        if let Some(remote) = &self.inner.remote {
+            remote.connection.actor_kill(remote.id);
+        }
         self.inner.kill(Box::new(|_| {}));
     }
 }

@@ -120,6 +120,137 @@ impl Distributable {
 
 inventory::collect!(Distributable);
 
+/// What builds an actor's state on a worker from encoded arguments.
+pub type ConstructThunk = fn(&[&[u8]]) -> Result<Box<dyn Any + Send>, CallError>;
+
+/// What runs an actor method on the state, on encoded arguments.
+pub type MethodThunk = fn(&mut (dyn Any + Send), &[&[u8]]) -> Result<Vec<u8>, CallError>;
+
+/// One registered part of an actor's state type (`#[taskref::remote]` on its
+/// `impl` block): a constructor or a method.
+#[derive(Debug)]
+pub struct ActorPart {
+    name: fn() -> &'static str,
+    type_id: fn() -> TypeId,
+    kind: ActorPartKind,
+    encode_arg: EncodeArg,
+}
+
+#[derive(Debug)]
+enum ActorPartKind {
+    Constructor(ConstructThunk),
+    Method(MethodThunk, DecodeResult),
+}
+
+impl ActorPart {
+    /// Made by `#[taskref::remote]` for a constructor.
+    pub const fn constructor(
+        name: fn() -> &'static str,
+        type_id: fn() -> TypeId,
+        thunk: ConstructThunk,
+        encode_arg: EncodeArg,
+    ) -> Self {
+        ActorPart {
+            name,
+            type_id,
+            kind: ActorPartKind::Constructor(thunk),
+            encode_arg,
+        }
+    }
+
+    /// Made by `#[taskref::remote]` for a method.
+    pub const fn method(
+        name: fn() -> &'static str,
+        type_id: fn() -> TypeId,
+        thunk: MethodThunk,
+        encode_arg: EncodeArg,
+        decode_result: DecodeResult,
+    ) -> Self {
+        ActorPart {
+            name,
+            type_id,
+            kind: ActorPartKind::Method(thunk, decode_result),
+            encode_arg,
+        }
+    }
+
+    /// The part's path, `crate::Type::name`.
+    pub fn name(&self) -> &'static str {
+        (self.name)()
+    }
+
+    /// Whether it builds the state (else it is a method).
+    pub(crate) fn is_constructor(&self) -> bool {
+        matches!(self.kind, ActorPartKind::Constructor(_))
+    }
+
+    pub(crate) fn encode_arg(
+        &self,
+        index: usize,
+        value: &(dyn Any + Send),
+    ) -> Result<Vec<u8>, String> {
+        (self.encode_arg)(index, value)
+    }
+
+    pub(crate) fn decode_result(&self, bytes: &[u8]) -> Result<Box<dyn Any + Send>, String> {
+        match self.kind {
+            ActorPartKind::Method(_, decode) => decode(bytes),
+            ActorPartKind::Constructor(_) => {
+                Err("a constructor has no result to decode".to_owned())
+            }
+        }
+    }
+}
+
+inventory::collect!(ActorPart);
+
+/// The registered actor part whose fn item type is `F`, if `F` is one.
+pub(crate) fn actor_part<F: 'static>() -> Option<&'static ActorPart> {
+    let id = TypeId::of::<F>();
+    inventory::iter::<ActorPart>().find(|part| (part.type_id)() == id)
+}
+
+/// The registered actor part called `name` (on a worker).
+pub(crate) fn actor_part_named(name: &str) -> Result<&'static ActorPart, String> {
+    let mut found = inventory::iter::<ActorPart>().filter(|part| part.name() == name);
+    match (found.next(), found.next()) {
+        (Some(part), None) => Ok(part),
+        (Some(_), Some(_)) => Err(format!(
+            "two actor parts are registered as `{name}` in this build"
+        )),
+        (None, _) => Err(format!(
+            "no actor constructor or method is registered as `{name}` in this build \
+             (the driver and the worker were built from different code?)"
+        )),
+    }
+}
+
+/// Builds an actor's state on a worker.
+pub(crate) fn construct(name: &str, args: &[&[u8]]) -> Result<Box<dyn Any + Send>, CallError> {
+    let part = actor_part_named(name).map_err(CallError::UnknownFunction)?;
+    match part.kind {
+        ActorPartKind::Constructor(thunk) => thunk(args),
+        ActorPartKind::Method(..) => Err(CallError::UnknownFunction(format!(
+            "`{name}` is a method, not a constructor"
+        ))),
+    }
+}
+
+/// Runs an actor method on a worker.
+pub(crate) fn run_method(
+    name: &str,
+    state: &mut (dyn Any + Send),
+    args: &[&[u8]],
+) -> Result<Vec<u8>, CallError> {
+    let part = actor_part_named(name).map_err(CallError::UnknownFunction)?;
+    match part.kind {
+        ActorPartKind::Method(thunk, _) => thunk(state, args),
+        ActorPartKind::Constructor(_) => Err(CallError::UnknownFunction(format!(
+            "`{name}` is a constructor, not a method"
+        ))),
+    }
+}
+
 /// Every registered function by name; `None` for a name registered twice
 /// (two versions of one crate, or two nested functions of one name): a worker
 /// must never guess which one the driver meant.
@@ -193,7 +324,10 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, 
 /// What `#[taskref::remote]` expands to refers to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::{CallError, CallFuture, DecodeResult, Distributable, EncodeArg, Thunk};
+    pub use super::{
+        ActorPart, CallError, CallFuture, ConstructThunk, DecodeResult, Distributable, EncodeArg,
+        MethodThunk, Thunk,
+    };
     pub use inventory;
     pub use serde;
 
@@ -255,6 +389,21 @@ pub mod __private {
     /// The error of a call given the wrong number of arguments.
     pub fn arity_error(expected: usize, got: usize) -> String {
         format!("the function takes {expected} argument(s), the call gave {got}")
+    }
+
+    /// Runs an actor's constructor; a panic becomes the call's error.
+    pub fn construct(
+        make: impl FnOnce() -> Box<dyn std::any::Any + Send>,
+    ) -> Result<Box<dyn std::any::Any + Send>, CallError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(make)).map_err(panicked)
+    }
+
+    /// Runs an actor method; a panic becomes the call's error.
+    pub fn run_method(
+        call: impl FnOnce() -> Result<Vec<u8>, CallError>,
+    ) -> Result<Vec<u8>, CallError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+            .unwrap_or_else(|payload| Err(panicked(payload)))
     }
 
     /// This build's id.

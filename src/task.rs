@@ -17,6 +17,7 @@ mod submit;
 pub(crate) use attempt::{Policy, Retry};
 pub use current::{current_task, CurrentTask};
 pub(crate) use finish::{Erased, UserError};
+pub(crate) use on_cluster::{constructor_args, submit_actor_call};
 pub(crate) use submit::{new_task, register, Submission};
 
 use finish::Finish;

@@ -108,6 +108,44 @@ fn stubborn(_x: u64) -> Stubborn {
     Stubborn
 }
 
+/// An actor's state, living in a Ray actor's worker process on the cluster.
+struct Tally {
+    total: u64,
+    calls: u64,
+}
+
+#[taskref::remote]
+impl Tally {
+    fn new(start: u64) -> Tally {
+        Tally {
+            total: start,
+            calls: 0,
+        }
+    }
+
+    fn broken(_start: u64) -> Tally {
+        panic!("Tally::broken never builds")
+    }
+
+    fn add(&mut self, x: u64) -> u64 {
+        self.calls += 1;
+        self.total += x;
+        self.total
+    }
+
+    fn calls(&mut self) -> u64 {
+        self.calls
+    }
+
+    fn pid(&mut self) -> u32 {
+        std::process::id()
+    }
+
+    fn fail(&mut self, why: String) -> u64 {
+        panic!("{why}")
+    }
+}
+
 // ------------------------------------------------------------ the tests
 
 type Test = fn(&Runtime);
@@ -159,6 +197,8 @@ const TESTS: &[(&str, Test)] = &[
     ),
     ("losing_the_cluster_fails_pending_refs", losing_the_cluster),
     ("panics_are_retried_by_ray_and_counted", panic_retries),
+    ("an_actor_runs_on_the_cluster_in_call_order", actor_in_order),
+    ("actor_failures_are_values", actor_failures),
     (
         "refs_read_after_their_tasks_finished_and_polling_loops_end",
         late_reads_and_polling,
@@ -321,6 +361,64 @@ fn panics(rt: &Runtime) {
         .remote(rt.remote_blocking(explode).remote(1));
     let err = later.block_get().unwrap_err();
     assert!(err.is_dependency_failed(), "{err}");
+}
+
+fn actor_in_order(rt: &Runtime) {
+    let tally = rt
+        .actor_builder()
+        .name("tally")
+        .resource("node2", 0.01)
+        .spawn_with(Tally::new, 100)
+        .unwrap();
+    let refs: Vec<_> = (1..=50).map(|i| tally.call_with(i, Tally::add)).collect();
+    let totals = taskref::block_get_all(refs).unwrap();
+    assert_eq!(totals.last(), Some(&(100 + 50 * 51 / 2)));
+    assert!(
+        totals.windows(2).all(|w| w[0] < w[1]),
+        "calls ran in submission order"
+    );
+    assert_eq!(tally.call(Tally::calls).block_get().unwrap(), 50);
+    assert_ne!(
+        tally.call(Tally::pid).block_get().unwrap(),
+        std::process::id()
+    );
+    // A ref made by a task goes to the actor as a ref.
+    let made = rt.remote_blocking(double).remote(10);
+    assert_eq!(
+        tally.call_with(&made, Tally::add).block_get().unwrap(),
+        1395
+    );
+    // A closure cannot be named on a worker.
+    let err = tally.call(|t: &mut Tally| t.total).block_get().unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    tally.kill();
+    let err = tally.call_with(1, Tally::add).block_get().unwrap_err();
+    assert!(err.is_actor_died(), "{err}");
+}
+
+fn actor_failures(rt: &Runtime) {
+    let tally = rt.actor_builder().spawn_with(Tally::new, 0).unwrap();
+    let err = tally
+        .call_with("no".to_owned(), Tally::fail)
+        .block_get()
+        .unwrap_err();
+    assert!(err.is_panic(), "{err}");
+    assert_eq!(
+        tally.call_with(2, Tally::add).block_get().unwrap(),
+        2,
+        "the actor lived on"
+    );
+    let broken = rt
+        .actor_builder()
+        .name("broken")
+        .spawn_with(Tally::broken, 0)
+        .unwrap();
+    let err = broken
+        .call(Tally::calls)
+        .block_get_timeout(Duration::from_secs(60))
+        .unwrap_err();
+    assert!(err.is_actor_died(), "{err}");
+    assert!(err.to_string().contains("broken"), "names the actor: {err}");
 }
 
 fn panic_retries(rt: &Runtime) {

@@ -156,9 +156,11 @@ def _forget_worker(proc):
         pass
 
 
-def _taskref_call(exe, build, name, *args):
+def _taskref_call(exe, build, name, *args, actor=None):
     proc, replies = _worker_process(exe, build)
     header = {"fn": name, "build": build, "lens": [len(a) for a in args]}
+    if actor is not None:
+        header["actor"] = actor
     try:
         proc.stdin.write(_frame(header, b"".join(args)))
         proc.stdin.flush()
@@ -179,6 +181,25 @@ def _taskref_call(exe, build, name, *args):
     if reply.get("ok"):
         return payload
     raise TaskrefError(reply["kind"], reply["message"], reply.get("at"))
+
+
+class _TaskrefActor:
+    """A Ray actor whose state lives in the program's binary, started for it
+    in this actor's own worker process: the constructor runs there once (and
+    again on each restart Ray makes), every method call after it, in the
+    order this bridge submitted them."""
+
+    def __init__(self, exe, build, constructor, *args):
+        self._exe, self._build = exe, build
+        _taskref_call(exe, build, constructor, *args, actor="new")
+
+    def call(self, method, *args):
+        return _taskref_call(self._exe, self._build, method, *args, actor="call")
+
+
+_Actor = ray.remote(_TaskrefActor)
+_actors = {}
+_actor_errors = {}
 
 
 def _job_call(exe, build):
@@ -310,7 +331,14 @@ def _submit(h, payload):
             args.append(payload[at: at + a["len"]])
             at += a["len"]
     try:
-        ref = _remote_fn(h.get("options", "{}")).remote(h["fn"], *args)
+        if "actor" in h:
+            actor = _actors.get(h["actor"])
+            if actor is None:
+                why = _actor_errors.get(h["actor"], "it was released or killed")
+                raise ValueError(f"the actor could not be reached: {why}")
+            ref = actor.call.remote(h["fn"], *args)
+        else:
+            ref = _remote_fn(h.get("options", "{}")).remote(h["fn"], *args)
     except Exception as e:  # noqa: BLE001 - e.g. invalid options
         _send({"op": "failed", "id": task_id, "attempt": h.get("attempt", 0), "kind": "submit",
                "message": f"{type(e).__name__}: {e}"})
@@ -379,6 +407,28 @@ def _fetch(ids):
             size += len(item[1])
 
 
+def _actor_new(h, payload):
+    """Starts an actor. A failure (a constructor that panics, options Ray
+    refuses) shows as its calls' errors, as in Ray."""
+    args, at = [], 0
+    for a in h["args"]:
+        if "ref" in a:
+            args.append(_refs.get(a["ref"]))
+        else:
+            args.append(payload[at: at + a["len"]])
+            at += a["len"]
+    o = json.loads(h.get("options", "{}"))
+    opts = {"num_cpus": o.get("num_cpus", 0), "max_restarts": o.get("max_restarts", 0)}
+    if o.get("resources"):
+        opts["resources"] = o["resources"]
+    try:
+        _actors[h["actor"]] = _Actor.options(**opts).remote(
+            _job["exe"], _job["build"], h["fn"], *args
+        )
+    except Exception as e:  # noqa: BLE001 - its calls will say why
+        _actor_errors[h["actor"]] = f"{type(e).__name__}: {e}"
+
+
 def _init(h):
     _job["build"] = h["build"]
     ray.init(
@@ -410,6 +460,14 @@ def main():
             _submit(h, payload)
         elif op == "fetch":
             _fetches.put(h["ids"])
+        elif op == "actor_new":
+            _actor_new(h, payload)
+        elif op == "actor_kill":
+            actor = _actors.pop(h["actor"], None)
+            if actor is not None:
+                ray.kill(actor, no_restart=True)
+        elif op == "actor_release":
+            _actors.pop(h["actor"], None)
         elif op == "release":
             for i in h["ids"]:
                 _refs.pop(i, None)

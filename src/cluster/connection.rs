@@ -310,6 +310,14 @@ impl Connection {
         payload: &[u8],
         options: &str,
     ) -> Done {
+        self.submit_frame(id, payload, |attempt| {
+            json!({"op": "submit", "id": id, "attempt": attempt, "fn": name, "args": args, "options": options})
+        })
+    }
+
+    /// Opens (or reopens, for a retry) task `id`'s attempt and queues the
+    /// frame `header(attempt)` with `payload`.
+    fn submit_frame(&self, id: u64, payload: &[u8], header: impl FnOnce(u32) -> Value) -> Done {
         let (tx, rx) = oneshot::channel();
         let attempt = {
             let mut entry = self.entries.entry(id).or_default();
@@ -321,10 +329,7 @@ impl Connection {
             entry.attempt
         };
         self.sent.fetch_add(payload.len() as u64, Ordering::Relaxed);
-        self.send(
-            &json!({"op": "submit", "id": id, "attempt": attempt, "fn": name, "args": args, "options": options}),
-            payload,
-        );
+        self.send(&header(attempt), payload);
         // Only now may a dependent name it: its frame is queued behind ours.
         if let Some(mut entry) = self.entries.get_mut(&id) {
             entry.submitted = true;
@@ -333,6 +338,53 @@ impl Connection {
             self.fail_entry(id, why);
         }
         rx
+    }
+
+    /// Starts actor `actor` on the cluster: its state is built by the
+    /// registered constructor `name` from `args` / `payload` (as for
+    /// `submit`), with Ray's actor options `options` (JSON text).
+    pub(crate) fn actor_new(
+        &self,
+        actor: u64,
+        name: &str,
+        args: Vec<Value>,
+        payload: &[u8],
+        options: &str,
+    ) {
+        self.sent.fetch_add(payload.len() as u64, Ordering::Relaxed);
+        self.send(
+            &json!({"op": "actor_new", "actor": actor, "fn": name, "args": args, "options": options}),
+            payload,
+        );
+    }
+
+    /// Submits a call of the registered method `name` to actor `actor` as
+    /// task `id` (arguments as for `submit`). Calls reach the actor in the
+    /// order they are submitted.
+    pub(crate) fn submit_to_actor(
+        &self,
+        actor: u64,
+        id: u64,
+        name: &str,
+        args: Vec<Value>,
+        payload: &[u8],
+    ) -> Done {
+        self.submit_frame(id, payload, |attempt| {
+            json!({"op": "submit", "id": id, "attempt": attempt, "actor": actor, "fn": name, "args": args})
+        })
+    }
+
+    /// Kills actor `actor` (Ray's `ray.kill`, no restart).
+    pub(crate) fn actor_kill(&self, actor: u64) {
+        self.send(&json!({"op": "actor_kill", "actor": actor}), &[]);
+    }
+
+    /// The last handle to actor `actor` is gone: Ray may stop it once its
+    /// calls are done.
+    pub(crate) fn actor_release(&self, actor: u64) {
+        if self.gone.get().is_none() {
+            self.send(&json!({"op": "actor_release", "actor": actor}), &[]);
+        }
     }
 
     /// Whether task `id` was submitted here and has not failed: its ref can

@@ -10,6 +10,7 @@
 // are served one after the other, each on a current-thread tokio runtime (an
 // `async fn` may use tokio's timers and I/O).
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::{self, BufReader, BufWriter};
@@ -68,6 +69,9 @@ fn serve() -> io::Result<()> {
         default_hook(info);
     }));
     let own_build = distributed::build_id().to_string();
+    // The state of the actor this process hosts, if it hosts one (a Ray
+    // actor is a worker process of its own).
+    let mut actor: Option<Box<dyn Any + Send>> = None;
     while let Some((header, payload)) = frame::read(&mut calls)? {
         let name = header["fn"].as_str().unwrap_or_default().to_owned();
         let reply = match header["build"].as_str() {
@@ -78,7 +82,25 @@ fn serve() -> io::Result<()> {
                      (build {own_build}, the driver's {build}): `{name}` was not run"
                 ),
             })),
-            _ => call(&runtime, &name, header["lens"].as_array(), &payload),
+            _ => match header["actor"].as_str() {
+                Some("new") => args(&name, header["lens"].as_array(), &payload).and_then(|args| {
+                    distributed::construct(&name, &args)
+                        .map(|state| {
+                            actor = Some(state);
+                            Vec::new()
+                        })
+                        .map_err(|err| failure(&name, err))
+                }),
+                Some(_) => args(&name, header["lens"].as_array(), &payload).and_then(|args| {
+                    match actor.as_deref_mut() {
+                        Some(state) => distributed::run_method(&name, state, &args)
+                            .map_err(|err| failure(&name, err)),
+                        None => Err(json!({"kind": "unknown_function",
+                            "message": format!("`{name}` was called on a worker that hosts no actor")})),
+                    }
+                }),
+                None => call(&runtime, &name, header["lens"].as_array(), &payload),
+            },
         };
         match reply {
             Ok(bytes) => frame::write(&mut replies, &json!({"ok": true}), &bytes)?,
@@ -91,14 +113,12 @@ fn serve() -> io::Result<()> {
     Ok(())
 }
 
-/// Runs one call: the encoded result, or its failure (`kind`, `message`, and
-/// for a panic where it happened, `at`).
-fn call(
-    runtime: &tokio::runtime::Runtime,
+/// A call's arguments: one slice of the payload per argument.
+fn args<'a>(
     name: &str,
     lens: Option<&Vec<serde_json::Value>>,
-    payload: &[u8],
-) -> Result<Vec<u8>, serde_json::Value> {
+    payload: &'a [u8],
+) -> Result<Vec<&'a [u8]>, serde_json::Value> {
     let mut args = Vec::new();
     let mut at = 0;
     for len in lens.into_iter().flatten() {
@@ -110,8 +130,25 @@ fn call(
         args.push(arg);
         at += len;
     }
+    Ok(args)
+}
+
+/// Runs one call: the encoded result, or its failure (`kind`, `message`, and
+/// for a panic where it happened, `at`).
+fn call(
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    lens: Option<&Vec<serde_json::Value>>,
+    payload: &[u8],
+) -> Result<Vec<u8>, serde_json::Value> {
+    let args = args(name, lens, payload)?;
     let outcome = distributed::__private::call(name, &args).and_then(|call| runtime.block_on(call));
-    outcome.map_err(|err| match err {
+    outcome.map_err(|err| failure(name, err))
+}
+
+/// A call's failure as the reply frame says it.
+fn failure(_name: &str, err: CallError) -> serde_json::Value {
+    match err {
         CallError::UnknownFunction(why) => json!({"kind": "unknown_function", "message": why}),
         CallError::Arguments(why) => json!({"kind": "decode", "message": why}),
         CallError::Panicked(message) => {
@@ -119,5 +156,5 @@ fn call(
             json!({"kind": "panic", "message": message, "at": at})
         }
         CallError::Result(why) => json!({"kind": "encode", "message": why}),
-    })
+    }
 }

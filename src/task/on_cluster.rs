@@ -34,17 +34,73 @@ use futures::FutureExt;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::finish::Finish;
+use super::finish::{Finish, Plain};
 use super::{is_own_failure, Completer, Policy, TaskOptions};
 use crate::args::{AnyValue, IntoArgs, LaterValue, WireArg};
 use crate::cluster::{self, Connection, Done, Failure};
 use crate::context::RuntimeContext;
-use crate::distributed::Distributable;
+use crate::distributed::{ActorPart, Distributable};
 use crate::error::{ClusterFailure, Error};
 use crate::identity::{ObjectId, TaskInfo};
 use crate::object_ref::slot::{self, Slot};
 use crate::object_ref::ObjectRef;
 use crate::observe::Stamp;
+
+/// What a cluster call runs: a registered function, or a registered method
+/// of an actor on the cluster.
+#[derive(Clone)]
+pub(crate) struct Target {
+    codec: Codec,
+    /// The actor's id and name, for a method call.
+    actor: Option<(u64, Arc<str>)>,
+}
+
+#[derive(Clone, Copy)]
+enum Codec {
+    Function(&'static Distributable),
+    Method(&'static ActorPart),
+}
+
+impl Target {
+    pub(crate) fn function(function: &'static Distributable) -> Target {
+        Target {
+            codec: Codec::Function(function),
+            actor: None,
+        }
+    }
+
+    pub(crate) fn method(part: &'static ActorPart, actor: u64, name: Arc<str>) -> Target {
+        Target {
+            codec: Codec::Method(part),
+            actor: Some((actor, name)),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self.codec {
+            Codec::Function(f) => f.name(),
+            Codec::Method(m) => m.name(),
+        }
+    }
+
+    fn encode_arg(
+        &self,
+        index: usize,
+        value: &(dyn std::any::Any + Send),
+    ) -> Result<Vec<u8>, String> {
+        match self.codec {
+            Codec::Function(f) => f.encode_arg(index, value),
+            Codec::Method(m) => m.encode_arg(index, value),
+        }
+    }
+
+    fn decode_result(&self, bytes: &[u8]) -> Result<Box<dyn std::any::Any + Send>, String> {
+        match self.codec {
+            Codec::Function(f) => f.decode_result(bytes),
+            Codec::Method(m) => m.decode_result(bytes),
+        }
+    }
+}
 
 /// CPUs a cluster task asks for unless told otherwise: Ray's default, for
 /// async and blocking functions alike (each call holds a worker process).
@@ -54,7 +110,7 @@ const DEFAULT_CPUS: f64 = 1.0;
 pub(super) fn submit<L, X, Raw, K>(
     context: &Arc<RuntimeContext>,
     connection: &Arc<Connection>,
-    function: &'static Distributable,
+    target: Target,
     options: &TaskOptions,
     location: &'static Location<'static>,
     args: X,
@@ -64,20 +120,30 @@ where
     Raw: Send + 'static,
     K: Finish<Raw>,
 {
-    let info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+    if options.actor_call {
+        info = info.into_actor_call();
+    }
     let submitted_at = Stamp::now();
     context.observer().submitted(&info);
     let slot = Arc::new(Slot::pending_remote(info, Arc::clone(context)));
     let object = ObjectRef::from_slot(Arc::clone(&slot));
     let completer = Completer::new(slot, submitted_at);
-    let admitted = admit(
-        context,
-        connection,
-        options,
-        K::FALLIBLE,
-        completer.info(),
-        location,
-    );
+    let admitted = match &target.actor {
+        None => admit(
+            context,
+            connection,
+            options,
+            K::FALLIBLE,
+            completer.info(),
+            location,
+        ),
+        // An actor's calls use the actor's resources, held since it started.
+        Some(_) if context.is_closed() => Err(Error::Shutdown {
+            task: completer.info().clone(),
+        }),
+        Some(_) => Ok(String::new()),
+    };
     let ray_options = match admitted {
         Ok(ray_options) => ray_options,
         Err(err) => {
@@ -88,7 +154,8 @@ where
     connection.open(completer.info().id().as_u64(), !K::FALLIBLE);
     let mut call = Call {
         id: completer.info().id().as_u64(),
-        name: function.name(),
+        name: target.name(),
+        actor: target.actor.clone(),
         args: Vec::new(),
         options: ray_options,
         upstream: Vec::new(),
@@ -99,7 +166,7 @@ where
         call.args.push(Part::Unset);
         match arg {
             WireArg::Value(value) => {
-                if let Err(err) = call.set_value(function, index, &value, completer.info()) {
+                if let Err(err) = call.set_value(&target, index, &value, completer.info()) {
                     completer.complete(Err(err));
                     return object;
                 }
@@ -137,7 +204,7 @@ where
         run::<Raw, K>(
             completer,
             Arc::clone(connection),
-            function,
+            target,
             call,
             Some(done),
             policy,
@@ -157,7 +224,7 @@ where
                         return;
                     }
                 };
-                if let Err(err) = call.set_value(function, index, &value, completer.info()) {
+                if let Err(err) = call.set_value(&target, index, &value, completer.info()) {
                     completer.complete(Err(err));
                     return;
                 }
@@ -166,13 +233,102 @@ where
                 completer.complete(Err(err));
                 return;
             }
-            run::<Raw, K>(completer, connection, function, call, None, policy).await;
+            run::<Raw, K>(completer, connection, target, call, None, policy).await;
         }
         .boxed()
     };
     let join = context.spawn(proxy);
     super::register(context, &object, Some(join));
     object
+}
+
+/// Submits a call of a registered method to an actor on the cluster.
+pub(crate) fn submit_actor_call<L, X, R>(
+    context: &Arc<RuntimeContext>,
+    connection: &Arc<Connection>,
+    part: &'static ActorPart,
+    actor: (u64, Arc<str>),
+    location: &'static Location<'static>,
+    args: X,
+) -> ObjectRef<R>
+where
+    X: IntoArgs<L>,
+    R: Send + 'static,
+{
+    let options = TaskOptions {
+        name: Some(Arc::clone(&actor.1)),
+        actor_call: true,
+        ..TaskOptions::default()
+    };
+    let target = Target::method(part, actor.0, actor.1);
+    submit::<L, X, R, Plain>(context, connection, target, &options, location, args)
+}
+
+/// Encodes an actor's constructor arguments: the argument specs and the
+/// payload, or why they cannot go (a ref to a value that is not ready: an
+/// actor starts from values and cluster refs).
+pub(crate) fn constructor_args<L, X: IntoArgs<L>>(
+    connection: &Connection,
+    part: &'static ActorPart,
+    args: X,
+    location: &'static Location<'static>,
+) -> Result<ConstructorArgs, Error> {
+    let mut specs = Vec::new();
+    let mut payload = Vec::new();
+    let mut keep = Vec::new();
+    let invalid = |message: String| Error::InvalidArgument { message, location };
+    for (index, arg) in args.into_wire().into_iter().enumerate() {
+        let value = match arg {
+            WireArg::Value(value) => value,
+            WireArg::Remote {
+                task,
+                keep: held,
+                by_value,
+            } => {
+                if connection.holds(task.id().as_u64()) {
+                    specs.push(json!({ "ref": task.id().as_u64() }));
+                    keep.push(held);
+                    continue;
+                }
+                match by_value().now_or_never() {
+                    Some(Ok(value)) => value,
+                    _ => {
+                        return Err(invalid(format!(
+                            "constructor argument {index} is a ref that is not ready"
+                        )))
+                    }
+                }
+            }
+            WireArg::Local(later) => match later.now_or_never() {
+                Some(Ok(value)) => value,
+                Some(Err(err)) => return Err(err),
+                None => {
+                    return Err(invalid(format!(
+                        "constructor argument {index} is a ref that is not ready: an actor on a \
+                     cluster starts from values (await the ref first)"
+                    )))
+                }
+            },
+        };
+        let bytes = part
+            .encode_arg(index, value.as_ref())
+            .map_err(|why| invalid(format!("constructor argument {index}: {why}")))?;
+        specs.push(json!({ "len": bytes.len() }));
+        payload.extend_from_slice(&bytes);
+    }
+    Ok(ConstructorArgs {
+        specs,
+        payload,
+        _keep: keep,
+    })
+}
+
+/// An actor's encoded constructor arguments.
+pub(crate) struct ConstructorArgs {
+    pub(crate) specs: Vec<Value>,
+    pub(crate) payload: Vec<u8>,
+    /// The cluster refs among them, alive until the actor's frame is queued.
+    _keep: Vec<AnyValue>,
 }
 
 /// Checks a call's options against the runtime and the cluster; its Ray
@@ -240,6 +396,8 @@ fn admit(
 struct Call {
     id: u64,
     name: &'static str,
+    /// The actor (id, name) of a method call.
+    actor: Option<(u64, Arc<str>)>,
     /// One per argument, in order.
     args: Vec<Part>,
     /// Ray's options, as JSON text.
@@ -262,12 +420,12 @@ impl Call {
     /// Encodes argument `index`.
     fn set_value(
         &mut self,
-        function: &Distributable,
+        target: &Target,
         index: usize,
         value: &AnyValue,
         info: &TaskInfo,
     ) -> Result<(), Error> {
-        let bytes = function
+        let bytes = target
             .encode_arg(index, value.as_ref())
             .map_err(|why| serialization(info, format!("argument {index}: {why}")))?;
         if bytes.len() > cluster::frame::MAX_VALUE {
@@ -316,7 +474,12 @@ impl Call {
                 .collect();
             (specs, payload)
         });
-        connection.submit(self.id, self.name, specs.clone(), payload, &self.options)
+        match &self.actor {
+            Some((actor, _)) => {
+                connection.submit_to_actor(*actor, self.id, self.name, specs.clone(), payload)
+            }
+            None => connection.submit(self.id, self.name, specs.clone(), payload, &self.options),
+        }
     }
 
     /// The error for a failed call: a dependency's failure if one of its
@@ -329,6 +492,15 @@ impl Call {
         failure: &Failure,
         attempts: u32,
     ) -> Error {
+        if let Some((_, actor)) = &self.actor {
+            if failure.kind.starts_with("Actor") || failure.kind == "submit" {
+                return Error::ActorDied {
+                    task: info.clone(),
+                    actor: actor.to_string(),
+                    cause: failure.message.clone(),
+                };
+            }
+        }
         for (upstream, _) in &self.upstream {
             if let Some(theirs) = connection.failure_of(upstream.id().as_u64()) {
                 let cause = cluster::error_of(upstream, &theirs, 1);
@@ -366,7 +538,7 @@ enum Ended {
 async fn run<Raw, K>(
     mut completer: Completer<K::Value>,
     connection: Arc<Connection>,
-    function: &'static Distributable,
+    target: Target,
     mut call: Call,
     mut submitted: Option<Done>,
     policy: Policy,
@@ -413,11 +585,11 @@ async fn run<Raw, K>(
                 guard.armed = false;
                 drop(guard);
                 if !K::FALLIBLE {
-                    hand_over::<Raw, K>(completer, &connection, function, call.id);
+                    hand_over::<Raw, K>(completer, &connection, target, call.id);
                     return;
                 }
                 // Whether it is an `Err` decides the outcome: fetch it now.
-                match fetch_now::<Raw, K>(&connection, function, call.id, completer.info()).await {
+                match fetch_now::<Raw, K>(&connection, &target, call.id, completer.info()).await {
                     Ok(value) => {
                         completer.complete(Ok(value));
                         return;
@@ -478,7 +650,7 @@ fn disconnected_if_dropped(
 fn hand_over<Raw, K>(
     completer: Completer<K::Value>,
     connection: &Connection,
-    function: &'static Distributable,
+    target: Target,
     id: u64,
 ) where
     Raw: Send + 'static,
@@ -493,7 +665,7 @@ fn hand_over<Raw, K>(
         id,
         Box::new(move |bytes| {
             if let Some(slot) = weak.upgrade() {
-                let outcome = decode::<Raw, K>(function, slot.info(), bytes);
+                let outcome = decode::<Raw, K>(&target, slot.info(), bytes);
                 fill(slot, outcome);
             }
         }),
@@ -503,7 +675,7 @@ fn hand_over<Raw, K>(
 /// Fetches a finished call's value at once (for fallible functions).
 async fn fetch_now<Raw, K>(
     connection: &Connection,
-    function: &'static Distributable,
+    target: &Target,
     id: u64,
     info: &TaskInfo,
 ) -> Result<K::Value, Error>
@@ -526,14 +698,14 @@ where
         ))
     });
     match bytes {
-        Ok(bytes) => decode::<Raw, K>(function, info, Ok(&bytes)),
-        Err(failure) => decode::<Raw, K>(function, info, Err(failure)),
+        Ok(bytes) => decode::<Raw, K>(target, info, Ok(&bytes)),
+        Err(failure) => decode::<Raw, K>(target, info, Err(failure)),
     }
 }
 
 /// A fetched value (or why there is none) as the ref's outcome.
 fn decode<Raw, K>(
-    function: &Distributable,
+    target: &Target,
     info: &TaskInfo,
     bytes: Result<&[u8], Failure>,
 ) -> Result<K::Value, Error>
@@ -542,7 +714,7 @@ where
     K: Finish<Raw>,
 {
     let bytes = bytes.map_err(|failure| cluster::error_of(info, &failure, 1))?;
-    let value = function
+    let value = target
         .decode_result(bytes)
         .map_err(|why| serialization(info, format!("the result: {why}")))?;
     let raw = value.downcast::<Raw>().map_err(|_| {
@@ -551,7 +723,7 @@ where
             format!(
                 "`{}` does not return a `{}`: submit an `async fn` with `rt.remote` and a \
                  plain `fn` with `rt.remote_blocking`",
-                function.name(),
+                target.name(),
                 type_name::<Raw>()
             ),
         )

@@ -369,7 +369,12 @@ where
     } = submission;
     if let (Some(function), Some(cluster)) = (distributable, context.cluster()) {
         return on_cluster::submit::<L, X, E::Raw, K>(
-            context, cluster, function, options, location, args,
+            context,
+            cluster,
+            on_cluster::Target::function(function),
+            options,
+            location,
+            args,
         );
     }
     let (object, admitted) = new_task::<K::Value>(context, options, location, E::DEFAULT_CPUS);

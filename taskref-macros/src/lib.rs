@@ -26,7 +26,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::Span;
 use quote::{format_ident, quote};
-use syn::{parse_macro_input, spanned::Spanned, FnArg, ItemFn, Pat, ReturnType, Type};
+use syn::{parse_macro_input, spanned::Spanned, FnArg, Item, ItemFn, Pat, ReturnType, Type};
 
 /// Registers a free function as distributable (see `taskref::remote`).
 #[proc_macro_attribute]
@@ -37,12 +37,22 @@ pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
             .to_compile_error()
             .into();
     }
-    let function = parse_macro_input!(item as ItemFn);
-    match expand(&function) {
+    let expanded = match parse_macro_input!(item as Item) {
+        Item::Fn(function) => expand(&function),
+        Item::Impl(block) => actor::expand(&block),
+        other => Err(syn::Error::new(
+            other.span(),
+            "`#[taskref::remote]` applies to a free `fn` or `async fn`, or to an `impl` block \
+             of an actor's state type",
+        )),
+    };
+    match expanded {
         Ok(tokens) => tokens.into(),
         Err(err) => err.to_compile_error().into(),
     }
 }
+
+mod actor;
 
 fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
     let sig = &function.sig;
