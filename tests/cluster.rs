@@ -83,6 +83,17 @@ fn die(code: i32) -> u64 {
     std::process::exit(code)
 }
 
+/// Kills the Ray worker process that runs it (the program's parent there).
+#[taskref::remote]
+fn kill_ray_worker(_x: u64) -> u64 {
+    let ray_worker = std::os::unix::process::parent_id();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &ray_worker.to_string()])
+        .status();
+    std::thread::sleep(Duration::from_secs(30));
+    0
+}
+
 /// A value the driver cannot decode: it serializes as a string, and
 /// deserializes only from an integer.
 #[derive(Debug, Clone)]
@@ -460,6 +471,13 @@ fn worker_death(rt: &Runtime) {
     );
     // The next call gets a fresh worker binary.
     assert_eq!(rt.remote_blocking(double).remote(2).block_get().unwrap(), 4);
+    // The Ray worker process itself killed: Ray reports it, after its retries.
+    let err = rt
+        .remote_blocking(kill_ray_worker)
+        .remote(1)
+        .block_get_timeout(Duration::from_secs(60))
+        .unwrap_err();
+    assert_eq!(err.cluster_failure(), Some(ClusterFailure::WorkerDied), "{err}");
 }
 
 fn undecodable(rt: &Runtime) {
@@ -533,6 +551,18 @@ fn observation(rt: &Runtime) {
         rt.timeline().tasks().len() >= 5,
         "cluster tasks are on the timeline"
     );
+    // The detector sees a get in a loop over cluster tasks as over local ones.
+    let strict = Runtime::builder()
+        .ray(std::env::var("RAY_ADDRESS").unwrap_or_else(|_| "auto".to_owned()))
+        .anti_patterns(taskref::AntiPatterns::Deny)
+        .build()
+        .unwrap();
+    let strict_double = strict.remote_blocking(self::double);
+    let refused = (0..10).find_map(|i| strict_double.remote(i).block_get().err());
+    let err = refused.expect("a get in a loop is refused under Deny");
+    assert!(err.is_anti_pattern(), "{err}");
+    assert!(err.to_string().contains("get in a loop"), "{err}");
+    strict.shutdown();
 }
 
 fn losing_the_cluster(_rt: &Runtime) {
