@@ -477,7 +477,11 @@ fn worker_death(rt: &Runtime) {
         .remote(1)
         .block_get_timeout(Duration::from_secs(60))
         .unwrap_err();
-    assert_eq!(err.cluster_failure(), Some(ClusterFailure::WorkerDied), "{err}");
+    assert_eq!(
+        err.cluster_failure(),
+        Some(ClusterFailure::WorkerDied),
+        "{err}"
+    );
 }
 
 fn undecodable(rt: &Runtime) {
