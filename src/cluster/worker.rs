@@ -23,6 +23,7 @@ use crate::distributed::{self, CallError};
 /// The variable that puts the program in worker mode.
 pub(crate) const WORKER_ENV: &str = "TASKREF_RAY_WORKER";
 const REPLY_FD_ENV: &str = "TASKREF_RAY_REPLY_FD";
+const BUILD_ENV: &str = "TASKREF_RAY_BUILD";
 
 thread_local! {
     /// Where the last panic on this thread happened, for the call's error.
@@ -68,7 +69,11 @@ fn serve() -> io::Result<()> {
         PANIC_AT.with(|p| *p.borrow_mut() = at);
         default_hook(info);
     }));
-    let own_build = distributed::build_id().to_string();
+    // The trampoline starts the file it wrote from the driver's own bytes
+    // under the driver's build id and says which: hashing the executable
+    // again here cost every new worker process tens of milliseconds (45 MB).
+    // A binary started another way hashes itself.
+    let own_build = std::env::var(BUILD_ENV).unwrap_or_else(|_| distributed::build_id().to_string());
     // The state of the actor this process hosts, if it hosts one (a Ray
     // actor is a worker process of its own).
     let mut actor: Option<Box<dyn Any + Send>> = None;
