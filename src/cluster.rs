@@ -120,9 +120,11 @@ impl Cluster {
         self.connection.ray_version()
     }
 
-    /// Bytes of values that came to the driver: only values the program read
-    /// (`get`, `wait`, an argument of a closure task). A ref passed from task
-    /// to task adds nothing here.
+    /// Bytes of values that came to the driver: values the program read
+    /// (`get`, `wait`, an argument of a closure task), and values of at most
+    /// 100 KiB, which come with their task's end (as Ray returns small
+    /// objects to their owner directly). A larger value passed from task to
+    /// task adds nothing here.
     pub fn bytes_to_driver(&self) -> u64 {
         self.connection.bytes().0
     }

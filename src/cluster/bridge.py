@@ -267,6 +267,9 @@ def _watch(task_id, attempt, ref):
 # window starts at the oldest; when nothing in it ended, the next round looks
 # further on, so an early call that runs long cannot hide the ones after it.
 _WINDOW = 512
+# Values up to this size go to the driver with their call's end (Ray's own
+# threshold for returning objects inline: max_direct_call_object_size).
+_INLINE = 100 * 1024
 
 
 def _notifier():
@@ -294,8 +297,10 @@ def _notifier():
         # Which of them failed: one get of them all, one by one only if one
         # of them raised.
         failed = {}
+        values = {}
         try:
-            ray.get([r for _, _, r in ended])
+            got = ray.get([r for _, _, r in ended])
+            values = {t: v for (t, _, _), v in zip(ended, got)}
         except BaseException:  # noqa: BLE001
             for t, _, r in ended:
                 try:
@@ -307,6 +312,14 @@ def _notifier():
                 continue  # released or resubmitted meanwhile
             if t in failed:
                 _send({"op": "failed", "id": t, "attempt": a, **failed[t]})
+                continue
+            v = values.get(t)
+            if isinstance(v, (bytes, bytearray)) and len(v) <= _INLINE:
+                # Small values go with the notice, as Ray returns small
+                # objects to their owner directly: a get then costs no
+                # second round trip.
+                _bytes["to_driver"] += len(v)
+                _send({"op": "done", "id": t, "attempt": a, "inline": True}, v)
             else:
                 _send({"op": "done", "id": t, "attempt": a})
 

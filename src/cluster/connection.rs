@@ -107,6 +107,9 @@ struct Entry {
     passable: bool,
     /// The current attempt: replies about an earlier one are dropped.
     attempt: u32,
+    /// The value, when it came with the call's end (a small one, as Ray
+    /// returns small objects to their owner directly).
+    inline: Option<Vec<u8>>,
 }
 
 enum Outgoing {
@@ -325,6 +328,7 @@ impl Connection {
             entry.failed = None;
             // A retry: its value is not the one a previous attempt fetched.
             entry.fetching = false;
+            entry.inline = None;
             entry.attempt += 1;
             entry.attempt
         };
@@ -408,13 +412,16 @@ impl Connection {
     /// Task `id` finished: `fetcher` fills its slot once a reader wants the
     /// value (at once if one already does).
     pub(crate) fn finished(&self, id: u64, fetcher: Fetcher) {
-        {
+        let due = {
             // A missing entry: the slot dropped meanwhile, nobody can read.
             let Some(mut entry) = self.entries.get_mut(&id) else {
                 return;
             };
             entry.fetcher = Some(fetcher);
-            self.fetch_if_due(id, &mut entry);
+            self.fetch_if_due(id, &mut entry)
+        };
+        if let Some((fetcher, bytes)) = due {
+            run_fetcher(fetcher, Ok(&bytes));
         }
         if let Some(why) = self.gone.get() {
             self.fail_entry(id, why);
@@ -423,16 +430,34 @@ impl Connection {
 
     /// A reader waits for task `id`'s value: fetch it once the task finished.
     pub(crate) fn want(&self, id: u64) {
-        if let Some(mut entry) = self.entries.get_mut(&id) {
-            entry.wanted = true;
-            self.fetch_if_due(id, &mut entry);
+        let due = match self.entries.get_mut(&id) {
+            Some(mut entry) => {
+                entry.wanted = true;
+                self.fetch_if_due(id, &mut entry)
+            }
+            None => None,
+        };
+        if let Some((fetcher, bytes)) = due {
+            run_fetcher(fetcher, Ok(&bytes));
         }
     }
 
-    fn fetch_if_due(&self, id: u64, entry: &mut Entry) {
-        if entry.wanted && entry.fetcher.is_some() && !entry.fetching {
-            entry.fetching = true;
-            self.queue(Outgoing::Fetch(id));
+    /// Queues the fetch of a finished, wanted value; or, when the value came
+    /// with the call's end, hands back the fetcher and the bytes, for the
+    /// caller to run once it let go of the entry (filling the slot may drop
+    /// it, and its drop removes the entry: under the entry's guard, a
+    /// deadlock).
+    fn fetch_if_due(&self, id: u64, entry: &mut Entry) -> Option<(Fetcher, Vec<u8>)> {
+        if !(entry.wanted && entry.fetcher.is_some() && !entry.fetching) {
+            return None;
+        }
+        entry.fetching = true;
+        match entry.inline.take() {
+            Some(bytes) => entry.fetcher.take().map(|fetcher| (fetcher, bytes)),
+            None => {
+                self.queue(Outgoing::Fetch(id));
+                None
+            }
         }
     }
 
@@ -519,7 +544,15 @@ impl Connection {
         let mut hello = Some(hello);
         while let Ok(Some((header, payload))) = frame::read(&mut stdout) {
             match header["op"].as_str().unwrap_or_default() {
-                "done" => self.on_done(&header, Ok(())),
+                "done" => {
+                    self.received
+                        .fetch_add(payload.len() as u64, Ordering::Relaxed);
+                    let inline = header["inline"]
+                        .as_bool()
+                        .unwrap_or(false)
+                        .then_some(payload);
+                    self.on_done(&header, Ok(inline))
+                }
                 "failed" => self.on_done(&header, Err(Failure::from_header(&header))),
                 "values" => self.on_values(&header, &payload),
                 "ready" => {
@@ -564,7 +597,7 @@ impl Connection {
         self.fail_all(&why);
     }
 
-    fn on_done(&self, header: &Value, outcome: Result<(), Failure>) {
+    fn on_done(&self, header: &Value, outcome: Result<Option<Vec<u8>>, Failure>) {
         let Some(id) = header["id"].as_u64() else {
             return;
         };
@@ -572,15 +605,16 @@ impl Connection {
         let done = match self.entries.get_mut(&id) {
             Some(entry) if u64::from(entry.attempt) != attempt => None,
             Some(mut entry) => {
-                if let Err(failure) = &outcome {
-                    entry.failed = Some(failure.clone());
+                match &outcome {
+                    Err(failure) => entry.failed = Some(failure.clone()),
+                    Ok(inline) => entry.inline.clone_from(inline),
                 }
                 entry.done.take()
             }
             None => None,
         };
         if let Some(done) = done {
-            let _ = done.send(outcome);
+            let _ = done.send(outcome.map(drop));
         }
     }
 

@@ -73,7 +73,8 @@ fn serve() -> io::Result<()> {
     // under the driver's build id and says which: hashing the executable
     // again here cost every new worker process tens of milliseconds (45 MB).
     // A binary started another way hashes itself.
-    let own_build = std::env::var(BUILD_ENV).unwrap_or_else(|_| distributed::build_id().to_string());
+    let own_build =
+        std::env::var(BUILD_ENV).unwrap_or_else(|_| distributed::build_id().to_string());
     // The state of the actor this process hosts, if it hosts one (a Ray
     // actor is a worker process of its own).
     let mut actor: Option<Box<dyn Any + Send>> = None;
