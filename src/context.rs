@@ -183,6 +183,11 @@ impl RuntimeContext {
         self.store.cancel(id)
     }
 
+    /// Cancels every unfinished task below `id` in the task tree.
+    pub(crate) fn cancel_descendants(&self, id: ObjectId) -> usize {
+        self.store.cancel_descendants(id)
+    }
+
     /// Whether the runtime was shut down: submissions fail at once.
     pub(crate) fn is_closed(&self) -> bool {
         self.store.is_closed()

@@ -68,6 +68,10 @@ pub struct TaskInfo {
     location: &'static Location<'static>,
     /// A method call of the actor called `name`, not a task.
     actor_call: bool,
+    /// The id of the task that submitted this one (0: none). A plain `u64`
+    /// rather than `Option<ObjectId>`: ids start at 1, and every pending
+    /// task carries a `TaskInfo`, so it costs 8 bytes, not 16.
+    parent: u64,
 }
 
 impl TaskInfo {
@@ -81,10 +85,32 @@ impl TaskInfo {
             name,
             location,
             actor_call: false,
+            parent: 0,
         }
     }
 
     /// Marks this as a method call of the actor called `name`.
+    /// The same task, submitted by `parent`.
+    pub(crate) fn with_parent(mut self, parent: Option<ObjectId>) -> Self {
+        self.parent = parent.map_or(0, ObjectId::as_u64);
+        self
+    }
+
+    /// The task that submitted this one, if it was submitted from inside a
+    /// task of the same runtime: the task tree's edge. A cancel of the parent
+    /// cancels this task too (see [`ObjectRef::cancel`](crate::ObjectRef::cancel)).
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let rt2 = rt.clone();
+    /// let parent = rt.spawn(async move { rt2.spawn(async {}).task().parent() });
+    /// assert_eq!(parent.block_get().unwrap(), Some(parent.id()));
+    /// assert_eq!(rt.spawn(async {}).task().parent(), None, "submitted from no task");
+    /// ```
+    pub fn parent(&self) -> Option<ObjectId> {
+        (self.parent != 0).then_some(ObjectId(self.parent))
+    }
+
     pub(crate) fn into_actor_call(mut self) -> Self {
         self.actor_call = true;
         self

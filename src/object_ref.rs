@@ -125,18 +125,28 @@ impl<T> ObjectRef<T> {
         self.slot.is_done_or_fetch()
     }
 
-    /// Cancels the task: Ray's `ray.cancel`.
+    /// Cancels the task and every unfinished task it submitted, transitively:
+    /// Ray's `ray.cancel(ref)` (whose `recursive=True` is the default).
     ///
     /// Whichever comes first wins, completion or cancel. If the task had not
     /// finished, every get of this ref returns [`Error::Cancelled`], a task that
     /// has not started never runs, a running async task is dropped at its next
     /// `.await`, and tasks that take this ref as an argument fail with
     /// [`Error::DependencyFailed`]. A running *blocking* task cannot be
-    /// interrupted: it runs to the end, keeps its CPU until then, and its result is
-    /// discarded. Tasks that the cancelled task submitted keep running.
+    /// interrupted: it runs to the end, keeps its CPU until then, sees
+    /// [`CurrentTask::is_cancelled`](crate::CurrentTask::is_cancelled), and its
+    /// result is discarded.
+    ///
+    /// The same holds for each unfinished task below it in the task tree (a
+    /// task or actor call submitted while another task of the same runtime
+    /// runs is that task's child, see [`TaskInfo::parent`]); a child that
+    /// finished keeps its value, and a child submitted by a cancelled task is
+    /// cancelled at birth. To cancel only this task, use
+    /// [`cancel_non_recursive`](ObjectRef::cancel_non_recursive).
     ///
     /// Returns `true` if this call cancelled the task, `false` if it had already
-    /// finished (or been cancelled).
+    /// finished (or been cancelled); its unfinished descendants are cancelled
+    /// either way.
     ///
     /// # Examples
     ///
@@ -149,6 +159,30 @@ impl<T> ObjectRef<T> {
     /// assert!(!rt.put(1).cancel(), "a finished task cannot be cancelled");
     /// ```
     pub fn cancel(&self) -> bool {
+        let cancelled = self.slot.cancel();
+        if let Some(context) = self.slot.context() {
+            context.cancel_descendants(self.id());
+        }
+        cancelled
+    }
+
+    /// Cancels this task only: the tasks it submitted keep running. Ray's
+    /// `ray.cancel(ref, recursive=False)`; otherwise as
+    /// [`cancel`](ObjectRef::cancel).
+    ///
+    /// ```
+    /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let rt2 = rt.clone();
+    /// let parent = rt.spawn(async move {
+    ///     tx.send(rt2.spawn(async { 7 })).unwrap();
+    ///     std::future::pending::<()>().await
+    /// });
+    /// let child = rx.recv().unwrap();
+    /// assert!(parent.cancel_non_recursive());
+    /// assert_eq!(child.block_get().unwrap(), 7, "the child ran on");
+    /// ```
+    pub fn cancel_non_recursive(&self) -> bool {
         self.slot.cancel()
     }
 

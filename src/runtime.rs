@@ -311,7 +311,8 @@ impl Runtime {
     }
 
     /// Cancels the task behind `id`, if it is one of this runtime's and has not
-    /// finished; see [`ObjectRef::cancel`]. Returns whether it was cancelled.
+    /// finished, and every unfinished task below it in the task tree; see
+    /// [`ObjectRef::cancel`]. Returns whether the task itself was cancelled.
     ///
     /// ```
     /// # let rt = taskref::Runtime::builder().worker_threads(1).build().unwrap();
@@ -320,7 +321,9 @@ impl Runtime {
     /// assert!(r.block_get().unwrap_err().is_cancelled());
     /// ```
     pub fn cancel(&self, id: ObjectId) -> bool {
-        self.inner.context.cancel(id)
+        let cancelled = self.inner.context.cancel(id);
+        self.inner.context.cancel_descendants(id);
+        cancelled
     }
 
     /// Shuts the runtime down: every pending ref fails with [`Error::Shutdown`](crate::Error::Shutdown)

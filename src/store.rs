@@ -41,6 +41,9 @@ pub(crate) trait Registered: Send + Sync {
 
     /// Who the task is.
     fn info(&self) -> &TaskInfo;
+
+    /// Whether it ended by a cancel.
+    fn was_cancelled(&self) -> bool;
 }
 
 const SHARDS: usize = 16;
@@ -134,6 +137,38 @@ impl Store {
     }
 
     /// Closes the store and fails every pending task with `Shutdown`.
+    /// Cancels every unfinished task below `root` in the task tree (its
+    /// children, theirs, ...): one pass over the registry to index tasks by
+    /// parent, then a walk down from `root`. Returns how many it cancelled.
+    ///
+    /// A finished task is walked through while the registry still holds it
+    /// (it prunes finished entries when a shard fills up), so the unfinished
+    /// children of a finished child are reached in the common case.
+    pub(crate) fn cancel_descendants(&self, root: ObjectId) -> usize {
+        let mut children: std::collections::HashMap<ObjectId, Vec<Arc<dyn Registered>>> =
+            std::collections::HashMap::new();
+        for shard in self.shards.iter() {
+            for (_, slot) in lock(shard).entries.iter() {
+                if let Some(slot) = slot.upgrade() {
+                    if let Some(parent) = slot.info().parent() {
+                        children.entry(parent).or_default().push(slot);
+                    }
+                }
+            }
+        }
+        let mut cancelled = 0;
+        let mut below = vec![root];
+        while let Some(parent) = below.pop() {
+            for child in children.remove(&parent).unwrap_or_default() {
+                if child.fail_with(|task| Error::Cancelled { task }) {
+                    cancelled += 1;
+                }
+                below.push(child.info().id());
+            }
+        }
+        cancelled
+    }
+
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         for shard in self.shards.iter() {

@@ -121,7 +121,12 @@ impl<T: Send + 'static> Completer<T> {
         abandoned: Option<Arc<std::sync::atomic::AtomicBool>>,
     ) -> current::Running {
         let slot: Arc<dyn Registered> = self.slot.clone();
-        current::Running { slot, abandoned }
+        let runtime = Arc::as_ptr(self.context()) as usize;
+        current::Running {
+            slot,
+            abandoned,
+            runtime,
+        }
     }
 
     /// The task starts running (only its first start counts).

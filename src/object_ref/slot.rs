@@ -517,6 +517,10 @@ impl<T: Send> Registered for Slot<T> {
     fn info(&self) -> &TaskInfo {
         &self.info
     }
+
+    fn was_cancelled(&self) -> bool {
+        self.is_done() && matches!(self.try_read_quietly(), Some(Err(err)) if err.is_cancelled())
+    }
 }
 
 #[cfg(all(test, not(taskref_loom)))]

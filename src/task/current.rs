@@ -14,6 +14,20 @@ pub(crate) struct Running {
     pub(crate) slot: Arc<dyn Registered>,
     /// Set when this attempt was abandoned (it timed out) though the task goes on.
     pub(crate) abandoned: Option<Arc<AtomicBool>>,
+    /// The task's runtime (its context's address): only a task of the same
+    /// runtime is a parent.
+    pub(crate) runtime: usize,
+}
+
+/// The task running on this thread, if it belongs to the runtime whose
+/// context is at `runtime`: the parent of a task submitted now.
+pub(crate) fn parent_in(runtime: usize) -> Option<Arc<dyn Registered>> {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|running| running.runtime == runtime)
+            .map(|running| Arc::clone(&running.slot))
+    })
 }
 
 thread_local! {
@@ -84,6 +98,11 @@ impl CurrentTask {
     /// Who the task is.
     pub fn task(&self) -> &TaskInfo {
         self.running.slot.info()
+    }
+
+    /// The task that submitted this one, if any (see [`TaskInfo::parent`]).
+    pub fn parent(&self) -> Option<crate::ObjectId> {
+        self.task().parent()
     }
 }
 

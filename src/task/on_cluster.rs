@@ -120,7 +120,9 @@ where
     Raw: Send + 'static,
     K: Finish<Raw>,
 {
-    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+    let parent = super::current::parent_in(Arc::as_ptr(context) as usize);
+    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location)
+        .with_parent(parent.map(|p| p.info().id()));
     if options.actor_call {
         info = info.into_actor_call();
     }

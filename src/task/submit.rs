@@ -414,7 +414,9 @@ pub(crate) fn new_task<T: Send + 'static>(
     location: &'static Location<'static>,
     default_cpus: f64,
 ) -> (ObjectRef<T>, Option<Admitted<T>>) {
-    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+    let parent = super::current::parent_in(Arc::as_ptr(context) as usize);
+    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location)
+        .with_parent(parent.map(|p| p.info().id()));
     if options.actor_call {
         info = info.into_actor_call();
     }
@@ -461,4 +463,14 @@ pub(crate) fn register<T: Send + 'static>(
     }
     let slot: Arc<dyn Registered> = object.slot.clone();
     context.register(object.id(), &slot);
+    // Born to a parent cancelled meanwhile: the tree's cancel (which cancels
+    // the parent first, then scans for its children) may have scanned before
+    // this child was registered. Checked after registering, so that one of
+    // the two always sees the other.
+    if object.task().parent().is_some() {
+        let runtime = context as *const RuntimeContext as usize;
+        if super::current::parent_in(runtime).is_some_and(|parent| parent.was_cancelled()) {
+            object.slot.cancel();
+        }
+    }
 }

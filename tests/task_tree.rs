@@ -1,0 +1,274 @@
+//! The task tree: parents, and a cancel that reaches every task a task
+//! submitted, transitively (Ray's `ray.cancel(recursive=True)`).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use taskref::{ObjectRef, Runtime};
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn rt() -> Runtime {
+    Runtime::builder()
+        .num_cpus(4)
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_task_submitted_inside_a_task_is_its_child() {
+    let rt = rt();
+    let inner = rt.clone();
+    let parent = rt.spawn(async move {
+        let me = taskref::current_task().unwrap().task().id();
+        let child = inner.spawn(async { taskref::current_task().unwrap().parent() });
+        let blocking = inner.spawn_blocking(|| taskref::current_task().unwrap().parent());
+        (me, child.await.unwrap(), blocking.await.unwrap())
+    });
+    let (me, seen_by_child, seen_by_blocking) = parent.block_get().unwrap();
+    assert_eq!(me, parent.id());
+    assert_eq!(seen_by_child, Some(me));
+    assert_eq!(seen_by_blocking, Some(me));
+    assert_eq!(
+        rt.spawn(async {}).task().parent(),
+        None,
+        "submitted from no task"
+    );
+    // A task of another runtime is not a parent.
+    let other = rt_other();
+    let from_other = other.spawn({
+        let rt = rt.clone();
+        async move { rt.spawn(async {}).task().parent() }
+    });
+    assert_eq!(from_other.block_get().unwrap(), None);
+}
+
+fn rt_other() -> Runtime {
+    Runtime::builder().worker_threads(1).build().unwrap()
+}
+
+/// A three-level tree: root (async) -> middle (async, blocking) -> leaves
+/// (async, blocking), every task running or waiting until cancelled. The
+/// refs come back through a channel as they are made.
+struct Tree {
+    root: ObjectRef<()>,
+    middle_async: ObjectRef<()>,
+    middle_blocking: ObjectRef<()>,
+    leaves: Vec<ObjectRef<()>>,
+    /// Set by each blocking task when it saw `is_cancelled`.
+    blocking_saw_cancel: Arc<AtomicUsize>,
+}
+
+fn tree(rt: &Runtime) -> Tree {
+    let (tx, rx) = mpsc::channel::<(&'static str, ObjectRef<()>)>();
+    let saw = Arc::new(AtomicUsize::new(0));
+    let inner = rt.clone();
+    let saw2 = Arc::clone(&saw);
+    let root = rt.spawn(async move {
+        let rt = inner;
+        let (tx2, saw3) = (tx.clone(), Arc::clone(&saw2));
+        let rt2 = rt.clone();
+        let middle_async = rt.spawn(async move {
+            let leaf = rt2.spawn(std::future::pending::<()>());
+            tx2.send(("leaf", leaf)).unwrap();
+            let saw4 = Arc::clone(&saw3);
+            let blocking_leaf = rt2.spawn_blocking(move || spin_until_cancelled(&saw4));
+            tx2.send(("leaf", blocking_leaf)).unwrap();
+            std::future::pending::<()>().await
+        });
+        tx.send(("middle_async", middle_async)).unwrap();
+        let (tx3, rt3, saw5) = (tx.clone(), rt.clone(), Arc::clone(&saw2));
+        let middle_blocking = rt.spawn_blocking(move || {
+            let leaf = rt3.spawn(std::future::pending::<()>());
+            tx3.send(("leaf", leaf)).unwrap();
+            spin_until_cancelled(&saw5)
+        });
+        tx.send(("middle_blocking", middle_blocking)).unwrap();
+        std::future::pending::<()>().await
+    });
+    let mut tree = Tree {
+        root,
+        middle_async: rt.put(()),
+        middle_blocking: rt.put(()),
+        leaves: Vec::new(),
+        blocking_saw_cancel: saw,
+    };
+    for _ in 0..5 {
+        let (what, r) = rx.recv_timeout(PATIENCE).expect("the tree is built");
+        match what {
+            "middle_async" => tree.middle_async = r,
+            "middle_blocking" => tree.middle_blocking = r,
+            _ => tree.leaves.push(r),
+        }
+    }
+    tree
+}
+
+fn spin_until_cancelled(saw: &AtomicUsize) {
+    let me = taskref::current_task().unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !me.is_cancelled() {
+        assert!(std::time::Instant::now() < deadline, "never cancelled");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    saw.fetch_add(1, Ordering::SeqCst);
+}
+
+fn cancelled(r: &ObjectRef<()>) -> bool {
+    r.block_get_timeout(PATIENCE).unwrap_err().is_cancelled()
+}
+
+#[test]
+fn cancelling_the_root_cancels_the_whole_tree() {
+    let rt = rt();
+    let tree = tree(&rt);
+    assert!(tree.root.cancel());
+    assert!(cancelled(&tree.root));
+    assert!(cancelled(&tree.middle_async));
+    assert!(cancelled(&tree.middle_blocking));
+    for leaf in &tree.leaves {
+        assert!(cancelled(leaf), "{:?}", leaf.task());
+    }
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while tree.blocking_saw_cancel.load(Ordering::SeqCst) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "blocking tasks saw is_cancelled"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn cancelling_the_middle_cancels_its_subtree_only() {
+    let rt = rt();
+    let tree = tree(&rt);
+    assert!(tree.middle_async.cancel());
+    assert!(cancelled(&tree.middle_async));
+    // Its two leaves are the first two sent.
+    let mine: Vec<_> = tree
+        .leaves
+        .iter()
+        .filter(|l| l.task().parent() == Some(tree.middle_async.id()))
+        .collect();
+    assert_eq!(mine.len(), 2);
+    for leaf in mine {
+        assert!(cancelled(leaf));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!tree.root.is_ready(), "the root runs on");
+    assert!(!tree.middle_blocking.is_ready(), "its sibling runs on");
+    tree.root.cancel();
+    assert!(cancelled(&tree.middle_blocking));
+}
+
+#[test]
+fn a_finished_child_keeps_its_value_and_non_recursive_cancel_spares_children() {
+    let rt = rt();
+    let inner = rt.clone();
+    let (tx, rx) = mpsc::channel();
+    let root = rt.spawn(async move {
+        let done = inner.spawn(async { 5 });
+        let _ = done.get().await;
+        let pending = inner.spawn(std::future::pending::<u8>());
+        tx.send((done, pending)).unwrap();
+        std::future::pending::<()>().await
+    });
+    let (done, pending) = rx.recv_timeout(PATIENCE).unwrap();
+    assert!(root.cancel_non_recursive());
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(!pending.is_ready(), "non-recursive: the child runs on");
+    rt.cancel(root.id()); // recursive, though the root is cancelled already
+    assert!(pending
+        .block_get_timeout(PATIENCE)
+        .unwrap_err()
+        .is_cancelled());
+    assert_eq!(
+        done.block_get().unwrap(),
+        5,
+        "a finished child keeps its value"
+    );
+}
+
+#[test]
+fn a_cancelled_blocking_task_gives_birth_to_cancelled_children() {
+    let rt = rt();
+    let inner = rt.clone();
+    let (tx, rx) = mpsc::channel();
+    // A blocking parent that goes on after its cancel and submits a child.
+    let checked = rt.spawn_blocking(move || {
+        let me = taskref::current_task().unwrap();
+        while !me.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        tx.send(inner.spawn(async { 1 })).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    checked.cancel();
+    let child = rx.recv_timeout(PATIENCE).unwrap();
+    assert!(child
+        .block_get_timeout(PATIENCE)
+        .unwrap_err()
+        .is_cancelled());
+}
+
+#[test]
+fn cancel_racing_completion_has_exactly_one_outcome() {
+    let rt = rt();
+    for round in 0..2_000u32 {
+        let inner = rt.clone();
+        let r = rt.spawn(async move {
+            let child = inner.spawn(async move { round });
+            child.await.unwrap()
+        });
+        let canceller = {
+            let r = r.clone();
+            std::thread::spawn(move || r.cancel())
+        };
+        let outcome = r.block_get_timeout(PATIENCE);
+        let did_cancel = canceller.join().unwrap();
+        match outcome {
+            Ok(value) => {
+                assert_eq!(value, round);
+                assert!(
+                    !did_cancel,
+                    "round {round}: a value and a successful cancel"
+                );
+            }
+            Err(err) => {
+                assert!(err.is_cancelled(), "round {round}: {err}");
+                assert!(did_cancel, "round {round}: cancelled without a cancel");
+            }
+        }
+    }
+}
+
+#[test]
+fn cancelling_a_task_that_submitted_ten_thousand_children_cancels_them_all() {
+    let rt = rt();
+    let inner = rt.clone();
+    let (tx, rx) = mpsc::channel();
+    let submitted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&submitted);
+    let root = rt.spawn(async move {
+        let children: Vec<_> = (0..10_000)
+            .map(|_| inner.spawn(std::future::pending::<()>()))
+            .collect();
+        tx.send(children).unwrap();
+        flag.store(true, Ordering::SeqCst);
+        std::future::pending::<()>().await
+    });
+    let children = rx.recv_timeout(PATIENCE).unwrap();
+    assert!(submitted.load(Ordering::SeqCst));
+    let started = std::time::Instant::now();
+    assert!(root.cancel());
+    for child in &children {
+        assert!(child
+            .block_get_timeout(PATIENCE)
+            .unwrap_err()
+            .is_cancelled());
+    }
+    assert!(started.elapsed() < PATIENCE);
+}
