@@ -272,3 +272,37 @@ fn cancelling_a_task_that_submitted_ten_thousand_children_cancels_them_all() {
     }
     assert!(started.elapsed() < PATIENCE);
 }
+
+#[test]
+fn the_timeline_records_parents_and_the_chrome_trace_draws_the_tree() {
+    let rt = Runtime::builder()
+        .worker_threads(2)
+        .timeline(true)
+        .build()
+        .unwrap();
+    let inner = rt.clone();
+    let parent = rt.spawn(async move { inner.spawn(async { 1 }).await.unwrap() });
+    assert_eq!(parent.block_get().unwrap(), 1);
+    let timeline = rt.timeline();
+    let child = timeline
+        .tasks()
+        .iter()
+        .find(|t| t.task.parent() == Some(parent.id()))
+        .expect("the child is on the timeline with its parent");
+    let trace: serde_json::Value = serde_json::from_str(&timeline.chrome_trace()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let flow = |ph: &str| {
+        events
+            .iter()
+            .any(|e| e["ph"] == ph && e["id"].as_u64() == Some(child.task.id().as_u64()))
+    };
+    assert!(flow("s") && flow("f"), "a parent -> child arrow");
+    let child_event = events
+        .iter()
+        .find(|e| e["ph"] == "X" && e["args"]["id"].as_u64() == Some(child.task.id().as_u64()))
+        .unwrap();
+    assert_eq!(
+        child_event["args"]["parent"].as_u64(),
+        Some(parent.id().as_u64())
+    );
+}

@@ -325,7 +325,9 @@ impl Timeline {
     }
 
     /// The Chrome trace event JSON of this timeline: one complete (`"X"`) event
-    /// per task on the thread it ran on, and one per wait on a "caller" row.
+    /// per task on the thread it ran on, one per wait on a "caller" row, and a
+    /// flow arrow from each parent task (at the child's submission) to its
+    /// child (at its start): the task tree.
     pub fn chrome_trace(&self) -> String {
         let micros = |d: Duration| d.as_secs_f64() * 1e6;
         let mut events = Vec::with_capacity(self.tasks.len() + self.waits.len() + 1);
@@ -349,7 +351,27 @@ impl Timeline {
                     "submitted_us": micros(record.submitted),
                     "outcome": format!("{:?}", record.outcome),
                     "actor": record.task.actor(),
+                    "parent": record.task.parent().map(ObjectId::as_u64),
                 },
+            }));
+        }
+        let by_id: std::collections::HashMap<ObjectId, &TaskRecord> =
+            self.tasks.iter().map(|r| (r.task.id(), r)).collect();
+        for child in &self.tasks {
+            let Some(parent) = child.task.parent().and_then(|id| by_id.get(&id)) else {
+                continue;
+            };
+            let Some(started) = child.started else {
+                continue; // it never ran: no arrow to draw
+            };
+            let flow = child.task.id().as_u64();
+            events.push(json!({
+                "name": "submitted", "cat": "task tree", "ph": "s", "id": flow, "pid": 1,
+                "tid": parent.worker.map_or(0, |w| w + 1), "ts": micros(child.submitted),
+            }));
+            events.push(json!({
+                "name": "submitted", "cat": "task tree", "ph": "f", "bp": "e", "id": flow,
+                "pid": 1, "tid": child.worker.map_or(0, |w| w + 1), "ts": micros(started),
             }));
         }
         for wait in &self.waits {
