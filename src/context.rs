@@ -188,6 +188,23 @@ impl RuntimeContext {
         self.store.cancel_descendants(id)
     }
 
+    /// The deadline of `deadline_of` passed while task `id` ran under it:
+    /// every unfinished task below `id` fails with `TaskTimedOut`.
+    pub(crate) fn time_out_descendants(
+        &self,
+        id: ObjectId,
+        timeout: Duration,
+        deadline_of: ObjectId,
+    ) {
+        self.store
+            .fail_descendants(id, &|task| Error::TaskTimedOut {
+                task,
+                timeout,
+                attempts: 1,
+                deadline_of,
+            });
+    }
+
     /// Whether the runtime was shut down: submissions fail at once.
     pub(crate) fn is_closed(&self) -> bool {
         self.store.is_closed()

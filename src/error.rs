@@ -7,7 +7,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::identity::TaskInfo;
+use crate::identity::{ObjectId, TaskInfo};
 
 /// A `Result` whose error is [`taskref::Error`](Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -60,17 +60,22 @@ pub enum Error {
         attempts: u32,
     },
     /// An attempt ran longer than the task's [`timeout`](crate::RemoteFn::timeout)
-    /// (on its last attempt, if it had retries). Unlike [`Error::GetTimeout`],
-    /// the task was stopped: an async task was dropped, a blocking task's result
-    /// is discarded.
+    /// (on its last attempt, if it had retries), or past the deadline of a
+    /// task above it in the task tree (a timeout bounds the task's subtree).
+    /// Unlike [`Error::GetTimeout`], the task was stopped: an async task was
+    /// dropped, a blocking task's result is discarded.
     #[non_exhaustive]
     TaskTimedOut {
         /// The task that timed out.
         task: TaskInfo,
-        /// The per-attempt limit.
+        /// The limit it ran out of: its own timeout, or what was left of its
+        /// ancestor's when it was submitted.
         timeout: Duration,
         /// How many attempts ran.
         attempts: u32,
+        /// Whose deadline it was: this task's own, or the ancestor whose
+        /// timeout bounds it.
+        deadline_of: ObjectId,
     },
     /// An argument of the task was a ref whose task failed, so this task never ran.
     #[non_exhaustive]
@@ -413,8 +418,17 @@ impl fmt::Display for Error {
                 task,
                 timeout,
                 attempts,
+                deadline_of,
             } => {
-                write!(f, "{task} timed out after {timeout:?} and was stopped")?;
+                if *deadline_of == task.id() {
+                    write!(f, "{task} timed out after {timeout:?} and was stopped")?;
+                } else {
+                    write!(
+                        f,
+                        "{task} was stopped at the deadline of task {deadline_of}, \
+                         which submitted it (or one of its ancestors did), {timeout:?} after it started"
+                    )?;
+                }
                 write_attempts(f, *attempts)
             }
             Error::DependencyFailed {

@@ -44,6 +44,9 @@ pub(crate) trait Registered: Send + Sync {
 
     /// Whether it ended by a cancel.
     fn was_cancelled(&self) -> bool;
+
+    /// `fail_with`, for an error built from more than the task.
+    fn fail_with_dyn(&self, make: &dyn Fn(TaskInfo) -> Error) -> bool;
 }
 
 const SHARDS: usize = 16;
@@ -145,6 +148,16 @@ impl Store {
     /// (it prunes finished entries when a shard fills up), so the unfinished
     /// children of a finished child are reached in the common case.
     pub(crate) fn cancel_descendants(&self, root: ObjectId) -> usize {
+        self.fail_descendants(root, &|task| Error::Cancelled { task })
+    }
+
+    /// Fails every unfinished task below `root` with `make`'s error (see
+    /// `cancel_descendants`).
+    pub(crate) fn fail_descendants(
+        &self,
+        root: ObjectId,
+        make: &dyn Fn(TaskInfo) -> Error,
+    ) -> usize {
         let mut children: std::collections::HashMap<ObjectId, Vec<Arc<dyn Registered>>> =
             std::collections::HashMap::new();
         for shard in self.shards.iter() {
@@ -160,7 +173,7 @@ impl Store {
         let mut below = vec![root];
         while let Some(parent) = below.pop() {
             for child in children.remove(&parent).unwrap_or_default() {
-                if child.fail_with(|task| Error::Cancelled { task }) {
+                if child.fail_with_dyn(make) {
                     cancelled += 1;
                 }
                 below.push(child.info().id());

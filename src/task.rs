@@ -120,12 +120,22 @@ impl<T: Send + 'static> Completer<T> {
         &self,
         abandoned: Option<Arc<std::sync::atomic::AtomicBool>>,
     ) -> current::Running {
+        self.running_until(abandoned, None)
+    }
+
+    /// `running`, for an attempt bounded by `deadline` (when, and whose).
+    pub(crate) fn running_until(
+        &self,
+        abandoned: Option<Arc<std::sync::atomic::AtomicBool>>,
+        deadline: Option<(std::time::Instant, crate::ObjectId)>,
+    ) -> current::Running {
         let slot: Arc<dyn Registered> = self.slot.clone();
         let runtime = Arc::as_ptr(self.context()) as usize;
         current::Running {
             slot,
             abandoned,
             runtime,
+            deadline,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The task tree: parents, and a cancel that reaches every task a task
 //! submitted, transitively (Ray's `ray.cancel(recursive=True)`).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -106,7 +106,10 @@ fn tree(rt: &Runtime) -> Tree {
     tree
 }
 
+/// Blocking tasks that started spinning (each adds 1000) and that saw their
+/// cancel (each adds 1): equal once every started one saw it.
 fn spin_until_cancelled(saw: &AtomicUsize) {
+    saw.fetch_add(1000, Ordering::SeqCst);
     let me = taskref::current_task().unwrap();
     let deadline = std::time::Instant::now() + PATIENCE;
     while !me.is_cancelled() {
@@ -131,11 +134,17 @@ fn cancelling_the_root_cancels_the_whole_tree() {
     for leaf in &tree.leaves {
         assert!(cancelled(leaf), "{:?}", leaf.task());
     }
+    // Each blocking task that started saw its cancel (one still queued at the
+    // cancel never runs at all).
     let deadline = std::time::Instant::now() + PATIENCE;
-    while tree.blocking_saw_cancel.load(Ordering::SeqCst) < 2 {
+    loop {
+        let n = tree.blocking_saw_cancel.load(Ordering::SeqCst);
+        if n / 1000 == n % 1000 && n > 0 {
+            break;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "blocking tasks saw is_cancelled"
+            "blocking tasks saw is_cancelled: {n}"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -250,18 +259,15 @@ fn cancelling_a_task_that_submitted_ten_thousand_children_cancels_them_all() {
     let rt = rt();
     let inner = rt.clone();
     let (tx, rx) = mpsc::channel();
-    let submitted = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&submitted);
     let root = rt.spawn(async move {
         let children: Vec<_> = (0..10_000)
             .map(|_| inner.spawn(std::future::pending::<()>()))
             .collect();
         tx.send(children).unwrap();
-        flag.store(true, Ordering::SeqCst);
         std::future::pending::<()>().await
     });
     let children = rx.recv_timeout(PATIENCE).unwrap();
-    assert!(submitted.load(Ordering::SeqCst));
+    assert_eq!(children.len(), 10_000);
     let started = std::time::Instant::now();
     assert!(root.cancel());
     for child in &children {
@@ -304,5 +310,85 @@ fn the_timeline_records_parents_and_the_chrome_trace_draws_the_tree() {
     assert_eq!(
         child_event["args"]["parent"].as_u64(),
         Some(parent.id().as_u64())
+    );
+}
+
+#[test]
+fn a_timeout_bounds_the_subtree_and_says_whose_deadline_it_was() {
+    let rt = rt();
+    let inner = rt.clone();
+    let (tx, rx) = mpsc::channel();
+    let saw = Arc::new(AtomicUsize::new(0));
+    let saw2 = Arc::clone(&saw);
+    let parent = rt
+        .remote(move |_: ()| {
+            let (inner, tx, saw) = (inner.clone(), tx.clone(), Arc::clone(&saw2));
+            async move {
+                let sleeper = inner.spawn(tokio::time::sleep(Duration::from_secs(30)));
+                let spinner = inner.spawn_blocking(move || spin_until_cancelled(&saw));
+                tx.send((sleeper, spinner)).unwrap();
+                std::future::pending::<()>().await
+            }
+        })
+        .timeout(Duration::from_millis(300))
+        .remote(());
+    let (sleeper, spinner) = rx.recv_timeout(PATIENCE).unwrap();
+    let started = std::time::Instant::now();
+    for r in [&parent, &sleeper, &spinner] {
+        match r.block_get_timeout(PATIENCE) {
+            Err(taskref::Error::TaskTimedOut { deadline_of, .. }) => {
+                assert_eq!(deadline_of, parent.id(), "{:?}", r.task())
+            }
+            other => panic!("expected TaskTimedOut for {:?}, got {other:?}", r.task()),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = sleeper.block_get().unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("deadline of task {}", parent.id())),
+        "{err}"
+    );
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let n = saw.load(Ordering::SeqCst);
+        if n / 1000 == n % 1000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the blocking child saw is_cancelled: {n}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_child_with_a_shorter_timeout_keeps_its_own() {
+    let rt = rt();
+    let inner = rt.clone();
+    let parent = rt
+        .remote(move |_: ()| {
+            let inner = inner.clone();
+            async move {
+                let quick = inner
+                    .remote(|_: ()| tokio::time::sleep(Duration::from_secs(30)))
+                    .timeout(Duration::from_millis(50))
+                    .remote(());
+                let err = quick.get().await.unwrap_err();
+                match err {
+                    taskref::Error::TaskTimedOut { deadline_of, .. } => deadline_of == quick.id(),
+                    _ => false,
+                }
+            }
+        })
+        .timeout(Duration::from_secs(20))
+        .remote(());
+    assert!(
+        parent.block_get_timeout(PATIENCE).unwrap(),
+        "the child's own deadline"
     );
 }

@@ -321,7 +321,7 @@ impl<T> Slot<T> {
     /// Fails a pending slot with the error `make` builds from the task's
     /// identity, and aborts its task. Returns `false` if the slot was already
     /// complete.
-    pub(crate) fn fail(&self, make: fn(TaskInfo) -> Error) -> bool {
+    pub(crate) fn fail(&self, make: impl FnOnce(TaskInfo) -> Error) -> bool {
         if self.is_done() {
             return false;
         }
@@ -507,6 +507,10 @@ pub(crate) fn drop_quietly<V>(value: V) {
 
 impl<T: Send> Registered for Slot<T> {
     fn fail_with(&self, make: fn(TaskInfo) -> Error) -> bool {
+        self.fail(make)
+    }
+
+    fn fail_with_dyn(&self, make: &dyn Fn(TaskInfo) -> Error) -> bool {
         self.fail(make)
     }
 

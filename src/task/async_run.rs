@@ -5,6 +5,7 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Instant;
 
 use super::attempt::{self, Attempt, Attempts, Policy, Retry};
 use super::finish::Finish;
@@ -45,7 +46,11 @@ pub(crate) async fn run_async<C, L, Fut, K>(
         completer.start();
         let span = completer.span();
         let mut attempt = pin!(Attempt::new(call, args, span));
-        let running = || completer.running(None);
+        let own = completer.info().id();
+        let deadline = policy
+            .timeout
+            .map(|limit| (Instant::now() + limit, policy.deadline_of.unwrap_or(own)));
+        let running = || completer.running_until(None, deadline);
         let result = match policy.timeout {
             None => Some(poll_fn(|cx| attempt.as_mut().poll_as(cx, running())).await),
             Some(timeout) => {
@@ -68,11 +73,19 @@ pub(crate) async fn run_async<C, L, Fut, K>(
                 Ok(value) => return completer.complete(Ok(value)),
                 Err(err) => err,
             },
-            None => Error::TaskTimedOut {
-                task: completer.info().clone(),
-                timeout: policy.timeout.unwrap_or_default(),
-                attempts: number,
-            },
+            None => {
+                let timeout = policy.timeout.unwrap_or_default();
+                let deadline_of = policy.deadline_of.unwrap_or(own);
+                // The deadline bounds the subtree: what this attempt started
+                // stops with it.
+                context.time_out_descendants(own, timeout, deadline_of);
+                Error::TaskTimedOut {
+                    task: completer.info().clone(),
+                    timeout,
+                    attempts: number,
+                    deadline_of,
+                }
+            }
         };
         if !(policy.retries(&err) && attempts.has_next()) {
             return completer.complete(Err(err));

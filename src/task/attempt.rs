@@ -12,6 +12,7 @@ use pin_project_lite::pin_project;
 use super::current::{self, Running};
 use super::finish::Finish;
 use crate::error::Error;
+use crate::identity::ObjectId;
 use crate::identity::TaskInfo;
 
 /// A panic's payload.
@@ -23,6 +24,9 @@ pub(crate) struct Policy {
     pub(crate) max_retries: u32,
     pub(crate) retry_on_error: bool,
     pub(crate) timeout: Option<Duration>,
+    /// Set when `timeout` is what was left of an ancestor's deadline at
+    /// submission: that ancestor (see `submit::inherit_deadline`).
+    pub(crate) deadline_of: Option<ObjectId>,
 }
 
 impl Policy {
@@ -30,7 +34,11 @@ impl Policy {
     /// timeouts always, `Err`s when asked for.
     pub(crate) fn retries(&self, err: &Error) -> bool {
         match err {
-            Error::TaskPanicked { .. } | Error::TaskTimedOut { .. } => true,
+            Error::TaskPanicked { .. } => true,
+            // Not past an ancestor's deadline: a retry would be past it too.
+            Error::TaskTimedOut {
+                task, deadline_of, ..
+            } => *deadline_of == task.id(),
             Error::TaskFailed { .. } => self.retry_on_error,
             _ => false,
         }

@@ -11,6 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use super::attempt::{self, Attempts, Policy, Retry};
 use super::current;
@@ -132,7 +133,14 @@ where
             let number = state.number;
             let completer = state.completer.as_mut().expect("checked above");
             completer.start();
-            let running = completer.running(Some(Arc::clone(&settled)));
+            let own = completer.info().id();
+            let deadline = self.policy.timeout.map(|limit| {
+                (
+                    Instant::now() + limit,
+                    self.policy.deadline_of.unwrap_or(own),
+                )
+            });
+            let running = completer.running_until(Some(Arc::clone(&settled)), deadline);
             (call, args, number, running, completer.span())
         };
         let watcher = self.policy.timeout.map(|timeout| {
@@ -174,10 +182,15 @@ where
         if settled.swap(true, Ordering::AcqRel) {
             return; // it finished in time
         }
+        let timeout = self.policy.timeout.unwrap_or_default();
+        let deadline_of = self.policy.deadline_of.unwrap_or(self.info.id());
+        self.context
+            .time_out_descendants(self.info.id(), timeout, deadline_of);
         let err = Error::TaskTimedOut {
             task: self.info.clone(),
-            timeout: self.policy.timeout.unwrap_or_default(),
+            timeout,
             attempts: number,
+            deadline_of,
         };
         self.retry_or_fail(err);
     }

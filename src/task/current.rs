@@ -4,6 +4,9 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
+
+use crate::ObjectId;
 
 use crate::identity::TaskInfo;
 use crate::store::Registered;
@@ -17,6 +20,20 @@ pub(crate) struct Running {
     /// The task's runtime (its context's address): only a task of the same
     /// runtime is a parent.
     pub(crate) runtime: usize,
+    /// When this attempt must end, and whose deadline that is (its own
+    /// timeout's, or an ancestor's it inherited).
+    pub(crate) deadline: Option<(Instant, ObjectId)>,
+}
+
+/// The deadline (and whose) of the task running on this thread, if it
+/// belongs to the runtime at `runtime`: what a task submitted now inherits.
+pub(crate) fn deadline_in(runtime: usize) -> Option<(Instant, ObjectId)> {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|running| running.runtime == runtime)
+            .and_then(|running| running.deadline)
+    })
 }
 
 /// The task running on this thread, if it belongs to the runtime whose
@@ -98,6 +115,32 @@ impl CurrentTask {
     /// Who the task is.
     pub fn task(&self) -> &TaskInfo {
         self.running.slot.info()
+    }
+
+    /// When this task (this attempt) must end, if it has a deadline: its own
+    /// [`timeout`](crate::RemoteFn::timeout), or what it inherited from the
+    /// task that submitted it (a timeout bounds the task's whole subtree).
+    /// Long blocking code can check it, or size its work to it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = taskref::Runtime::new()?;
+    /// let inner = rt.clone();
+    /// let outer = rt.remote(move |_: ()| {
+    ///     let inner = inner.clone();
+    ///     async move {
+    ///         let mine = taskref::current_task().unwrap().deadline().unwrap();
+    ///         let child = inner.spawn(async { taskref::current_task().unwrap().deadline() });
+    ///         let theirs = child.await.unwrap().unwrap();
+    ///         theirs <= mine + Duration::from_millis(50)
+    ///     }
+    /// })
+    /// .timeout(Duration::from_secs(5));
+    /// assert!(outer.remote(()).block_get()?, "the child inherits the deadline");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn deadline(&self) -> Option<Instant> {
+        self.running.deadline.map(|(at, _)| at)
     }
 
     /// The task that submitted this one, if any (see [`TaskInfo::parent`]).

@@ -195,7 +195,7 @@ where
             WireArg::Local(later) => waiting.push((index, later)),
         }
     }
-    let policy = options.policy;
+    let policy = super::submit::inherit_deadline(context, options.policy);
     let proxy = if waiting.is_empty() {
         if let Err(err) = call.check_size(completer.info()) {
             completer.complete(Err(err));
@@ -624,6 +624,7 @@ async fn run<Raw, K>(
                 task: completer.info().clone(),
                 timeout,
                 attempts,
+                deadline_of: policy.deadline_of.unwrap_or(completer.info().id()),
             },
         };
         if attempts > policy.max_retries || !policy.retries(&err) {

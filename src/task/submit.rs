@@ -381,7 +381,7 @@ where
     let Some(admitted) = admitted else {
         return object;
     };
-    let policy = options.policy;
+    let policy = inherit_deadline(context, options.policy);
     let join = if args.is_ready() {
         match args.resolve().now_or_never() {
             Some(Ok(args)) => E::run_now::<L, C, K>(admitted, call, args, retry, policy),
@@ -406,6 +406,21 @@ where
     object
 }
 
+/// A task submitted under a deadline (from inside a task that has one) runs
+/// at most until then: its timeout becomes what is left, unless its own is
+/// shorter, and a timeout then says whose deadline it was.
+pub(crate) fn inherit_deadline(context: &Arc<RuntimeContext>, mut policy: Policy) -> Policy {
+    let runtime = Arc::as_ptr(context) as usize;
+    if let Some((deadline, owner)) = super::current::deadline_in(runtime) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if policy.timeout.map_or(true, |own| left < own) {
+            policy.timeout = Some(left);
+            policy.deadline_of = Some(owner);
+        }
+    }
+    policy
+}
+
 /// Creates the slot of a new task, or a failed one if its resource request is
 /// invalid or can never be met, or the runtime is shut down.
 pub(crate) fn new_task<T: Send + 'static>(
@@ -416,7 +431,10 @@ pub(crate) fn new_task<T: Send + 'static>(
 ) -> (ObjectRef<T>, Option<Admitted<T>>) {
     let parent = super::current::parent_in(Arc::as_ptr(context) as usize);
     let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location)
-        .with_parent(parent.map(|p| p.info().id()));
+        .with_parent(parent.as_ref().map(|p| p.info().id()));
+    // Submitted by a task cancelled meanwhile (a blocking task runs on after
+    // its cancel): born cancelled, never run.
+    let parent_cancelled = parent.is_some_and(|p| p.was_cancelled());
     if options.actor_call {
         info = info.into_actor_call();
     }
@@ -429,6 +447,10 @@ pub(crate) fn new_task<T: Send + 'static>(
         .and_then(|request| match context.is_closed() {
             true => Err(Error::Shutdown { task: info.clone() }),
             false => Ok(request),
+        })
+        .and_then(|request| match parent_cancelled {
+            true => Err(Error::Cancelled { task: info.clone() }),
+            false => Ok(request),
         });
     let slot = Arc::new(Slot::pending(info, Some(Arc::clone(context))));
     let object = ObjectRef::from_slot(Arc::clone(&slot));
@@ -438,9 +460,10 @@ pub(crate) fn new_task<T: Send + 'static>(
             (object, Some(Admitted { completer, request }))
         }
         Err(err) => {
-            let outcome = match err.is_shutdown() {
-                true => Outcome::Shutdown,
-                false => Outcome::Failed,
+            let outcome = match (err.is_shutdown(), err.is_cancelled()) {
+                (true, _) => Outcome::Shutdown,
+                (_, true) => Outcome::Cancelled,
+                _ => Outcome::Failed,
             };
             context
                 .observer()
