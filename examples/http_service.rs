@@ -3,9 +3,18 @@
 //! gathers them, and answers JSON. taskref is attached to the service's own
 //! tokio runtime with `Runtime::from_handle`.
 //!
+//! Each request's work is one task tree: a root task submits the lookups and
+//! scores, so
+//! - `?deadline_ms=N` gives the root a timeout, which bounds the whole tree:
+//!   at the deadline every lookup and score not done yet is stopped, and the
+//!   answer says so;
+//! - a client that disconnects mid-request drops the handler, whose guard
+//!   cancels the root, and with it (recursively) every task of the request.
+//!
 //! ```sh
 //! cargo run --release --example http_service
 //! curl 'http://127.0.0.1:3000/analyze?items=8'
+//! curl 'http://127.0.0.1:3000/analyze?items=200&work=50000000&deadline_ms=300'
 //! ```
 
 use std::time::{Duration, Instant};
@@ -22,11 +31,25 @@ pub struct Service {
     rt: Runtime,
 }
 
-/// `?items=N&work=M`: N items, each scored with M rounds of CPU work.
+/// `?items=N&work=M&deadline_ms=D`: N items, each scored with M rounds of
+/// CPU work, all of it within D ms (no deadline if absent).
 #[derive(Debug, serde::Deserialize)]
 pub struct Params {
     items: Option<u64>,
     work: Option<u64>,
+    deadline_ms: Option<u64>,
+}
+
+/// Cancels a request's task tree if the handler is dropped before it
+/// answered: the client went away, nobody will read the result.
+struct CancelOnDrop(Option<taskref::ObjectRef<Result<Vec<u64>, taskref::Error>>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(root) = self.0.take() {
+            root.cancel(); // recursive: every lookup and score of the request
+        }
+    }
 }
 
 /// A latency-bound lookup (think: a database or another service).
@@ -48,28 +71,58 @@ async fn analyze(State(service): State<Service>, Query(params): Query<Params>) -
     let started = Instant::now();
     let items = params.items.unwrap_or(8).min(1_000);
     let work = params.work.unwrap_or(100_000).min(100_000_000);
-    let rt = &service.rt;
-    let lookup = rt.remote(lookup).name("lookup");
-    let score = rt.remote_blocking(score).name("score");
-    // Fan out: every lookup at once, and each score takes its lookup's ref,
-    // so scoring starts as soon as that lookup is done (no get in between).
-    let scores: Vec<_> = (0..items)
-        .map(|item| score.remote((lookup.remote(item), work)))
-        .collect();
-    match taskref::get_all(scores).await {
-        Ok(scores) => Json(json!({
+    let rt = service.rt.clone();
+    // The request's root task: the lookups and scores it submits are its
+    // children, so its deadline and its cancel reach all of them.
+    let mut request = service
+        .rt
+        .remote(move |items: u64| {
+            let rt = rt.clone();
+            async move {
+                let lookup = rt.remote(lookup).name("lookup");
+                let score = rt.remote_blocking(score).name("score");
+                // Fan out: every lookup at once, and each score takes its
+                // lookup's ref, so scoring starts as soon as that lookup is
+                // done (no get in between).
+                let scores: Vec<_> = (0..items)
+                    .map(|item| score.remote((lookup.remote(item), work)))
+                    .collect();
+                taskref::get_all(scores).await
+            }
+        })
+        .name("request");
+    if let Some(ms) = params.deadline_ms {
+        request = request.timeout(Duration::from_millis(ms));
+    }
+    let root = request.remote(items);
+    let mut guard = CancelOnDrop(Some(root.clone()));
+    let outcome = root.await;
+    guard.0 = None; // answered: nothing to cancel
+    match outcome {
+        Ok(Ok(scores)) => Json(json!({
             "items": items,
             "scores": scores,
             "total": scores.iter().sum::<u64>(),
             "elapsed_ms": started.elapsed().as_secs_f64() * 1e3,
         })),
-        Err(err) => Json(json!({ "error": err.to_string() })),
+        Ok(Err(err)) | Err(err) => Json(json!({
+            "error": err.to_string(),
+            "timed_out": err.is_task_timeout() || err.root_cause().is_task_timeout(),
+            "elapsed_ms": started.elapsed().as_secs_f64() * 1e3,
+        })),
     }
 }
 
 async fn health(State(service): State<Service>) -> Json<Value> {
     let stats = service.rt.stats();
-    Json(json!({ "ok": true, "running": stats.running, "finished": stats.finished }))
+    Json(json!({
+        "ok": true,
+        "submitted": stats.submitted,
+        "running": stats.running,
+        "finished": stats.finished,
+        "failed": stats.failed,
+        "cancelled": stats.cancelled,
+    }))
 }
 
 /// The service's routes, on a taskref runtime attached to the current tokio runtime.

@@ -106,3 +106,76 @@ fn the_handler_stays_responsive_while_cpu_bound_tasks_run() {
         );
     });
 }
+
+/// Whether every task the service submitted has ended.
+fn all_ended(health: &Value) -> bool {
+    let n = |k: &str| health[k].as_u64().unwrap_or(0);
+    n("finished") + n("failed") + n("cancelled") == n("submitted")
+}
+
+/// A GET over a plain socket, which the caller can drop mid-request.
+fn open_request(addr: SocketAddr, path: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream
+}
+
+#[test]
+fn a_request_past_its_deadline_stops_its_fan_out_and_says_so() {
+    within_deadline(|| {
+        let addr = start();
+        let started = Instant::now();
+        // 200 scores of ~50 ms each on 2 CPUs would take seconds; the
+        // deadline is 300 ms.
+        let answer = get_json(&format!(
+            "http://{addr}/analyze?items=200&work=50000000&deadline_ms=300"
+        ));
+        let took = started.elapsed();
+        assert_eq!(answer["timed_out"], true, "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("timed out"),
+            "{answer}"
+        );
+        assert!(took < Duration::from_secs(3), "answered after {took:?}");
+        // The tasks of the request stop: every one ends soon (a score
+        // already running finishes its ~50 ms and is discarded), most of them
+        // failed by the deadline without running.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let health = get_json(&format!("http://{addr}/health"));
+            if all_ended(&health) {
+                assert!(health["failed"].as_u64().unwrap() >= 100, "{health}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "tasks still running: {health}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+}
+
+#[test]
+fn a_client_that_disconnects_cancels_its_requests_tasks() {
+    within_deadline(|| {
+        let addr = start();
+        let stream = open_request(addr, "/analyze?items=200&work=50000000");
+        std::thread::sleep(Duration::from_millis(300));
+        let busy = get_json(&format!("http://{addr}/health"));
+        assert!(busy["running"].as_u64().unwrap() > 0, "{busy}");
+        drop(stream); // the client goes away mid-request
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let health = get_json(&format!("http://{addr}/health"));
+            if all_ended(&health) {
+                assert!(health["cancelled"].as_u64().unwrap() >= 100, "{health}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "tasks still running: {health}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+}
