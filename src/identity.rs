@@ -68,10 +68,19 @@ pub struct TaskInfo {
     location: &'static Location<'static>,
     /// A method call of the actor called `name`, not a task.
     actor_call: bool,
-    /// The id of the task that submitted this one (0: none). A plain `u64`
-    /// rather than `Option<ObjectId>`: ids start at 1, and every pending
-    /// task carries a `TaskInfo`, so it costs 8 bytes, not 16.
-    parent: u64,
+    /// The tasks above this one in the task tree, nearest first (`None`
+    /// for a task submitted from no task): 8 bytes, and one allocation per
+    /// parent (and poll), shared by all the children it submits then. The
+    /// whole chain rather than the parent's id, so that a cancel finds a
+    /// task's descendants even when a task between them finished and is gone.
+    lineage: Option<Arc<Lineage>>,
+}
+
+/// A task's ancestors: its parent, and the parent's.
+#[derive(Debug)]
+pub(crate) struct Lineage {
+    parent: ObjectId,
+    above: Option<Arc<Lineage>>,
 }
 
 impl TaskInfo {
@@ -85,15 +94,34 @@ impl TaskInfo {
             name,
             location,
             actor_call: false,
-            parent: 0,
+            lineage: None,
         }
     }
 
-    /// Marks this as a method call of the actor called `name`.
-    /// The same task, submitted by `parent`.
-    pub(crate) fn with_parent(mut self, parent: Option<ObjectId>) -> Self {
-        self.parent = parent.map_or(0, ObjectId::as_u64);
+    /// The same task, submitted by the task whose children's lineage this is.
+    pub(crate) fn with_lineage(mut self, lineage: Option<Arc<Lineage>>) -> Self {
+        self.lineage = lineage;
         self
+    }
+
+    /// The lineage of the tasks this one submits.
+    pub(crate) fn lineage_for_children(&self) -> Arc<Lineage> {
+        Arc::new(Lineage {
+            parent: self.id,
+            above: self.lineage.clone(),
+        })
+    }
+
+    /// Whether `ancestor` is above this task in the task tree.
+    pub(crate) fn descends_from(&self, ancestor: ObjectId) -> bool {
+        let mut next = self.lineage.as_deref();
+        while let Some(link) = next {
+            if link.parent == ancestor {
+                return true;
+            }
+            next = link.above.as_deref();
+        }
+        false
     }
 
     /// The task that submitted this one, if it was submitted from inside a
@@ -108,9 +136,10 @@ impl TaskInfo {
     /// assert_eq!(rt.spawn(async {}).task().parent(), None, "submitted from no task");
     /// ```
     pub fn parent(&self) -> Option<ObjectId> {
-        (self.parent != 0).then_some(ObjectId(self.parent))
+        self.lineage.as_ref().map(|link| link.parent)
     }
 
+    /// Marks this as a method call of the actor called `name`.
     pub(crate) fn into_actor_call(mut self) -> Self {
         self.actor_call = true;
         self

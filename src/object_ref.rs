@@ -160,8 +160,12 @@ impl<T> ObjectRef<T> {
     /// ```
     pub fn cancel(&self) -> bool {
         let cancelled = self.slot.cancel();
-        if let Some(context) = self.slot.context() {
-            context.cancel_descendants(self.id());
+        // Read after the cancel: a child submitted before it marked the
+        // parent, and one submitted after sees its parent cancelled.
+        if self.slot.has_children() {
+            if let Some(context) = self.slot.context() {
+                context.cancel_descendants(self.id());
+            }
         }
         cancelled
     }

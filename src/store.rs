@@ -47,6 +47,10 @@ pub(crate) trait Registered: Send + Sync {
 
     /// `fail_with`, for an error built from more than the task.
     fn fail_with_dyn(&self, make: &dyn Fn(TaskInfo) -> Error) -> bool;
+
+    /// A task was submitted from inside this one: only then can a cancel or
+    /// a deadline have descendants to reach.
+    fn note_child(&self);
 }
 
 const SHARDS: usize = 16;
@@ -139,7 +143,6 @@ impl Store {
         false
     }
 
-    /// Closes the store and fails every pending task with `Shutdown`.
     /// Cancels every unfinished task below `root` in the task tree (its
     /// children, theirs, ...): one pass over the registry to index tasks by
     /// parent, then a walk down from `root`. Returns how many it cancelled.
@@ -151,37 +154,38 @@ impl Store {
         self.fail_descendants(root, &|task| Error::Cancelled { task })
     }
 
-    /// Fails every unfinished task below `root` with `make`'s error (see
-    /// `cancel_descendants`).
+    /// Fails every unfinished task below `root` with `make`'s error: each
+    /// round finds, in one pass over the registry, the unfinished tasks whose
+    /// lineage holds `root` (so a task between them that finished and is
+    /// gone does not hide them), and fails them; rounds repeat until one
+    /// fails nothing, so a task submitted by a descendant during a round (its
+    /// parent not failed yet) is caught by the next. Returns how many failed.
     pub(crate) fn fail_descendants(
         &self,
         root: ObjectId,
         make: &dyn Fn(TaskInfo) -> Error,
     ) -> usize {
-        let mut children: std::collections::HashMap<ObjectId, Vec<Arc<dyn Registered>>> =
-            std::collections::HashMap::new();
-        for shard in self.shards.iter() {
-            for (_, slot) in lock(shard).entries.iter() {
-                if let Some(slot) = slot.upgrade() {
-                    if let Some(parent) = slot.info().parent() {
-                        children.entry(parent).or_default().push(slot);
+        let mut total = 0;
+        loop {
+            let mut found = Vec::new();
+            for shard in self.shards.iter() {
+                for (_, slot) in lock(shard).entries.iter() {
+                    if let Some(slot) = slot.upgrade() {
+                        if !slot.is_complete() && slot.info().descends_from(root) {
+                            found.push(slot);
+                        }
                     }
                 }
             }
-        }
-        let mut cancelled = 0;
-        let mut below = vec![root];
-        while let Some(parent) = below.pop() {
-            for child in children.remove(&parent).unwrap_or_default() {
-                if child.fail_with_dyn(make) {
-                    cancelled += 1;
-                }
-                below.push(child.info().id());
+            let failed = found.iter().filter(|slot| slot.fail_with_dyn(make)).count();
+            if failed == 0 {
+                return total;
             }
+            total += failed;
         }
-        cancelled
     }
 
+    /// Closes the store and fails every pending task with `Shutdown`.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         for shard in self.shards.iter() {

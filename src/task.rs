@@ -85,6 +85,11 @@ impl<T: Send + 'static> Completer<T> {
         self.slot.context().expect("a task's slot has a runtime")
     }
 
+    /// Whether the task submitted any task (it is a parent in the task tree).
+    pub(crate) fn has_children(&self) -> bool {
+        self.slot.has_children()
+    }
+
     /// Whether someone else (cancel, shutdown) already decided the outcome, in
     /// which case the task should not start.
     pub(crate) fn is_decided(&self) -> bool {
@@ -136,6 +141,7 @@ impl<T: Send + 'static> Completer<T> {
             abandoned,
             runtime,
             deadline,
+            children: Arc::default(),
         }
     }
 

@@ -392,3 +392,93 @@ fn a_child_with_a_shorter_timeout_keeps_its_own() {
         "the child's own deadline"
     );
 }
+
+#[test]
+fn a_cancel_reaches_below_a_finished_task_that_is_gone() {
+    let rt = rt();
+    let inner = rt.clone();
+    let saw = Arc::new(AtomicUsize::new(0));
+    let saw2 = Arc::clone(&saw);
+    let (tx, rx) = mpsc::channel();
+    // A submits B, which submits C and returns C's ref; B finishes and its
+    // last ref is consumed, so B is gone while C (A's grandchild) runs.
+    let a = rt.spawn(async move {
+        let rt = inner.clone();
+        let b = inner.spawn(async move {
+            let saw = Arc::clone(&saw2);
+            rt.spawn_blocking(move || spin_until_cancelled(&saw))
+        });
+        let c = b.await.unwrap();
+        tx.send(c.clone()).unwrap();
+        c.await
+    });
+    let c = rx.recv_timeout(PATIENCE).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(a.cancel());
+    assert!(
+        cancelled(&c),
+        "the grandchild below a finished child is cancelled"
+    );
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let n = saw.load(Ordering::SeqCst);
+        if n / 1000 == n % 1000 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{n}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn an_inherited_deadline_is_a_time_not_a_length() {
+    // One CPU, held for 600 ms: a child submitted under a 200 ms deadline
+    // waits for it, and must not get a fresh 200 ms once it starts.
+    let rt = Runtime::builder()
+        .num_cpus(1)
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let hog = rt.spawn_blocking(|| std::thread::sleep(Duration::from_millis(600)));
+    std::thread::sleep(Duration::from_millis(20));
+    let inner = rt.clone();
+    let started = std::time::Instant::now();
+    let parent = rt
+        .remote(move |_: ()| {
+            let inner = inner.clone();
+            async move {
+                // Returns the child's ref at once: the parent finishes in time.
+                inner.spawn_blocking(|| std::thread::sleep(Duration::from_millis(2_000)))
+            }
+        })
+        .timeout(Duration::from_millis(200))
+        .remote(());
+    let child = parent.block_get().unwrap();
+    match child.block_get_timeout(PATIENCE) {
+        Err(taskref::Error::TaskTimedOut { deadline_of, .. }) => {
+            assert_eq!(deadline_of, parent.id())
+        }
+        other => panic!("expected the parent's deadline, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "the child ran past the inherited deadline: {:?}",
+        started.elapsed()
+    );
+    hog.block_get().unwrap();
+}
+
+#[test]
+fn a_timeout_too_long_to_represent_is_no_deadline() {
+    let rt = rt();
+    let r = rt
+        .remote(|x: u8| async move { x })
+        .timeout(Duration::MAX)
+        .remote(3);
+    assert_eq!(r.block_get_timeout(PATIENCE).unwrap(), 3);
+    let b = rt
+        .remote_blocking(|x: u8| x)
+        .timeout(Duration::MAX)
+        .remote(4);
+    assert_eq!(b.block_get_timeout(PATIENCE).unwrap(), 4);
+}

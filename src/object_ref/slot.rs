@@ -186,6 +186,9 @@ pub(crate) struct Slot<T> {
     /// waits for it (the first waiter asks the runtime to fetch it), and the
     /// cluster may free it when this slot drops.
     remote: bool,
+    /// A task was submitted from inside this one (set once, never cleared):
+    /// a cancel or a deadline then looks for descendants.
+    has_children: AtomicBool,
 }
 
 impl<T> Slot<T> {
@@ -201,6 +204,7 @@ impl<T> Slot<T> {
             info,
             context,
             remote: false,
+            has_children: AtomicBool::new(false),
         }
     }
 
@@ -209,6 +213,11 @@ impl<T> Slot<T> {
         let mut slot = Slot::pending(info, Some(context));
         slot.remote = true;
         slot
+    }
+
+    /// Whether a task was submitted from inside this one.
+    pub(crate) fn has_children(&self) -> bool {
+        self.has_children.load(Ordering::Relaxed)
     }
 
     /// Whether the task runs on a Ray cluster.
@@ -237,6 +246,7 @@ impl<T> Slot<T> {
             info,
             context: None,
             remote: false,
+            has_children: AtomicBool::new(false),
         }
     }
 
@@ -512,6 +522,13 @@ impl<T: Send> Registered for Slot<T> {
 
     fn fail_with_dyn(&self, make: &dyn Fn(TaskInfo) -> Error) -> bool {
         self.fail(make)
+    }
+
+    fn note_child(&self) {
+        // A load first: a parent of many children writes its line once.
+        if !self.has_children.load(Ordering::Relaxed) {
+            self.has_children.store(true, Ordering::Relaxed);
+        }
     }
 
     fn is_complete(&self) -> bool {

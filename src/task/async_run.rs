@@ -5,7 +5,7 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::attempt::{self, Attempt, Attempts, Policy, Retry};
 use super::finish::Finish;
@@ -47,11 +47,12 @@ pub(crate) async fn run_async<C, L, Fut, K>(
         let span = completer.span();
         let mut attempt = pin!(Attempt::new(call, args, span));
         let own = completer.info().id();
-        let deadline = policy
-            .timeout
-            .map(|limit| (Instant::now() + limit, policy.deadline_of.unwrap_or(own)));
+        let deadline = policy.attempt_deadline(own);
+        let limit = deadline.map(|(at, _)| at.saturating_duration_since(Instant::now()));
         let running = || completer.running_until(None, deadline);
-        let result = match policy.timeout {
+        let result = match limit {
+            // Past its deadline before it started: it does not run at all.
+            Some(Duration::ZERO) => None,
             None => Some(poll_fn(|cx| attempt.as_mut().poll_as(cx, running())).await),
             Some(timeout) => {
                 let mut sleep = match context.sleep(timeout, completer.info().location()) {
@@ -74,11 +75,18 @@ pub(crate) async fn run_async<C, L, Fut, K>(
                 Err(err) => err,
             },
             None => {
-                let timeout = policy.timeout.unwrap_or_default();
-                let deadline_of = policy.deadline_of.unwrap_or(own);
+                let deadline_of = deadline.map_or(own, |(_, whose)| whose);
+                // Its own timeout as it was set; an ancestor's as what was
+                // left of it when this attempt started.
+                let timeout = match deadline_of == own {
+                    true => policy.timeout.unwrap_or_default(),
+                    false => limit.unwrap_or_default(),
+                };
                 // The deadline bounds the subtree: what this attempt started
                 // stops with it.
-                context.time_out_descendants(own, timeout, deadline_of);
+                if completer.has_children() {
+                    context.time_out_descendants(own, timeout, deadline_of);
+                }
                 Error::TaskTimedOut {
                     task: completer.info().clone(),
                     timeout,

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
@@ -24,9 +24,10 @@ pub(crate) struct Policy {
     pub(crate) max_retries: u32,
     pub(crate) retry_on_error: bool,
     pub(crate) timeout: Option<Duration>,
-    /// Set when `timeout` is what was left of an ancestor's deadline at
-    /// submission: that ancestor (see `submit::inherit_deadline`).
-    pub(crate) deadline_of: Option<ObjectId>,
+    /// The deadline of an ancestor the task was submitted under (when, and
+    /// whose): a time, not a length, so that waiting for a CPU or a retry
+    /// does not extend it (see `submit::inherit_deadline`).
+    pub(crate) inherited: Option<(Instant, ObjectId)>,
 }
 
 impl Policy {
@@ -46,7 +47,23 @@ impl Policy {
 
     /// Whether the task needs the attempt machinery at all.
     pub(crate) fn is_trivial(&self) -> bool {
-        self.max_retries == 0 && self.timeout.is_none()
+        self.max_retries == 0 && self.timeout.is_none() && self.inherited.is_none()
+    }
+
+    /// When an attempt of task `own` starting now must end, and whose
+    /// deadline that is: its own timeout from now, or the inherited
+    /// deadline, whichever comes first. A timeout too long to represent is
+    /// no deadline.
+    pub(crate) fn attempt_deadline(&self, own: ObjectId) -> Option<(Instant, ObjectId)> {
+        let mine = self
+            .timeout
+            .and_then(|limit| Instant::now().checked_add(limit))
+            .map(|at| (at, own));
+        match (mine, self.inherited) {
+            (Some(mine), Some(theirs)) if theirs.0 < mine.0 => Some(theirs),
+            (Some(mine), _) => Some(mine),
+            (None, theirs) => theirs,
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::attempt::{self, Attempts, Policy, Retry};
 use super::current;
@@ -19,6 +19,7 @@ use super::finish::Finish;
 use super::Completer;
 use crate::context::RuntimeContext;
 use crate::error::Error;
+use crate::identity::ObjectId;
 use crate::identity::TaskInfo;
 use crate::resources::{BlockingTaskScope, Job, Permit, Request};
 
@@ -120,7 +121,7 @@ where
 
     fn run_attempt(self: Arc<Self>, permit: Permit) -> Option<(Job, Permit)> {
         let settled = Arc::new(AtomicBool::new(false));
-        let (call, args, number, running, span) = {
+        let (call, args, number, running, span, deadline) = {
             let mut state = self.lock();
             let decided = !matches!(&state.completer, Some(c) if !c.is_decided());
             let next = if decided { None } else { state.attempts.next() };
@@ -133,17 +134,32 @@ where
             let number = state.number;
             let completer = state.completer.as_mut().expect("checked above");
             completer.start();
-            let own = completer.info().id();
-            let deadline = self.policy.timeout.map(|limit| {
-                (
-                    Instant::now() + limit,
-                    self.policy.deadline_of.unwrap_or(own),
-                )
-            });
+            let deadline = self.policy.attempt_deadline(completer.info().id());
             let running = completer.running_until(Some(Arc::clone(&settled)), deadline);
-            (call, args, number, running, completer.span())
+            (call, args, number, running, completer.span(), deadline)
         };
-        let watcher = self.policy.timeout.map(|timeout| {
+        let limit =
+            deadline.map(|(at, whose)| (at.saturating_duration_since(Instant::now()), whose));
+        if let Some((Duration::ZERO, whose)) = limit {
+            // Past its deadline before it started (it waited for a CPU or
+            // its arguments): it does not run at all.
+            settled.store(true, Ordering::Release);
+            let err = Error::TaskTimedOut {
+                task: self.info.clone(),
+                timeout: Duration::ZERO,
+                attempts: number,
+                deadline_of: whose,
+            };
+            self.retry_or_fail(err);
+            return permit.release_for_handoff();
+        }
+        let own = self.info.id();
+        let limit = limit.map(|(left, whose)| match whose == own {
+            // Its own timeout as it was set; an ancestor's as what was left.
+            true => (self.policy.timeout.unwrap_or(left), whose),
+            false => (left, whose),
+        });
+        let watcher = limit.map(|(timeout, whose)| {
             let location = running.slot.info().location();
             match self.context.sleep(timeout, location) {
                 Ok(sleep) => {
@@ -152,7 +168,7 @@ where
                     Ok(self.context.spawn(async move {
                         let mut sleep = sleep;
                         std::future::poll_fn(|cx| crate::timer::poll_sleep(&mut sleep, cx)).await;
-                        this.timed_out(number, &settled);
+                        this.timed_out(number, &settled, timeout, whose);
                     }))
                 }
                 Err(err) => Err(err),
@@ -178,14 +194,25 @@ where
     }
 
     /// The watcher's side: attempt `number` ran out of time.
-    fn timed_out(self: Arc<Self>, number: u32, settled: &AtomicBool) {
+    fn timed_out(
+        self: Arc<Self>,
+        number: u32,
+        settled: &AtomicBool,
+        timeout: Duration,
+        deadline_of: ObjectId,
+    ) {
         if settled.swap(true, Ordering::AcqRel) {
             return; // it finished in time
         }
-        let timeout = self.policy.timeout.unwrap_or_default();
-        let deadline_of = self.policy.deadline_of.unwrap_or(self.info.id());
-        self.context
-            .time_out_descendants(self.info.id(), timeout, deadline_of);
+        let parent = self
+            .lock()
+            .completer
+            .as_ref()
+            .is_some_and(|c| c.has_children());
+        if parent {
+            self.context
+                .time_out_descendants(self.info.id(), timeout, deadline_of);
+        }
         let err = Error::TaskTimedOut {
             task: self.info.clone(),
             timeout,

@@ -3,9 +3,10 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use crate::identity::Lineage;
 use crate::ObjectId;
 
 use crate::identity::TaskInfo;
@@ -23,6 +24,24 @@ pub(crate) struct Running {
     /// When this attempt must end, and whose deadline that is (its own
     /// timeout's, or an ancestor's it inherited).
     pub(crate) deadline: Option<(Instant, ObjectId)>,
+    /// The lineage of the tasks submitted during this poll, made by the
+    /// first of them and shared by the rest.
+    pub(crate) children: Arc<OnceLock<Arc<Lineage>>>,
+}
+
+/// The running task that a task submitted now (in the runtime at
+/// `runtime`) has as its parent, and the lineage it inherits.
+pub(crate) fn parent_in(runtime: usize) -> Option<(Arc<dyn Registered>, Arc<Lineage>)> {
+    CURRENT.with(|c| {
+        let current = c.borrow();
+        let running = current
+            .as_ref()
+            .filter(|running| running.runtime == runtime)?;
+        let lineage = running
+            .children
+            .get_or_init(|| running.slot.info().lineage_for_children());
+        Some((Arc::clone(&running.slot), Arc::clone(lineage)))
+    })
 }
 
 /// The deadline (and whose) of the task running on this thread, if it
@@ -33,17 +52,6 @@ pub(crate) fn deadline_in(runtime: usize) -> Option<(Instant, ObjectId)> {
             .as_ref()
             .filter(|running| running.runtime == runtime)
             .and_then(|running| running.deadline)
-    })
-}
-
-/// The task running on this thread, if it belongs to the runtime whose
-/// context is at `runtime`: the parent of a task submitted now.
-pub(crate) fn parent_in(runtime: usize) -> Option<Arc<dyn Registered>> {
-    CURRENT.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|running| running.runtime == runtime)
-            .map(|running| Arc::clone(&running.slot))
     })
 }
 

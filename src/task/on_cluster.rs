@@ -120,9 +120,16 @@ where
     Raw: Send + 'static,
     K: Finish<Raw>,
 {
-    let parent = super::current::parent_in(Arc::as_ptr(context) as usize);
-    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location)
-        .with_parent(parent.map(|p| p.info().id()));
+    let (parent, lineage) = match super::current::parent_in(Arc::as_ptr(context) as usize) {
+        Some((parent, lineage)) => (Some(parent), Some(lineage)),
+        None => (None, None),
+    };
+    if let Some(parent) = &parent {
+        parent.note_child();
+    }
+    let parent_cancelled = parent.is_some_and(|p| p.was_cancelled());
+    let mut info =
+        TaskInfo::new(ObjectId::next(), options.name.clone(), location).with_lineage(lineage);
     if options.actor_call {
         info = info.into_actor_call();
     }
@@ -132,6 +139,10 @@ where
     let object = ObjectRef::from_slot(Arc::clone(&slot));
     let completer = Completer::new(slot, submitted_at);
     let admitted = match &target.actor {
+        // Submitted by a task cancelled meanwhile: never sent to Ray.
+        _ if parent_cancelled => Err(Error::Cancelled {
+            task: completer.info().clone(),
+        }),
         None => admit(
             context,
             connection,
@@ -562,7 +573,9 @@ async fn run<Raw, K>(
             id: call.id,
             armed: true,
         };
-        let ended = match policy.timeout {
+        let deadline = policy.attempt_deadline(completer.info().id());
+        let limit = deadline.map(|(at, _)| at.saturating_duration_since(std::time::Instant::now()));
+        let ended = match limit {
             None => Ended::Finished(disconnected_if_dropped(done.await)),
             Some(limit) => match completer.context().sleep(limit, location) {
                 Ok(sleep) => {
@@ -620,12 +633,19 @@ async fn run<Raw, K>(
                 call.error(&connection, completer.info(), &failure, attempts)
             }
             // The guard's drop asks Ray to cancel the attempt.
-            Ended::TimedOut(timeout) => Error::TaskTimedOut {
-                task: completer.info().clone(),
-                timeout,
-                attempts,
-                deadline_of: policy.deadline_of.unwrap_or(completer.info().id()),
-            },
+            Ended::TimedOut(left) => {
+                let own = completer.info().id();
+                let deadline_of = deadline.map_or(own, |(_, whose)| whose);
+                Error::TaskTimedOut {
+                    task: completer.info().clone(),
+                    timeout: match deadline_of == own {
+                        true => policy.timeout.unwrap_or(left),
+                        false => left,
+                    },
+                    attempts,
+                    deadline_of,
+                }
+            }
         };
         if attempts > policy.max_retries || !policy.retries(&err) {
             completer.complete(Err(err));

@@ -407,16 +407,12 @@ where
 }
 
 /// A task submitted under a deadline (from inside a task that has one) runs
-/// at most until then: its timeout becomes what is left, unless its own is
-/// shorter, and a timeout then says whose deadline it was.
+/// at most until then, unless its own timeout ends its attempt sooner; a
+/// timeout then says whose deadline it was.
 pub(crate) fn inherit_deadline(context: &Arc<RuntimeContext>, mut policy: Policy) -> Policy {
     let runtime = Arc::as_ptr(context) as usize;
-    if let Some((deadline, owner)) = super::current::deadline_in(runtime) {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if policy.timeout.map_or(true, |own| left < own) {
-            policy.timeout = Some(left);
-            policy.deadline_of = Some(owner);
-        }
+    if let Some(inherited) = super::current::deadline_in(runtime) {
+        policy.inherited = Some(inherited);
     }
     policy
 }
@@ -429,9 +425,15 @@ pub(crate) fn new_task<T: Send + 'static>(
     location: &'static Location<'static>,
     default_cpus: f64,
 ) -> (ObjectRef<T>, Option<Admitted<T>>) {
-    let parent = super::current::parent_in(Arc::as_ptr(context) as usize);
-    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location)
-        .with_parent(parent.as_ref().map(|p| p.info().id()));
+    let (parent, lineage) = match super::current::parent_in(Arc::as_ptr(context) as usize) {
+        Some((parent, lineage)) => (Some(parent), Some(lineage)),
+        None => (None, None),
+    };
+    let mut info =
+        TaskInfo::new(ObjectId::next(), options.name.clone(), location).with_lineage(lineage);
+    if let Some(parent) = &parent {
+        parent.note_child();
+    }
     // Submitted by a task cancelled meanwhile (a blocking task runs on after
     // its cancel): born cancelled, never run.
     let parent_cancelled = parent.is_some_and(|p| p.was_cancelled());
@@ -492,8 +494,10 @@ pub(crate) fn register<T: Send + 'static>(
     // the two always sees the other.
     if object.task().parent().is_some() {
         let runtime = context as *const RuntimeContext as usize;
-        if super::current::parent_in(runtime).is_some_and(|parent| parent.was_cancelled()) {
+        if super::current::parent_in(runtime).is_some_and(|(parent, _)| parent.was_cancelled()) {
+            // It may have run already, and submitted children of its own.
             object.slot.cancel();
+            context.cancel_descendants(object.id());
         }
     }
 }
