@@ -68,12 +68,15 @@ pub struct TaskInfo {
     location: &'static Location<'static>,
     /// A method call of the actor called `name`, not a task.
     actor_call: bool,
-    /// The tasks above this one in the task tree, nearest first (`None`
-    /// for a task submitted from no task): 8 bytes, and one allocation per
-    /// parent (and poll), shared by all the children it submits then. The
-    /// whole chain rather than the parent's id, so that a cancel finds a
-    /// task's descendants even when a task between them finished and is gone.
-    lineage: Option<Arc<Lineage>>,
+    /// The id of the task that submitted this one (0: none; ids start at 1).
+    parent: u64,
+    /// The ancestors above the parent, nearest first: the whole chain, so
+    /// that a cancel finds a task's descendants even when a task between
+    /// them finished and is gone. `None` for the children of a task that
+    /// was itself submitted from no task (the common fan-out), which so
+    /// carry no shared pointer; deeper tasks share one allocation per parent
+    /// and poll.
+    above: Option<Arc<Lineage>>,
 }
 
 /// A task's ancestors: its parent, and the parent's.
@@ -94,27 +97,36 @@ impl TaskInfo {
             name,
             location,
             actor_call: false,
-            lineage: None,
+            parent: 0,
+            above: None,
         }
     }
 
-    /// The same task, submitted by the task whose children's lineage this is.
-    pub(crate) fn with_lineage(mut self, lineage: Option<Arc<Lineage>>) -> Self {
-        self.lineage = lineage;
+    /// The same task, submitted by `parent`, below `above` (see
+    /// `above_for_children`).
+    pub(crate) fn with_parent(mut self, parent: ObjectId, above: Option<Arc<Lineage>>) -> Self {
+        self.parent = parent.0;
+        self.above = above;
         self
     }
 
-    /// The lineage of the tasks this one submits.
-    pub(crate) fn lineage_for_children(&self) -> Arc<Lineage> {
-        Arc::new(Lineage {
-            parent: self.id,
-            above: self.lineage.clone(),
+    /// What the tasks this one submits carry as `above`: this task's own
+    /// parent and its ancestors (`None` if it has no parent).
+    pub(crate) fn above_for_children(&self) -> Option<Arc<Lineage>> {
+        (self.parent != 0).then(|| {
+            Arc::new(Lineage {
+                parent: ObjectId(self.parent),
+                above: self.above.clone(),
+            })
         })
     }
 
     /// Whether `ancestor` is above this task in the task tree.
     pub(crate) fn descends_from(&self, ancestor: ObjectId) -> bool {
-        let mut next = self.lineage.as_deref();
+        if self.parent == ancestor.0 {
+            return true;
+        }
+        let mut next = self.above.as_deref();
         while let Some(link) = next {
             if link.parent == ancestor {
                 return true;
@@ -136,7 +148,7 @@ impl TaskInfo {
     /// assert_eq!(rt.spawn(async {}).task().parent(), None, "submitted from no task");
     /// ```
     pub fn parent(&self) -> Option<ObjectId> {
-        self.lineage.as_ref().map(|link| link.parent)
+        (self.parent != 0).then_some(ObjectId(self.parent))
     }
 
     /// Marks this as a method call of the actor called `name`.

@@ -141,7 +141,6 @@ impl<T: Send + 'static> Completer<T> {
             abandoned,
             runtime,
             deadline,
-            children: Arc::default(),
         }
     }
 

@@ -120,16 +120,12 @@ where
     Raw: Send + 'static,
     K: Finish<Raw>,
 {
-    let (parent, lineage) = match super::current::parent_in(Arc::as_ptr(context) as usize) {
-        Some((parent, lineage)) => (Some(parent), Some(lineage)),
-        None => (None, None),
-    };
-    if let Some(parent) = &parent {
-        parent.note_child();
+    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+    let mut parent_cancelled = false;
+    if let Some(parent) = super::current::parent_in(Arc::as_ptr(context) as usize) {
+        info = info.with_parent(parent.id, parent.above);
+        parent_cancelled = parent.cancelled;
     }
-    let parent_cancelled = parent.is_some_and(|p| p.was_cancelled());
-    let mut info =
-        TaskInfo::new(ObjectId::next(), options.name.clone(), location).with_lineage(lineage);
     if options.actor_call {
         info = info.into_actor_call();
     }

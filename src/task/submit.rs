@@ -425,18 +425,14 @@ pub(crate) fn new_task<T: Send + 'static>(
     location: &'static Location<'static>,
     default_cpus: f64,
 ) -> (ObjectRef<T>, Option<Admitted<T>>) {
-    let (parent, lineage) = match super::current::parent_in(Arc::as_ptr(context) as usize) {
-        Some((parent, lineage)) => (Some(parent), Some(lineage)),
-        None => (None, None),
-    };
-    let mut info =
-        TaskInfo::new(ObjectId::next(), options.name.clone(), location).with_lineage(lineage);
-    if let Some(parent) = &parent {
-        parent.note_child();
-    }
+    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
     // Submitted by a task cancelled meanwhile (a blocking task runs on after
     // its cancel): born cancelled, never run.
-    let parent_cancelled = parent.is_some_and(|p| p.was_cancelled());
+    let mut parent_cancelled = false;
+    if let Some(parent) = super::current::parent_in(Arc::as_ptr(context) as usize) {
+        info = info.with_parent(parent.id, parent.above);
+        parent_cancelled = parent.cancelled;
+    }
     if options.actor_call {
         info = info.into_actor_call();
     }
@@ -494,7 +490,7 @@ pub(crate) fn register<T: Send + 'static>(
     // the two always sees the other.
     if object.task().parent().is_some() {
         let runtime = context as *const RuntimeContext as usize;
-        if super::current::parent_in(runtime).is_some_and(|(parent, _)| parent.was_cancelled()) {
+        if super::current::current_cancelled_in(runtime) {
             // It may have run already, and submitted children of its own.
             object.slot.cancel();
             context.cancel_descendants(object.id());
