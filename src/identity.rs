@@ -68,15 +68,12 @@ pub struct TaskInfo {
     location: &'static Location<'static>,
     /// A method call of the actor called `name`, not a task.
     actor_call: bool,
-    /// The id of the task that submitted this one (0: none; ids start at 1).
-    parent: u64,
-    /// The ancestors above the parent, nearest first: the whole chain, so
-    /// that a cancel finds a task's descendants even when a task between
-    /// them finished and is gone. `None` for the children of a task that
-    /// was itself submitted from no task (the common fan-out), which so
-    /// carry no shared pointer; deeper tasks share one allocation per parent
-    /// and poll.
-    above: Option<Arc<Lineage>>,
+    /// The tasks above this one in the task tree, nearest first (`None`
+    /// for a task submitted from no task): the whole chain, so that a cancel
+    /// finds a task's descendants even when a task between them finished
+    /// and is gone. 8 bytes per task (M1 counts them), and one allocation
+    /// per parent and poll, shared by the children it submits then.
+    lineage: Option<Arc<Lineage>>,
 }
 
 /// A task's ancestors: its parent, and the parent's.
@@ -97,36 +94,27 @@ impl TaskInfo {
             name,
             location,
             actor_call: false,
-            parent: 0,
-            above: None,
+            lineage: None,
         }
     }
 
-    /// The same task, submitted by `parent`, below `above` (see
-    /// `above_for_children`).
-    pub(crate) fn with_parent(mut self, parent: ObjectId, above: Option<Arc<Lineage>>) -> Self {
-        self.parent = parent.0;
-        self.above = above;
+    /// The same task, submitted by the task whose children's lineage this is.
+    pub(crate) fn with_lineage(mut self, lineage: Arc<Lineage>) -> Self {
+        self.lineage = Some(lineage);
         self
     }
 
-    /// What the tasks this one submits carry as `above`: this task's own
-    /// parent and its ancestors (`None` if it has no parent).
-    pub(crate) fn above_for_children(&self) -> Option<Arc<Lineage>> {
-        (self.parent != 0).then(|| {
-            Arc::new(Lineage {
-                parent: ObjectId(self.parent),
-                above: self.above.clone(),
-            })
+    /// The lineage of the tasks this one submits.
+    pub(crate) fn lineage_for_children(&self) -> Arc<Lineage> {
+        Arc::new(Lineage {
+            parent: self.id,
+            above: self.lineage.clone(),
         })
     }
 
     /// Whether `ancestor` is above this task in the task tree.
     pub(crate) fn descends_from(&self, ancestor: ObjectId) -> bool {
-        if self.parent == ancestor.0 {
-            return true;
-        }
-        let mut next = self.above.as_deref();
+        let mut next = self.lineage.as_deref();
         while let Some(link) = next {
             if link.parent == ancestor {
                 return true;
@@ -148,7 +136,7 @@ impl TaskInfo {
     /// assert_eq!(rt.spawn(async {}).task().parent(), None, "submitted from no task");
     /// ```
     pub fn parent(&self) -> Option<ObjectId> {
-        (self.parent != 0).then_some(ObjectId(self.parent))
+        self.lineage.as_ref().map(|link| link.parent)
     }
 
     /// Marks this as a method call of the actor called `name`.

@@ -141,6 +141,7 @@ impl<T: Send + 'static> Completer<T> {
             abandoned,
             runtime,
             deadline,
+            children: std::sync::OnceLock::new(),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::identity::Lineage;
@@ -24,12 +24,14 @@ pub(crate) struct Running {
     /// When this attempt must end, and whose deadline that is (its own
     /// timeout's, or an ancestor's it inherited).
     pub(crate) deadline: Option<(Instant, ObjectId)>,
+    /// The lineage of the tasks submitted during this poll, made by the
+    /// first of them and shared by the rest.
+    pub(crate) children: OnceLock<Arc<Lineage>>,
 }
 
 /// A task's parent, as a task submitted now sees it.
 pub(crate) struct Parent {
-    pub(crate) id: ObjectId,
-    pub(crate) above: Option<Arc<Lineage>>,
+    pub(crate) lineage: Arc<Lineage>,
     /// The parent was cancelled already (a blocking task runs on after its
     /// cancel): the child is born cancelled.
     pub(crate) cancelled: bool,
@@ -37,20 +39,19 @@ pub(crate) struct Parent {
 
 /// The parent of a task submitted now in the runtime at `runtime`: the task
 /// running on this thread, if it is that runtime's. Marks it as a parent.
-/// Nothing is cloned but `above` (and that only below the first level).
+/// Nothing is cloned but the shared lineage.
 pub(crate) fn parent_in(runtime: usize) -> Option<Parent> {
     CURRENT.with(|c| {
         let current = c.borrow();
         let running = current
             .as_ref()
             .filter(|running| running.runtime == runtime)?;
-        let info = running.slot.info();
         running.slot.note_child();
-        // An allocation per child only below the first level of the tree.
-        let above = info.above_for_children();
+        let lineage = running
+            .children
+            .get_or_init(|| running.slot.info().lineage_for_children());
         Some(Parent {
-            id: info.id(),
-            above,
+            lineage: Arc::clone(lineage),
             cancelled: running.slot.was_cancelled(),
         })
     })

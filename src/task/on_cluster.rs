@@ -123,7 +123,7 @@ where
     let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
     let mut parent_cancelled = false;
     if let Some(parent) = super::current::parent_in(Arc::as_ptr(context) as usize) {
-        info = info.with_parent(parent.id, parent.above);
+        info = info.with_lineage(parent.lineage);
         parent_cancelled = parent.cancelled;
     }
     if options.actor_call {

@@ -430,7 +430,7 @@ pub(crate) fn new_task<T: Send + 'static>(
     // its cancel): born cancelled, never run.
     let mut parent_cancelled = false;
     if let Some(parent) = super::current::parent_in(Arc::as_ptr(context) as usize) {
-        info = info.with_parent(parent.id, parent.above);
+        info = info.with_lineage(parent.lineage);
         parent_cancelled = parent.cancelled;
     }
     if options.actor_call {
