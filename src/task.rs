@@ -322,4 +322,6 @@ fn is_own_failure(err: &Error) -> bool {
 pub(crate) struct Admitted<T: Send + 'static> {
     pub(crate) completer: Completer<T>,
     pub(crate) request: Request,
+    /// The deadline of the task that submitted it, which it inherits.
+    pub(crate) inherited: Option<(std::time::Instant, crate::ObjectId)>,
 }

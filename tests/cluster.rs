@@ -556,8 +556,7 @@ fn observation(rt: &Runtime) {
         "cluster tasks are on the timeline"
     );
     // The detector sees a get in a loop over cluster tasks as over local ones.
-    let strict = Runtime::builder()
-        .ray(std::env::var("RAY_ADDRESS").unwrap_or_else(|_| "auto".to_owned()))
+    let strict = cluster_builder()
         .anti_patterns(taskref::AntiPatterns::Deny)
         .build()
         .unwrap();
@@ -603,9 +602,13 @@ fn losing_the_cluster(_rt: &Runtime) {
 
 // ------------------------------------------------------------ the harness
 
+/// A runtime builder for the cluster the tests run on.
+fn cluster_builder() -> taskref::Builder {
+    Runtime::builder().ray(std::env::var("RAY_ADDRESS").unwrap_or_else(|_| "auto".to_owned()))
+}
+
 fn connect() -> Runtime {
-    Runtime::builder()
-        .ray(std::env::var("RAY_ADDRESS").unwrap_or_else(|_| "auto".to_owned()))
+    cluster_builder()
         .ray_connect_timeout(Duration::from_secs(90))
         .build()
         .expect("connect to the cluster")

@@ -107,10 +107,18 @@ fn the_handler_stays_responsive_while_cpu_bound_tasks_run() {
     });
 }
 
-/// Whether every task the service submitted has ended.
-fn all_ended(health: &Value) -> bool {
-    let n = |k: &str| health[k].as_u64().unwrap_or(0);
-    n("finished") + n("failed") + n("cancelled") == n("submitted")
+/// The service's health once every task it submitted has ended (within 5 s).
+fn health_once_all_ended(addr: SocketAddr) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let health = get_json(&format!("http://{addr}/health"));
+        let n = |k: &str| health[k].as_u64().unwrap_or(0);
+        if n("finished") + n("failed") + n("cancelled") == n("submitted") {
+            return health;
+        }
+        assert!(Instant::now() < deadline, "tasks still running: {health}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A GET over a plain socket, which the caller can drop mid-request.
@@ -146,16 +154,8 @@ fn a_request_past_its_deadline_stops_its_fan_out_and_says_so() {
         // The tasks of the request stop: every one ends soon (a score
         // already running finishes its ~50 ms and is discarded), most of them
         // failed by the deadline without running.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let health = get_json(&format!("http://{addr}/health"));
-            if all_ended(&health) {
-                assert!(health["failed"].as_u64().unwrap() >= 100, "{health}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "tasks still running: {health}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let health = health_once_all_ended(addr);
+        assert!(health["failed"].as_u64().unwrap() >= 100, "{health}");
     });
 }
 
@@ -168,15 +168,7 @@ fn a_client_that_disconnects_cancels_its_requests_tasks() {
         let busy = get_json(&format!("http://{addr}/health"));
         assert!(busy["running"].as_u64().unwrap() > 0, "{busy}");
         drop(stream); // the client goes away mid-request
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let health = get_json(&format!("http://{addr}/health"));
-            if all_ended(&health) {
-                assert!(health["cancelled"].as_u64().unwrap() >= 100, "{health}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "tasks still running: {health}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let health = health_once_all_ended(addr);
+        assert!(health["cancelled"].as_u64().unwrap() >= 100, "{health}");
     });
 }

@@ -345,20 +345,31 @@ def _remote_fn(key):
     return fn
 
 
-def _submit(h, payload):
-    task_id = h["id"]
+def _call_args(h, payload):
+    """A call's arguments: each spec is {"len": n} (the next n bytes of the
+    payload) or {"ref": id} (a task's Ray ref). Raises KeyError naming a ref
+    the bridge does not hold."""
     args, at = [], 0
     for a in h["args"]:
         if "ref" in a:
             ref = _refs.get(a["ref"])
             if ref is None:
-                _send({"op": "failed", "id": task_id, "attempt": h.get("attempt", 0), "kind": "bad_ref",
-                       "message": f"argument ref {a['ref']} is unknown to the bridge"})
-                return
+                raise KeyError(f"argument ref {a['ref']} is unknown to the bridge")
             args.append(ref)
         else:
             args.append(payload[at: at + a["len"]])
             at += a["len"]
+    return args
+
+
+def _submit(h, payload):
+    task_id = h["id"]
+    try:
+        args = _call_args(h, payload)
+    except KeyError as e:
+        _send({"op": "failed", "id": task_id, "attempt": h.get("attempt", 0), "kind": "bad_ref",
+               "message": e.args[0]})
+        return
     try:
         if "actor" in h:
             actor = _actors.get(h["actor"])
@@ -439,13 +450,11 @@ def _fetch(ids):
 def _actor_new(h, payload):
     """Starts an actor. A failure (a constructor that panics, options Ray
     refuses) shows as its calls' errors, as in Ray."""
-    args, at = [], 0
-    for a in h["args"]:
-        if "ref" in a:
-            args.append(_refs.get(a["ref"]))
-        else:
-            args.append(payload[at: at + a["len"]])
-            at += a["len"]
+    try:
+        args = _call_args(h, payload)
+    except KeyError as e:
+        _actor_errors[h["actor"]] = e.args[0]
+        return
     o = json.loads(h.get("options", "{}"))
     opts = {"num_cpus": o.get("num_cpus", 0), "max_restarts": o.get("max_restarts", 0)}
     if o.get("resources"):

@@ -35,6 +35,8 @@ pub(crate) struct Parent {
     /// The parent was cancelled already (a blocking task runs on after its
     /// cancel): the child is born cancelled.
     pub(crate) cancelled: bool,
+    /// The parent's deadline (when, and whose), which the child inherits.
+    pub(crate) deadline: Option<(Instant, ObjectId)>,
 }
 
 /// The parent of a task submitted now in the runtime at `runtime`: the task
@@ -53,6 +55,7 @@ pub(crate) fn parent_in(runtime: usize) -> Option<Parent> {
         Some(Parent {
             lineage: Arc::clone(lineage),
             cancelled: running.slot.was_cancelled(),
+            deadline: running.deadline,
         })
     })
 }
@@ -65,17 +68,6 @@ pub(crate) fn current_cancelled_in(runtime: usize) -> bool {
             .as_ref()
             .filter(|running| running.runtime == runtime)
             .is_some_and(|running| running.slot.was_cancelled())
-    })
-}
-
-/// The deadline (and whose) of the task running on this thread, if it
-/// belongs to the runtime at `runtime`: what a task submitted now inherits.
-pub(crate) fn deadline_in(runtime: usize) -> Option<(Instant, ObjectId)> {
-    CURRENT.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|running| running.runtime == runtime)
-            .and_then(|running| running.deadline)
     })
 }
 

@@ -35,16 +35,16 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::finish::{Finish, Plain};
+use super::submit::{identify, Identified};
 use super::{is_own_failure, Completer, Policy, TaskOptions};
 use crate::args::{AnyValue, IntoArgs, LaterValue, WireArg};
 use crate::cluster::{self, Connection, Done, Failure};
 use crate::context::RuntimeContext;
 use crate::distributed::{ActorPart, Distributable};
 use crate::error::{ClusterFailure, Error};
-use crate::identity::{ObjectId, TaskInfo};
+use crate::identity::TaskInfo;
 use crate::object_ref::slot::{self, Slot};
 use crate::object_ref::ObjectRef;
-use crate::observe::Stamp;
 
 /// What a cluster call runs: a registered function, or a registered method
 /// of an actor on the cluster.
@@ -120,17 +120,12 @@ where
     Raw: Send + 'static,
     K: Finish<Raw>,
 {
-    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
-    let mut parent_cancelled = false;
-    if let Some(parent) = super::current::parent_in(Arc::as_ptr(context) as usize) {
-        info = info.with_lineage(parent.lineage);
-        parent_cancelled = parent.cancelled;
-    }
-    if options.actor_call {
-        info = info.into_actor_call();
-    }
-    let submitted_at = Stamp::now();
-    context.observer().submitted(&info);
+    let Identified {
+        info,
+        submitted_at,
+        parent_cancelled,
+        inherited,
+    } = identify(context, options, location);
     let slot = Arc::new(Slot::pending_remote(info, Arc::clone(context)));
     let object = ObjectRef::from_slot(Arc::clone(&slot));
     let completer = Completer::new(slot, submitted_at);
@@ -202,7 +197,10 @@ where
             WireArg::Local(later) => waiting.push((index, later)),
         }
     }
-    let policy = super::submit::inherit_deadline(context, options.policy);
+    let policy = Policy {
+        inherited,
+        ..options.policy
+    };
     let proxy = if waiting.is_empty() {
         if let Err(err) = call.check_size(completer.info()) {
             completer.complete(Err(err));

@@ -25,6 +25,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::FutureExt;
 
@@ -231,7 +232,9 @@ where
         C: FnOnce(L) -> Fut + Send + 'static,
         K: Finish<Fut::Output>,
     {
-        let Admitted { completer, request } = admitted;
+        let Admitted {
+            completer, request, ..
+        } = admitted;
         let context = Arc::clone(completer.context());
         if request == Request::default() && policy.is_trivial() {
             // The common case, kept lean (it sets the memory cost of a pending
@@ -255,7 +258,9 @@ where
         C: FnOnce(L) -> Fut + Send + 'static,
         K: Finish<Fut::Output>,
     {
-        let Admitted { completer, request } = admitted;
+        let Admitted {
+            completer, request, ..
+        } = admitted;
         let context = Arc::clone(completer.context());
         context.spawn(run_async::<C, L, Fut, K>(
             completer, resolving, call, retry, request, policy,
@@ -282,7 +287,9 @@ impl<R: Send + 'static> Executor<R> for Blocking {
         C: FnOnce(L) -> R + Send + 'static,
         K: Finish<R>,
     {
-        let Admitted { completer, request } = admitted;
+        let Admitted {
+            completer, request, ..
+        } = admitted;
         let context = Arc::clone(completer.context());
         if policy.is_trivial() {
             if let Some(permit) = context.resources().try_acquire(&request) {
@@ -292,7 +299,17 @@ impl<R: Send + 'static> Executor<R> for Blocking {
                 return Some(context.spawn_blocking(move || job.run_chain(permit)));
             }
         }
-        queue_blocking::<C, L, R, K>(Admitted { completer, request }, call, args, retry, policy);
+        queue_blocking::<C, L, R, K>(
+            Admitted {
+                completer,
+                request,
+                inherited: None,
+            },
+            call,
+            args,
+            retry,
+            policy,
+        );
         None
     }
 
@@ -339,7 +356,9 @@ fn queue_blocking<C, L, R, K>(
     R: Send + 'static,
     K: Finish<R>,
 {
-    let Admitted { completer, request } = admitted;
+    let Admitted {
+        completer, request, ..
+    } = admitted;
     if policy.is_trivial() {
         let context = Arc::clone(completer.context());
         let job = once_job::<C, L, R, K>(completer, call, args);
@@ -381,7 +400,12 @@ where
     let Some(admitted) = admitted else {
         return object;
     };
-    let policy = inherit_deadline(context, options.policy);
+    // A task submitted under a deadline (from inside a task that has one)
+    // runs at most until then, unless its own timeout ends it sooner.
+    let policy = Policy {
+        inherited: admitted.inherited,
+        ..options.policy
+    };
     let join = if args.is_ready() {
         match args.resolve().now_or_never() {
             Some(Ok(args)) => E::run_now::<L, C, K>(admitted, call, args, retry, policy),
@@ -406,15 +430,43 @@ where
     object
 }
 
-/// A task submitted under a deadline (from inside a task that has one) runs
-/// at most until then, unless its own timeout ends its attempt sooner; a
-/// timeout then says whose deadline it was.
-pub(crate) fn inherit_deadline(context: &Arc<RuntimeContext>, mut policy: Policy) -> Policy {
-    let runtime = Arc::as_ptr(context) as usize;
-    if let Some(inherited) = super::current::deadline_in(runtime) {
-        policy.inherited = Some(inherited);
+/// A new task's identity as its submission finds it, recorded with the
+/// observer: the shared first step of both executors' submissions.
+pub(crate) struct Identified {
+    pub(crate) info: TaskInfo,
+    pub(crate) submitted_at: Stamp,
+    /// Submitted by a task cancelled meanwhile (a blocking task runs on after
+    /// its cancel): born cancelled, never run.
+    pub(crate) parent_cancelled: bool,
+    /// The deadline of the task that submitted it, which it inherits.
+    pub(crate) inherited: Option<(Instant, ObjectId)>,
+}
+
+/// Names a new task: a fresh id, its options' name, its call site, and its
+/// parent (the task of this runtime running on this thread, if any).
+pub(crate) fn identify(
+    context: &Arc<RuntimeContext>,
+    options: &TaskOptions,
+    location: &'static Location<'static>,
+) -> Identified {
+    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
+    let (mut parent_cancelled, mut inherited) = (false, None);
+    if let Some(parent) = super::current::parent_in(Arc::as_ptr(context) as usize) {
+        info = info.with_lineage(parent.lineage);
+        parent_cancelled = parent.cancelled;
+        inherited = parent.deadline;
     }
-    policy
+    if options.actor_call {
+        info = info.into_actor_call();
+    }
+    let submitted_at = Stamp::now();
+    context.observer().submitted(&info);
+    Identified {
+        info,
+        submitted_at,
+        parent_cancelled,
+        inherited,
+    }
 }
 
 /// Creates the slot of a new task, or a failed one if its resource request is
@@ -425,19 +477,12 @@ pub(crate) fn new_task<T: Send + 'static>(
     location: &'static Location<'static>,
     default_cpus: f64,
 ) -> (ObjectRef<T>, Option<Admitted<T>>) {
-    let mut info = TaskInfo::new(ObjectId::next(), options.name.clone(), location);
-    // Submitted by a task cancelled meanwhile (a blocking task runs on after
-    // its cancel): born cancelled, never run.
-    let mut parent_cancelled = false;
-    if let Some(parent) = super::current::parent_in(Arc::as_ptr(context) as usize) {
-        info = info.with_lineage(parent.lineage);
-        parent_cancelled = parent.cancelled;
-    }
-    if options.actor_call {
-        info = info.into_actor_call();
-    }
-    let submitted_at = Stamp::now();
-    context.observer().submitted(&info);
+    let Identified {
+        info,
+        submitted_at,
+        parent_cancelled,
+        inherited,
+    } = identify(context, options, location);
     let cpus = options.num_cpus.unwrap_or(default_cpus);
     let request = context
         .resources()
@@ -455,7 +500,12 @@ pub(crate) fn new_task<T: Send + 'static>(
     match request {
         Ok(request) => {
             let completer = Completer::new(slot, submitted_at);
-            (object, Some(Admitted { completer, request }))
+            let admitted = Admitted {
+                completer,
+                request,
+                inherited,
+            };
+            (object, Some(admitted))
         }
         Err(err) => {
             let outcome = match (err.is_shutdown(), err.is_cancelled()) {

@@ -13,7 +13,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::{spanned::Spanned, FnArg, ImplItem, ItemImpl, Pat, ReturnType, Type};
+use syn::{spanned::Spanned, FnArg, ImplItem, ItemImpl, ReturnType, Type};
 
 pub(crate) fn expand(block: &ItemImpl) -> syn::Result<TokenStream> {
     if let Some((_, path, _)) = &block.trait_ {
@@ -64,24 +64,13 @@ pub(crate) fn expand(block: &ItemImpl) -> syn::Result<TokenStream> {
         let mut types = Vec::new();
         for input in sig.inputs.iter() {
             let FnArg::Typed(typed) = input else { continue };
-            if !matches!(&*typed.pat, Pat::Ident(_)) {
-                return Err(syn::Error::new(
-                    typed.pat.span(),
-                    "name each parameter (no patterns)",
-                ));
-            }
-            if matches!(&*typed.ty, Type::ImplTrait(_) | Type::Reference(_)) {
-                return Err(syn::Error::new(
-                    typed.ty.span(),
-                    "an actor's method or constructor takes owned, serializable arguments",
-                ));
-            }
-            types.push(&*typed.ty);
+            types.push(crate::parameter_type(
+                typed,
+                "an actor's method or constructor",
+            )?);
         }
         let ident = &sig.ident;
-        let names: Vec<_> = (0..types.len())
-            .map(|i| format_ident!("__taskref_arg{}", i, span = Span::mixed_site()))
-            .collect();
+        let names = crate::argument_names(types.len());
         let indices: Vec<usize> = (0..types.len()).collect();
         let arity = types.len();
         let input = format_ident!("__taskref_input", span = Span::mixed_site());

@@ -54,6 +54,32 @@ pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 mod actor;
 
+/// A parameter's type, if a distributed call can carry it: a named binding
+/// of an owned type. `what` names the item in the error.
+fn parameter_type<'a>(typed: &'a syn::PatType, what: &str) -> syn::Result<&'a Type> {
+    if !matches!(&*typed.pat, Pat::Ident(_)) {
+        return Err(syn::Error::new(
+            typed.pat.span(),
+            format!("name each parameter of {what} (no patterns)"),
+        ));
+    }
+    if matches!(&*typed.ty, Type::ImplTrait(_) | Type::Reference(_)) {
+        return Err(syn::Error::new(
+            typed.ty.span(),
+            format!("{what} takes owned, serializable arguments"),
+        ));
+    }
+    Ok(&typed.ty)
+}
+
+/// The thunk's names for `count` arguments. Mixed-site: they can never hide
+/// the user's items (a function called `input`, a constant called `arg0`).
+fn argument_names(count: usize) -> Vec<proc_macro2::Ident> {
+    (0..count)
+        .map(|index| format_ident!("__taskref_arg{}", index, span = Span::mixed_site()))
+        .collect()
+}
+
 fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
     let sig = &function.sig;
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
@@ -74,36 +100,17 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
             "variadic functions cannot be distributed",
         ));
     }
-    let mut names = Vec::new();
     let mut types = Vec::new();
-    for (index, input) in sig.inputs.iter().enumerate() {
+    for input in sig.inputs.iter() {
         let FnArg::Typed(typed) = input else {
             return Err(syn::Error::new(
                 input.span(),
                 "a distributable function is a free function: no `self`",
             ));
         };
-        if !matches!(&*typed.pat, Pat::Ident(_)) {
-            return Err(syn::Error::new(
-                typed.pat.span(),
-                "name each parameter of a distributable function (no patterns)",
-            ));
-        }
-        if matches!(&*typed.ty, Type::ImplTrait(_) | Type::Reference(_)) {
-            return Err(syn::Error::new(
-                typed.ty.span(),
-                "a distributable function takes owned, serializable arguments",
-            ));
-        }
-        // Mixed-site: the thunk's own names can never hide the user's items
-        // (a function called `input`, a constant called `arg0`).
-        names.push(format_ident!(
-            "__taskref_arg{}",
-            index,
-            span = Span::mixed_site()
-        ));
-        types.push(&*typed.ty);
+        types.push(parameter_type(typed, "a distributable function")?);
     }
+    let names = argument_names(types.len());
     let ident = &sig.ident;
     let thunk = format_ident!("__taskref_remote_{}", ident);
     let input = quote::format_ident!("__taskref_input", span = Span::mixed_site());
