@@ -53,6 +53,7 @@ use crate::park::park_on;
 use crate::resources::{BlockingTaskScope, Permit, Request};
 use crate::runtime::Runtime;
 use crate::task::{Completer, Erased, TaskOptions, UserError};
+use crate::waits::ActorSeat;
 use crate::{ObjectId, ObjectRef};
 
 /// What the mailbox loop is handed: a call to run on the state, or, if the
@@ -170,7 +171,9 @@ impl Runtime {
 struct Core<M> {
     runtime: Runtime,
     mailbox: mpsc::UnboundedSender<M>,
-    name: Arc<str>,
+    /// The actor's name, and which of its calls block (the wait-for graph's
+    /// mailbox edges); every call's `TaskInfo` holds it.
+    seat: Arc<ActorSeat>,
     death: Arc<Death>,
     /// Set for an actor on a Ray cluster: its calls go there, not to the
     /// mailbox (see `actor/on_cluster.rs`).
@@ -224,7 +227,7 @@ impl<S> Clone for ActorHandle<S> {
 impl<S> fmt::Debug for ActorHandle<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorHandle")
-            .field("name", &self.inner.name)
+            .field("name", &self.inner.seat.name)
             .field("dead", &self.inner.death.cause())
             .finish()
     }
@@ -324,7 +327,7 @@ impl ActorBuilder {
             inner: Arc::new(Core {
                 runtime,
                 mailbox,
-                name,
+                seat: ActorSeat::new(name, max_concurrency),
                 death,
                 remote: None,
             }),
@@ -403,7 +406,7 @@ impl ActorBuilder {
             inner: Arc::new(Core {
                 runtime,
                 mailbox,
-                name,
+                seat: ActorSeat::new(name, 1),
                 death,
                 remote: None,
             }),
@@ -482,7 +485,8 @@ impl ActorBuilder {
                     inner: Arc::new(Core {
                         runtime: runtime.clone(),
                         mailbox,
-                        name,
+                        // Its calls run on the cluster: no mailbox here.
+                        seat: ActorSeat::new(name, usize::MAX),
                         death: Arc::new(Death::default()),
                         remote: Some(remote),
                     }),
@@ -582,22 +586,21 @@ fn construct<S>(make: &impl Fn() -> S, restarts: u32, name: &str) -> Result<S, S
 #[track_caller]
 fn new_call<R: Send + 'static>(
     runtime: &Runtime,
-    name: &Arc<str>,
+    seat: &Arc<ActorSeat>,
 ) -> (ObjectRef<R>, Option<Completer<R>>) {
-    new_call_at(runtime, name, Location::caller())
+    new_call_at(runtime, seat, Location::caller())
 }
 
 /// `new_call`, naming `location` as the call site.
 fn new_call_at<R: Send + 'static>(
     runtime: &Runtime,
-    name: &Arc<str>,
+    seat: &Arc<ActorSeat>,
     location: &'static Location<'static>,
 ) -> (ObjectRef<R>, Option<Completer<R>>) {
     let context = runtime.context();
     let options = TaskOptions {
-        name: Some(Arc::clone(name)),
         num_cpus: Some(0.0),
-        actor_call: true,
+        actor: Some(Arc::clone(seat)),
         ..TaskOptions::default()
     };
     let (object, admitted) = crate::task::new_task::<R>(context, &options, location, 0.0);
@@ -739,7 +742,7 @@ impl<S: Send + 'static> ActorHandle<S> {
             inner: Arc::new(Core {
                 runtime: runtime.clone(),
                 mailbox,
-                name,
+                seat: ActorSeat::new(name, 1),
                 death: Arc::new(death),
                 remote: None,
             }),
@@ -748,7 +751,7 @@ impl<S: Send + 'static> ActorHandle<S> {
 
     /// The actor's name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner.seat.name
     }
 
     /// Whether the actor is dead (killed, or its constructor panicked).
@@ -800,7 +803,7 @@ impl<S: Send + 'static> ActorHandle<S> {
     {
         let inner = &self.inner;
         let death = inner.death.cause();
-        on_cluster::call::<L, X, R, F>(&inner.runtime, remote, &inner.name, death, args, location)
+        on_cluster::call::<L, X, R, F>(&inner.runtime, remote, &inner.seat, death, args, location)
     }
 
     /// Like [`call`](ActorHandle::call), with one argument that may be a value
@@ -887,7 +890,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         F: FnOnce(&mut S, A) -> Result<R, E> + Send + 'static,
     {
         if self.inner.remote.is_some() {
-            let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.name);
+            let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.seat);
             if let Some(completer) = completer {
                 let location = completer.info().location();
                 completer.complete(Err(Error::InvalidArgument {
@@ -913,12 +916,13 @@ impl<S: Send + 'static> ActorHandle<S> {
         R: Send + 'static,
         F: FnOnce(&mut S, A) -> Result<R, UserError> + Send + 'static,
     {
-        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.name);
+        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.seat);
         let Some(completer) = completer else {
             return object;
         };
+        let pending = crate::args::PendingArgs::of_arg(&arg);
         let resolving = arg.resolve();
-        let actor = Arc::clone(&self.inner.name);
+        let actor = Arc::clone(&self.inner.seat.name);
         let death = Arc::clone(&self.inner.death);
         let call: Call<S> = Box::new(move |state| {
             let state = match state {
@@ -931,7 +935,18 @@ impl<S: Send + 'static> ActorHandle<S> {
             if completer.is_decided() {
                 return; // cancelled while queued
             }
-            let args = match wait_for_args(resolving, &death, &completer) {
+            // At the head of the mailbox, the call holds the actor while it
+            // waits for its argument: the calls behind it wait on it.
+            let noted = completer.waits_for(pending);
+            if let Some(noted) = &noted {
+                let detector = &completer.context().observer().detector;
+                if let Err(deadlock) = crate::waits::check(detector, noted.waiter(), true) {
+                    return completer.complete(Err(deadlock));
+                }
+            }
+            let awaited = wait_for_args(resolving, &death, &completer);
+            drop(noted);
+            let args = match awaited {
                 Awaited::Args(Ok(args)) => args,
                 Awaited::Args(Err(upstream)) => {
                     let err = completer.upstream_failed(&upstream);

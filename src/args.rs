@@ -12,6 +12,8 @@ use std::pin::Pin;
 
 use crate::error::Error;
 use crate::identity::TaskInfo;
+use crate::object_ref::edge_to;
+use crate::waits::Edge;
 use crate::ObjectRef;
 
 /// An argument's value, type-erased: the cluster path encodes it with the
@@ -42,6 +44,31 @@ pub enum WireArg {
     },
     /// A ref to a value in this process: sent by value once it exists.
     Local(LaterValue),
+}
+
+/// The refs among a call's arguments that are not ready yet: what the task
+/// waits on before it can start (see `waits.rs`).
+// `pub` but unreachable, as `WireArg`: it appears in `Arg`'s hidden method.
+#[allow(unreachable_pub, missing_debug_implementations)]
+#[derive(Default)]
+pub struct PendingArgs {
+    pub(crate) edges: Vec<Edge>,
+}
+
+impl PendingArgs {
+    /// The refs of `args` not ready yet.
+    pub(crate) fn of<L>(args: &impl IntoArgs<L>) -> PendingArgs {
+        let mut pending = PendingArgs::default();
+        args.pending(&mut pending);
+        pending
+    }
+
+    /// The ref `arg`, if it is one not ready yet.
+    pub(crate) fn of_arg<A>(arg: &impl Arg<A>) -> PendingArgs {
+        let mut pending = PendingArgs::default();
+        arg.pending(&mut pending);
+        pending
+    }
 }
 
 /// A value usable as an argument of type `T`: `T` itself, `ObjectRef<T>` or
@@ -75,6 +102,12 @@ pub trait Arg<T>: Send {
     /// The argument for a call on a Ray cluster.
     #[doc(hidden)]
     fn into_wire(self) -> WireArg;
+
+    /// Adds the argument's task to `into` if it is a ref not ready yet.
+    #[doc(hidden)]
+    fn pending(&self, into: &mut PendingArgs) {
+        let _ = into;
+    }
 }
 
 /// A ref's value, awaited by the runtime (not a user's wait), type-erased.
@@ -129,6 +162,12 @@ impl<T: Clone + Send + 'static> Arg<T> for ObjectRef<T> {
     fn into_wire(self) -> WireArg {
         ref_into_wire(self)
     }
+
+    fn pending(&self, into: &mut PendingArgs) {
+        if !ObjectRef::is_ready(self) {
+            into.edges.push(edge_to(&self.slot));
+        }
+    }
 }
 
 impl<T: Clone + Send + 'static> Arg<T> for &ObjectRef<T> {
@@ -142,6 +181,10 @@ impl<T: Clone + Send + 'static> Arg<T> for &ObjectRef<T> {
 
     fn into_wire(self) -> WireArg {
         ref_into_wire(self.clone())
+    }
+
+    fn pending(&self, into: &mut PendingArgs) {
+        <ObjectRef<T> as Arg<T>>::pending(*self, into);
     }
 }
 
@@ -173,6 +216,10 @@ pub trait IntoArgs<L>: Send {
     /// The arguments for a call on a Ray cluster, in order.
     #[doc(hidden)]
     fn into_wire(self) -> Vec<WireArg>;
+
+    /// Adds the tasks of the ref arguments not ready yet to `into`.
+    #[doc(hidden)]
+    fn pending(&self, into: &mut PendingArgs);
 }
 
 impl IntoArgs<()> for () {
@@ -187,6 +234,8 @@ impl IntoArgs<()> for () {
     fn into_wire(self) -> Vec<WireArg> {
         Vec::new()
     }
+
+    fn pending(&self, _: &mut PendingArgs) {}
 }
 
 impl<A, X: Arg<A>> IntoArgs<(A,)> for X
@@ -204,6 +253,10 @@ where
 
     fn into_wire(self) -> Vec<WireArg> {
         vec![Arg::into_wire(self)]
+    }
+
+    fn pending(&self, into: &mut PendingArgs) {
+        Arg::pending(self, into);
     }
 }
 
@@ -226,6 +279,10 @@ macro_rules! impl_into_args_for_tuple {
 
             fn into_wire(self) -> Vec<WireArg> {
                 vec![$(Arg::into_wire(self.$idx)),+]
+            }
+
+            fn pending(&self, into: &mut PendingArgs) {
+                $(Arg::pending(&self.$idx, into);)+
             }
         }
     };

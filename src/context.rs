@@ -179,6 +179,11 @@ impl RuntimeContext {
     }
 
     /// Cancels the unfinished task `id`, if it is this runtime's.
+    /// Every unfinished task, in submission order (for the snapshot).
+    pub(crate) fn unfinished(&self) -> Vec<Arc<dyn Registered>> {
+        self.store.unfinished()
+    }
+
     pub(crate) fn cancel(&self, id: ObjectId) -> bool {
         self.store.cancel(id)
     }

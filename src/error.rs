@@ -143,6 +143,38 @@ pub enum Error {
         /// What was detected, where, and the fix.
         report: crate::anti_pattern::AntiPatternReport,
     },
+    /// A get or wait would have closed a cycle of tasks that wait on each
+    /// other, so none of them could ever go on. Returned, under
+    /// [`AntiPatterns::Deny`](crate::AntiPatterns::Deny), by the wait that
+    /// closed the cycle, at the moment it began (under `Warn` the cycle is
+    /// logged once and the wait goes on, as it would without the detector).
+    ///
+    /// ```
+    /// use taskref::{AntiPatterns, Runtime};
+    /// let rt = Runtime::builder().anti_patterns(AntiPatterns::Deny).build()?;
+    /// let actor = rt.actor(0u32);
+    /// let me = actor.clone();
+    /// // A call that waits on a later call to its own actor: that call can
+    /// // only run once this one ends.
+    /// let err = actor
+    ///     .call(move |_: &mut u32| me.call(|n: &mut u32| *n).block_get())
+    ///     .block_get()?
+    ///     .unwrap_err();
+    /// assert!(err.is_deadlock(), "{err}");
+    /// let Some(cycle) = err.deadlock_cycle() else { unreachable!() };
+    /// assert_eq!(cycle.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[non_exhaustive]
+    Deadlock {
+        /// The task whose wait closed the cycle.
+        task: TaskInfo,
+        /// The tasks in the cycle in wait order, `task` first: each waits
+        /// on the next, the last on the first. Each says how it waits
+        /// (blocked in which call, at which line, on which refs; queued in
+        /// which actor's mailbox).
+        cycle: Vec<crate::snapshot::TaskSnapshot>,
+    },
     /// The actor is dead (killed, its constructor panicked, or every handle
     /// was dropped), so this call never ran.
     #[non_exhaustive]
@@ -221,6 +253,7 @@ impl Error {
             | Error::Shutdown { task }
             | Error::Infeasible { task, .. }
             | Error::ActorDied { task, .. }
+            | Error::Deadlock { task, .. }
             | Error::Cluster { task, .. } => Some(task),
             Error::BlockingInAsyncContext { .. }
             | Error::InvalidArgument { .. }
@@ -336,6 +369,20 @@ impl Error {
     /// ([`Error::AntiPattern`]).
     pub fn is_anti_pattern(&self) -> bool {
         matches!(self, Error::AntiPattern { .. })
+    }
+
+    /// Whether a wait was refused because it would have closed a cycle of
+    /// waits ([`Error::Deadlock`]).
+    pub fn is_deadlock(&self) -> bool {
+        matches!(self, Error::Deadlock { .. })
+    }
+
+    /// The cycle of an [`Error::Deadlock`]: its tasks in wait order.
+    pub fn deadlock_cycle(&self) -> Option<&[crate::snapshot::TaskSnapshot]> {
+        match self {
+            Error::Deadlock { cycle, .. } => Some(cycle),
+            _ => None,
+        }
     }
 
     /// Whether an async timeout was asked of a runtime without a timer
@@ -467,6 +514,18 @@ impl fmt::Display for Error {
                  the runtime has {capacity} in total"
             ),
             Error::AntiPattern { report } => write!(f, "{report}"),
+            Error::Deadlock { task, cycle } => {
+                write!(
+                    f,
+                    "deadlock: the wait of {task} would never end: these {} tasks wait on each \
+                     other in a cycle, each on the next, the last on the first:",
+                    cycle.len()
+                )?;
+                for step in cycle {
+                    write!(f, "\n  {step}")?;
+                }
+                Ok(())
+            }
             Error::Cluster {
                 task,
                 failure,

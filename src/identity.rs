@@ -6,6 +6,8 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::waits::ActorSeat;
+
 /// The identity of an [`ObjectRef`](crate::ObjectRef): unique within the process, ordered by
 /// submission.
 ///
@@ -66,8 +68,9 @@ pub struct TaskInfo {
     id: ObjectId,
     name: Option<Arc<str>>,
     location: &'static Location<'static>,
-    /// A method call of the actor called `name`, not a task.
-    actor_call: bool,
+    /// For a method call, its actor (whose name is the call's name); `None`
+    /// for a task.
+    actor: Option<Arc<ActorSeat>>,
     /// The tasks above this one in the task tree, nearest first (`None`
     /// for a task submitted from no task): the whole chain, so that a cancel
     /// finds a task's descendants even when a task between them finished
@@ -93,7 +96,7 @@ impl TaskInfo {
             id,
             name,
             location,
-            actor_call: false,
+            actor: None,
             lineage: None,
         }
     }
@@ -139,10 +142,15 @@ impl TaskInfo {
         self.lineage.as_ref().map(|link| link.parent)
     }
 
-    /// Marks this as a method call of the actor called `name`.
-    pub(crate) fn into_actor_call(mut self) -> Self {
-        self.actor_call = true;
+    /// Marks this as a method call of the actor `seat`.
+    pub(crate) fn into_actor_call(mut self, seat: Arc<ActorSeat>) -> Self {
+        self.actor = Some(seat);
         self
+    }
+
+    /// For a method call, its actor.
+    pub(crate) fn actor_seat(&self) -> Option<&Arc<ActorSeat>> {
+        self.actor.as_ref()
     }
 
     /// The id of the task's [`ObjectRef`](crate::ObjectRef).
@@ -152,7 +160,10 @@ impl TaskInfo {
 
     /// The name given with [`RemoteFn::name`](crate::RemoteFn::name), if any.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        match &self.actor {
+            Some(seat) => Some(&seat.name),
+            None => self.name.as_deref(),
+        }
     }
 
     /// The call site that submitted the task (`remote`, `spawn`, `put`, ...).
@@ -170,16 +181,16 @@ impl TaskInfo {
     /// assert_eq!(err.task().unwrap().actor(), Some("counter"));
     /// ```
     pub fn actor(&self) -> Option<&str> {
-        self.name.as_deref().filter(|_| self.actor_call)
+        self.actor.as_ref().map(|seat| &*seat.name)
     }
 }
 
 impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(actor) = self.actor() {
+            return write!(f, "call to actor `{actor}` ({})", self.location);
+        }
         match &self.name {
-            Some(name) if self.actor_call => {
-                write!(f, "call to actor `{name}` ({})", self.location)
-            }
             Some(name) => write!(f, "task `{name}` ({})", self.location),
             None => write!(f, "task {} ({})", self.id, self.location),
         }
@@ -190,9 +201,9 @@ impl fmt::Debug for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskInfo")
             .field("id", &self.id)
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("location", &format_args!("{}", self.location))
-            .field("actor_call", &self.actor_call)
+            .field("actor_call", &self.actor.is_some())
             .finish()
     }
 }

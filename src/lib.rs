@@ -163,10 +163,12 @@ mod quiet;
 mod remote;
 mod resources;
 mod runtime;
+mod snapshot;
 mod store;
 mod sync;
 mod task;
 mod timer;
+mod waits;
 
 #[cfg(all(test, taskref_loom))]
 mod loom_tests;
@@ -190,6 +192,7 @@ pub use object_ref::{Get, GetTimeout, IntoGet, ObjectRef};
 pub use observe::{AntiPatterns, Stats, Timeline};
 pub use remote::{Func, RemoteFn};
 pub use runtime::{Builder, Runtime};
+pub use snapshot::{BlockedWait, TaskSnapshot, TaskState, Tasks};
 
 /// Makes a free `fn` or `async fn` *distributable*: registered under its path
 /// (`crate::module::name`), with serde for its arguments and result, so that a

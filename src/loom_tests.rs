@@ -21,7 +21,7 @@ use crate::ObjectId;
 
 fn slot() -> Arc<Slot<u32>> {
     let info = TaskInfo::new(ObjectId::next(), None, Location::caller());
-    Arc::new(Slot::pending(info, None))
+    Arc::new(Slot::pending(info, None, crate::observe::Stamp::now()))
 }
 
 /// A reader of a slot, as `ObjectRef::get` is.

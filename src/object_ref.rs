@@ -341,6 +341,11 @@ impl<T> ObjectRef<T> {
     }
 }
 
+/// The task behind a ref, as a wait-for edge.
+pub(crate) fn edge_to<T>(slot: &Arc<Slot<T>>) -> crate::waits::Edge {
+    slot.edge()
+}
+
 /// The observer of the runtime that runs the slot's task (`None` for `put`).
 fn observer_of<T>(slot: &Slot<T>) -> Option<&Observer> {
     slot.context().map(|context| context.observer())
@@ -394,7 +399,7 @@ impl<'a, T: Clone> IntoFuture for &'a ObjectRef<T> {
 /// Future returned by [`ObjectRef::get`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Get<'a, T> {
-    slot: &'a Slot<T>,
+    slot: &'a Arc<Slot<T>>,
     key: Option<usize>,
     location: &'static Location<'static>,
     /// Which API call this is, for the timeline and the detector.
@@ -411,10 +416,16 @@ impl<T: Clone> Future for Get<'_, T> {
         let poll = slot.poll_read(&mut this.key, cx, read_cloned);
         let (observer, info) = (observer_of(slot), slot.info());
         let pending = poll.is_pending();
-        if let Err(denied) =
-            this.waiting
-                .start_get(observer, info, this.location, this.call, pending)
-        {
+        let started = this.waiting.start_get(
+            slot.context(),
+            info,
+            this.location,
+            this.call,
+            pending,
+            || edge_to(slot),
+            this.call == "get_timeout" || this.call == "block_get_timeout",
+        );
+        if let Err(denied) = started {
             return Poll::Ready(Err(denied));
         }
         if !pending {
@@ -466,9 +477,15 @@ impl<T: Clone> Future for IntoGet<T> {
         let pending = slot.poll_read(&mut this.key, cx, |_| ()).is_pending();
         if let Some(location) = this.location {
             let (observer, info) = (observer_of(slot), slot.info());
-            let started = this
-                .waiting
-                .start_get(observer, info, location, "await", pending);
+            let started = this.waiting.start_get(
+                slot.context(),
+                info,
+                location,
+                "await",
+                pending,
+                || edge_to(slot),
+                false,
+            );
             if let Err(denied) = started {
                 this.object = Some(object);
                 return Poll::Ready(Err(denied));

@@ -180,6 +180,22 @@ impl Resources {
         Ok(request)
     }
 
+    /// `request` in words: "1 CPU, 2 of `db`".
+    pub(crate) fn describe(&self, request: &Request) -> String {
+        let mut parts = Vec::new();
+        if request.cpu > 0 {
+            parts.push(format!("{} CPU", to_amount(request.cpu)));
+        }
+        for &(index, units) in &request.custom {
+            let name = self.names.get(index - 1).map_or("?", |n| &**n);
+            parts.push(format!("{} of `{name}`", to_amount(units)));
+        }
+        match parts.is_empty() {
+            true => "nothing".to_owned(),
+            false => parts.join(", "),
+        }
+    }
+
     /// Takes `request` now if it is free and nobody is queued before us.
     pub(crate) fn try_acquire(&self, request: &Request) -> Option<Permit> {
         self.pool.try_acquire(request)

@@ -326,6 +326,48 @@ impl Runtime {
         cancelled
     }
 
+    /// A snapshot of every unfinished task of this runtime: id, name, call
+    /// site, parent, age and state (waiting for its arguments, for resources,
+    /// running, blocked in a get or wait on which refs and at which line,
+    /// queued in an actor's mailbox). Print it to see a hung program the way
+    /// a thread dump shows threads: its `Display` is the task tree.
+    ///
+    /// Costs nothing until called; a call reads each unfinished task once,
+    /// taking short locks one at a time, so it works from async code, from
+    /// blocking code, and while the runtime is busy. Tasks submitted or
+    /// finished while it runs may or may not be in it.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let rt = taskref::Runtime::new()?;
+    /// let release = Arc::new(AtomicBool::new(false));
+    /// let (inner, flag) = (rt.clone(), Arc::clone(&release));
+    /// let parent = rt.remote_blocking(move |_: ()| {
+    ///     let flag = Arc::clone(&flag);
+    ///     let child = inner.spawn_blocking(move || {
+    ///         while !flag.load(Ordering::SeqCst) {
+    ///             std::thread::sleep(Duration::from_millis(1));
+    ///         }
+    ///     });
+    ///     child.block_get().is_ok()
+    /// }).name("parent").remote(());
+    /// // Wait until the parent is blocked on its child.
+    /// while !matches!(rt.tasks().get(parent.id()).map(|t| &t.state),
+    ///                 Some(taskref::TaskState::Blocked { .. })) {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// let dump = rt.tasks().to_string();
+    /// assert!(dump.contains("`parent`") && dump.contains("blocked in `block_get`"), "{dump}");
+    /// release.store(true, Ordering::SeqCst);
+    /// assert!(parent.block_get()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tasks(&self) -> crate::Tasks {
+        crate::Tasks::of(self.inner.context.unfinished())
+    }
+
     /// Shuts the runtime down: every pending ref fails with [`Error::Shutdown`](crate::Error::Shutdown)
     /// and later submissions fail at once.
     ///

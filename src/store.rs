@@ -24,9 +24,13 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::identity::ObjectId;
 use crate::identity::TaskInfo;
+use crate::object_ref::slot::Phase;
+use crate::observe::Stamp;
+use crate::waits::{Edge, WaitNote};
 
 /// What the registry needs of a task: the type-erased view of its slot, so
 /// shutdown and cancel can fail a pending task without knowing its value type.
@@ -51,6 +55,33 @@ pub(crate) trait Registered: Send + Sync {
     /// A task was submitted from inside this one: only then can a cancel or
     /// a deadline have descendants to reach.
     fn note_child(&self);
+
+    /// The runtime that runs the task.
+    fn context(&self) -> Option<&Arc<RuntimeContext>>;
+
+    /// When it was submitted.
+    fn submitted_at(&self) -> Stamp;
+
+    /// Where it is in its life.
+    fn phase(&self) -> Phase;
+
+    /// Whether an attempt of it started.
+    fn is_started(&self) -> bool {
+        self.phase() == Phase::Running
+    }
+
+    /// It waits on something more (see `waits.rs`).
+    fn note_wait(&self, note: WaitNote);
+
+    /// The wait noted under `key` ended.
+    fn end_wait(&self, key: u64);
+
+    /// What it waits on now.
+    fn waits(&self) -> Vec<WaitNote>;
+
+    /// Pushes into `out` the tasks it waits on for all of their refs (the
+    /// wait-for graph's edges); `false` if it has no noted wait at all.
+    fn wait_edges(&self, out: &mut Vec<Edge>) -> bool;
 }
 
 const SHARDS: usize = 16;
@@ -183,6 +214,22 @@ impl Store {
             }
             total += failed;
         }
+    }
+
+    /// Every unfinished task registered here, in submission order: the
+    /// snapshot's source. One pass over the registry, under each shard's
+    /// lock in turn: submissions go on meanwhile.
+    pub(crate) fn unfinished(&self) -> Vec<Arc<dyn Registered>> {
+        let mut found = Vec::new();
+        for shard in self.shards.iter() {
+            for (_, slot) in lock(shard).entries.iter() {
+                if let Some(slot) = slot.upgrade().filter(|s| !s.is_complete()) {
+                    found.push(slot);
+                }
+            }
+        }
+        found.sort_by_key(|slot| slot.info().id());
+        found
     }
 
     /// Closes the store and fails every pending task with `Shutdown`.

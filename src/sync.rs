@@ -5,7 +5,7 @@
 
 #[cfg(not(taskref_loom))]
 pub(crate) use std::{
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicU8, Ordering},
     sync::{Mutex, MutexGuard},
     thread::{self, Thread},
     thread_local,
@@ -13,7 +13,7 @@ pub(crate) use std::{
 
 #[cfg(taskref_loom)]
 pub(crate) use loom::{
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicU8, Ordering},
     sync::{Mutex, MutexGuard},
     thread::{self, Thread},
     thread_local,

@@ -15,6 +15,7 @@ mod on_cluster;
 mod submit;
 
 pub(crate) use attempt::{Policy, Retry};
+pub(crate) use current::{current_slot_in, in_a_task};
 pub use current::{current_task, CurrentTask};
 pub(crate) use finish::{Erased, UserError};
 pub(crate) use on_cluster::{constructor_args, submit_actor_call};
@@ -42,7 +43,7 @@ pub(crate) struct TaskOptions {
     /// Retries and timeout.
     pub(crate) policy: Policy,
     /// A method call of the actor named `name`.
-    pub(crate) actor_call: bool,
+    pub(crate) actor: Option<Arc<crate::waits::ActorSeat>>,
 }
 
 impl fmt::Debug for TaskOptions {
@@ -62,17 +63,15 @@ impl fmt::Debug for TaskOptions {
 pub(crate) struct Completer<T: Send + 'static> {
     slot: Arc<Slot<T>>,
     armed: bool,
-    submitted_at: Stamp,
     /// When the task first started running, and on which thread.
     started: Option<(Stamp, u32)>,
 }
 
 impl<T: Send + 'static> Completer<T> {
-    pub(crate) fn new(slot: Arc<Slot<T>>, submitted_at: Stamp) -> Self {
+    pub(crate) fn new(slot: Arc<Slot<T>>) -> Self {
         Completer {
             slot,
             armed: true,
-            submitted_at,
             started: None,
         }
     }
@@ -86,6 +85,21 @@ impl<T: Send + 'static> Completer<T> {
     }
 
     /// Whether the task submitted any task (it is a parent in the task tree).
+    /// The task waits for its ref arguments `pending` (not ready): noted
+    /// (for the snapshot and the wait-for graph) until the guard drops.
+    pub(crate) fn waits_for(
+        &self,
+        pending: crate::args::PendingArgs,
+    ) -> Option<crate::waits::NotedWait> {
+        let task: Arc<dyn Registered> = self.slot.clone();
+        crate::waits::note_arguments(task, pending)
+    }
+
+    /// The task queues for resources that are not free now.
+    pub(crate) fn queued_for(&self, request: &Request) {
+        self.slot.queued_for(request);
+    }
+
     pub(crate) fn has_children(&self) -> bool {
         self.slot.has_children()
     }
@@ -147,6 +161,7 @@ impl<T: Send + 'static> Completer<T> {
 
     /// The task starts running (only its first start counts).
     pub(crate) fn start(&mut self) {
+        self.slot.started();
         if self.started.is_none() {
             let worker = u32::try_from(observe::worker_index()).unwrap_or(u32::MAX);
             self.started = Some((Stamp::now(), worker));
@@ -194,7 +209,7 @@ impl<T: Send + 'static> Completer<T> {
         };
         self.context()
             .observer()
-            .task_ended(info, self.submitted_at, self.started, outcome);
+            .task_ended(info, self.slot.submitted_at(), self.started, outcome);
     }
 
     /// Runs `call(args)` on this thread as this task (`current_task()` is

@@ -12,7 +12,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::gather::{Readiness, Traced};
-use crate::object_ref::ObjectRef;
+use crate::object_ref::{edge_to, ObjectRef};
 
 /// Waits for every ref and returns their values in the same order as provided:
 /// the batched `ray.get(refs)`.
@@ -166,15 +166,25 @@ impl<T: Clone> Gather<T> {
     ) -> Poll<Result<(), Error>> {
         if let Some(refs) = self.refs.take() {
             slots.resize_with(refs.len(), || None);
+            // The tasks still running, if the caller is a task: what it
+            // waits on (the wait-for graph's edges).
+            let in_task = crate::task::in_a_task();
+            let (mut edges, mut actor_call) = (Vec::new(), false);
             for (index, object) in refs.into_iter().enumerate() {
                 match object.take_outcome() {
                     Ok(outcome) => slots[index] = Some(store(outcome)?),
-                    Err(object) => self.pending.push(Readiness::new(index, object)),
+                    Err(object) => {
+                        if in_task {
+                            edges.push(edge_to(&object.slot));
+                            actor_call |= object.task().actor_seat().is_some();
+                        }
+                        self.pending.push(Readiness::new(index, object));
+                    }
                 }
             }
             if !self.pending.is_empty() {
                 // Only a call that has to wait is a wait on the timeline.
-                self.traced.start();
+                self.traced.start_all(edges, actor_call)?;
             }
         }
         while let Poll::Ready(next) = self.pending.poll_next_unpin(cx) {
@@ -239,7 +249,13 @@ impl<T: Clone> Future for GetAllSettled<T> {
         let this = self.get_mut();
         let done = ready!(this.gather.poll_into(cx, &mut this.outcomes, Ok));
         this.gather.finished();
-        debug_assert!(done.is_ok(), "settling never stops early");
+        if let Err(deadlock) = done {
+            // Refused before waiting (a cycle, under `Deny`): the refs not
+            // done settle with the refusal.
+            for outcome in this.outcomes.iter_mut().filter(|o| o.is_none()) {
+                *outcome = Some(Err(deadlock.clone()));
+            }
+        }
         Poll::Ready(collect_all(&mut this.outcomes))
     }
 }

@@ -6,9 +6,11 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::context::RuntimeContext;
+use crate::error::Error;
 use crate::identity::ObjectId;
 use crate::object_ref::ObjectRef;
 use crate::observe::{Waiting, MAX_WAIT_IDS};
+use crate::waits::{Edge, WaitedOn};
 
 /// A wait's call, call site and refs (the first ids, taken before the refs are
 /// consumed), with the runtime that records it.
@@ -63,9 +65,36 @@ impl Traced {
         self.context.as_ref()
     }
 
-    /// The wait is polled (only the first call counts).
+    /// The wait is polled (only the first call counts), and may end before
+    /// every ref is done (a stream): noted for the snapshot only.
     pub(crate) fn start(&mut self) {
+        if self.waiting.is_started() {
+            return;
+        }
         self.waiting.start();
+        let ids = self.ids.iter().copied();
+        let context = self.context.as_ref();
+        self.waiting
+            .note_any(self.call, self.location, ids, self.count, context);
+    }
+
+    /// The wait is polled for the first time and waits until every one of
+    /// `pending` is done: noted as edges of the wait-for graph.
+    /// `Err(Deadlock)` if that closes a cycle, under `Deny`.
+    pub(crate) fn start_all(
+        &mut self,
+        pending: Vec<Edge>,
+        waits_on_actor_call: bool,
+    ) -> Result<(), Error> {
+        self.waiting.start();
+        let on = WaitedOn::All(pending);
+        self.waiting.note(
+            self.context.as_ref(),
+            self.call,
+            self.location,
+            on,
+            waits_on_actor_call,
+        )
     }
 
     /// The wait ended: record it once.

@@ -347,6 +347,15 @@ impl<T> Future for Wait<'_, T> {
                 }
             }
             this.waiting.start();
+            let not_ready = this.refs.iter().filter(|r| !r.is_ready());
+            let context = this.refs.iter().find_map(|r| r.slot.context());
+            this.waiting.note_any(
+                this.call,
+                this.location,
+                not_ready.map(|r| r.id()),
+                pending.len(),
+                context,
+            );
             this.pending = Some(pending);
         }
         let pending = this.pending.as_mut().expect("set above");

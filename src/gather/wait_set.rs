@@ -240,7 +240,19 @@ impl<T> Future for WaitSetWait<'_, T> {
                     Poll::Ready(Ok(())) => break,
                     Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
                     Poll::Pending => {
-                        this.waiting.start();
+                        if !this.waiting.is_started() {
+                            this.waiting.start();
+                            let context = this.set.context();
+                            let ids = this.set.pending.refs().map(|r| r.id());
+                            let count = this.set.len();
+                            this.waiting.note_any(
+                                this.call,
+                                this.location,
+                                ids,
+                                count,
+                                context.as_ref(),
+                            );
+                        }
                         return Poll::Pending;
                     }
                 },

@@ -27,7 +27,7 @@
 
 use std::sync::Arc;
 
-use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicBool, AtomicU8, Mutex, MutexGuard, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use tokio::task::JoinHandle;
@@ -35,7 +35,9 @@ use tokio::task::JoinHandle;
 use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::identity::TaskInfo;
+use crate::observe::Stamp;
 use crate::store::Registered;
+use crate::waits::{self, Edge, Notes, WaitKind, WaitNote, WaitedOn};
 
 /// Where a pending slot keeps its waiters: a slab of wakers with a free list, so
 /// registration and removal are O(1) and keys stay stable.
@@ -171,6 +173,10 @@ struct Locked<T> {
     /// not for errors that repeat one reported elsewhere (a dependency's, a
     /// cancel's, a shutdown's).
     report_if_unread: bool,
+    /// What the task waits on now, if it has to wait (see `waits.rs`): the
+    /// snapshot's and the wait-for graph's source. `None` (8 bytes) for a
+    /// task that never waits.
+    notes: Notes,
 }
 
 /// The shared cell of one task's outcome.
@@ -189,30 +195,121 @@ pub(crate) struct Slot<T> {
     /// A task was submitted from inside this one (set once, never cleared):
     /// a cancel or a deadline then looks for descendants.
     has_children: AtomicBool,
+    /// Where the task is in its life, for the snapshot (`Phase`).
+    phase: AtomicU8,
+    /// When it was submitted: its age in the snapshot, its bar on the timeline.
+    submitted_at: Stamp,
+    /// Makes this slot a wait-for edge. Stored because a waiter only knows
+    /// `T: Clone`, while the type-erased view needs `T: Send + 'static`,
+    /// which every slot's maker knows (and `get` must not demand).
+    edge: fn(&Arc<Slot<T>>) -> Edge,
 }
 
-impl<T> Slot<T> {
-    pub(crate) fn pending(info: TaskInfo, context: Option<Arc<RuntimeContext>>) -> Self {
+/// Where a task is in its life (the slot's `phase`), before it completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Phase {
+    /// Submitted, not started: waiting for its arguments, a worker, or (an
+    /// actor call) its turn in the mailbox.
+    Scheduled = 0,
+    /// Queued for resources that are not free.
+    Queued = 1,
+    /// Its code runs (an attempt started).
+    Running = 2,
+}
+
+impl Phase {
+    fn from_u8(raw: u8) -> Phase {
+        match raw {
+            0 => Phase::Scheduled,
+            1 => Phase::Queued,
+            _ => Phase::Running,
+        }
+    }
+}
+
+impl<T: Send + 'static> Slot<T> {
+    /// The slot of a task submitted at `submitted_at`.
+    pub(crate) fn pending(
+        info: TaskInfo,
+        context: Option<Arc<RuntimeContext>>,
+        submitted_at: Stamp,
+    ) -> Self {
         Slot {
             locked: Mutex::new(Locked {
                 state: State::Pending(Waiters::default()),
                 task: None,
                 read: false,
                 report_if_unread: false,
+                notes: None,
             }),
             done: AtomicBool::new(false),
             info,
             context,
             remote: false,
             has_children: AtomicBool::new(false),
+            phase: AtomicU8::new(Phase::Scheduled as u8),
+            submitted_at,
+            edge: erase::<T>,
         }
     }
 
     /// A pending slot whose task runs on the runtime's Ray cluster.
-    pub(crate) fn pending_remote(info: TaskInfo, context: Arc<RuntimeContext>) -> Self {
-        let mut slot = Slot::pending(info, Some(context));
+    pub(crate) fn pending_remote(
+        info: TaskInfo,
+        context: Arc<RuntimeContext>,
+        submitted_at: Stamp,
+    ) -> Self {
+        let mut slot = Slot::pending(info, Some(context), submitted_at);
         slot.remote = true;
         slot
+    }
+}
+
+impl<T> Slot<T> {
+    /// When the task was submitted.
+    pub(crate) fn submitted_at(&self) -> Stamp {
+        self.submitted_at
+    }
+
+    /// The task queues for `request` (not free now): noted for the snapshot
+    /// until it starts. A task that started meanwhile keeps no note.
+    pub(crate) fn queued_for(&self, request: &crate::resources::Request) {
+        let note = WaitNote::new(
+            WaitKind::Resources(request.clone()),
+            WaitedOn::Any {
+                ids: Vec::new(),
+                count: 0,
+            },
+        );
+        let key = note.key;
+        waits::push(&mut self.lock().notes, note);
+        // After the note, so that `started` (which removes it) sees either
+        // `Queued`, or a phase this exchange then fails on.
+        let queued = self.phase.compare_exchange(
+            Phase::Scheduled as u8,
+            Phase::Queued as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        if queued.is_err() {
+            waits::remove(&mut self.lock().notes, key);
+        }
+    }
+
+    /// An attempt of the task starts: it is running (and no longer queued
+    /// for resources).
+    pub(crate) fn started(&self) {
+        let was = self.phase.swap(Phase::Running as u8, Ordering::AcqRel);
+        if was == Phase::Queued as u8 {
+            if let Some(list) = &mut self.lock().notes {
+                list.retain(|note| !matches!(note.kind, WaitKind::Resources(_)));
+            }
+        }
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Acquire))
     }
 
     /// Whether a task was submitted from inside this one.
@@ -233,7 +330,10 @@ impl<T> Slot<T> {
             context.want_remote(self.info.id());
         }
     }
+}
 
+impl<T: Send + 'static> Slot<T> {
+    /// The slot of a `put`: ready from the start.
     pub(crate) fn ready(info: TaskInfo, value: T) -> Self {
         Slot {
             locked: Mutex::new(Locked {
@@ -241,13 +341,30 @@ impl<T> Slot<T> {
                 task: None,
                 read: false,
                 report_if_unread: false,
+                notes: None,
             }),
             done: AtomicBool::new(true),
             info,
             context: None,
             remote: false,
             has_children: AtomicBool::new(false),
+            phase: AtomicU8::new(Phase::Running as u8),
+            submitted_at: Stamp::now(),
+            edge: erase::<T>,
         }
+    }
+}
+
+/// `slot` as a wait-for edge.
+fn erase<T: Send + 'static>(slot: &Arc<Slot<T>>) -> Edge {
+    let task: Arc<dyn Registered> = slot.clone();
+    Arc::downgrade(&task)
+}
+
+impl<T> Slot<T> {
+    /// This slot as a wait-for edge (the task behind a ref a waiter waits on).
+    pub(crate) fn edge(self: &Arc<Self>) -> Edge {
+        (self.edge)(self)
     }
 
     pub(crate) fn info(&self) -> &TaskInfo {
@@ -542,6 +659,46 @@ impl<T: Send> Registered for Slot<T> {
     fn was_cancelled(&self) -> bool {
         self.is_done() && matches!(self.try_read_quietly(), Some(Err(err)) if err.is_cancelled())
     }
+
+    fn context(&self) -> Option<&Arc<RuntimeContext>> {
+        self.context.as_ref()
+    }
+
+    fn submitted_at(&self) -> Stamp {
+        self.submitted_at
+    }
+
+    fn phase(&self) -> Phase {
+        Slot::phase(self)
+    }
+
+    fn note_wait(&self, note: WaitNote) {
+        waits::push(&mut self.lock().notes, note);
+    }
+
+    fn end_wait(&self, key: u64) {
+        waits::remove(&mut self.lock().notes, key);
+    }
+
+    fn waits(&self) -> Vec<WaitNote> {
+        match &self.lock().notes {
+            Some(list) => list.to_vec(),
+            None => Vec::new(),
+        }
+    }
+
+    fn wait_edges(&self, out: &mut Vec<Edge>) -> bool {
+        let locked = self.lock();
+        let Some(list) = &locked.notes else {
+            return false;
+        };
+        for note in list.iter() {
+            if let WaitedOn::All(edges) = &note.on {
+                out.extend(edges.iter().cloned());
+            }
+        }
+        true
+    }
 }
 
 #[cfg(all(test, not(taskref_loom)))]
@@ -555,6 +712,7 @@ mod tests {
         Slot::pending(
             TaskInfo::new(ObjectId::next(), None, Location::caller()),
             None,
+            Stamp::now(),
         )
     }
 

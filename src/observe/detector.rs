@@ -14,6 +14,8 @@ use dashmap::DashMap;
 
 use crate::anti_pattern::{AntiPatternKind, AntiPatternReport};
 use crate::error::Error;
+use crate::identity::{ObjectId, TaskInfo};
+use crate::snapshot::TaskSnapshot;
 
 /// What the runtime does when it sees one of Ray's parallelism anti-patterns;
 /// set with [`Builder::anti_patterns`](crate::Builder::anti_patterns).
@@ -61,6 +63,9 @@ struct Site {
 
 pub(crate) struct Detector {
     mode: AntiPatterns,
+    /// The deadlocks reported under `Warn` (their tasks' ids, sorted): each
+    /// is logged once, however many of its waits see it.
+    deadlocks: std::sync::Mutex<std::collections::HashSet<Vec<ObjectId>>>,
     /// Per call site and pattern: touched on every wait, from every thread,
     /// so a concurrent map (one shard lock per entry) instead of one mutex.
     sites: DashMap<(&'static Location<'static>, AntiPatternKind), Site>,
@@ -73,6 +78,7 @@ impl Detector {
     pub(crate) fn new(mode: AntiPatterns) -> Detector {
         Detector {
             mode,
+            deadlocks: Default::default(),
             sites: DashMap::new(),
         }
     }
@@ -208,6 +214,39 @@ impl Detector {
                  worker's other tasks meanwhile. Use `.get().await` (or `.await` on the ref)."
             ),
         })
+    }
+
+    /// The wait of `waiter` closed the cycle `cycle`: under `Deny`, the
+    /// error the wait returns; under `Warn`, a log line (once per cycle).
+    pub(crate) fn deadlock(
+        &self,
+        waiter: &TaskInfo,
+        cycle: Vec<TaskSnapshot>,
+    ) -> Result<(), Error> {
+        let err = Error::Deadlock {
+            task: waiter.clone(),
+            cycle,
+        };
+        match self.mode {
+            AntiPatterns::Off => Ok(()),
+            AntiPatterns::Deny => Err(err),
+            AntiPatterns::Warn => {
+                let Some(cycle) = err.deadlock_cycle() else {
+                    unreachable!("built above")
+                };
+                let mut ids: Vec<ObjectId> = cycle.iter().map(|step| step.task.id()).collect();
+                ids.sort_unstable();
+                let first = self
+                    .deadlocks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(ids);
+                if first {
+                    tracing::warn!(location = %waiter.location(), "taskref: {err}");
+                }
+                Ok(())
+            }
+        }
     }
 
     /// A task's error was never read before its last ref was dropped.

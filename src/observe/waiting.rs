@@ -16,16 +16,23 @@
 // (get in a loop, submission order); that check belongs to the get, not to the
 // record, and stays in `start_get`.
 
+use std::fmt;
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::Observer;
+use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::identity::{ObjectId, TaskInfo};
+use crate::waits::{self, Edge, NotedWait, WaitKind, WaitNote, WaitedOn};
 
 /// One user's wait: when it began, and whether the detector flagged it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Waiting {
+    /// The wait, noted in the waiting task's slot (for the snapshot and the
+    /// wait-for graph) while it goes on; `None` outside a task.
+    noted: Option<NotedWait>,
     /// Set at the first poll; taken when the wait is recorded.
     since: Option<Instant>,
     /// A single-ref get flagged as out of submission order: its wait time is
@@ -49,16 +56,21 @@ impl Waiting {
     }
 
     /// A single-ref get at `location` is polled for the first time: start the
-    /// wait and, if the ref is `pending`, let the detector look. `Err` if the
-    /// detector denies the call.
+    /// wait and, if the ref is `pending`, let the detector look, and note the
+    /// wait (on `edge`) in the waiting task. `Err` if the detector denies the
+    /// call.
+    #[allow(clippy::too_many_arguments)] // one call per kind of get, all internal
     pub(crate) fn start_get(
         &mut self,
-        observer: Option<&Observer>,
+        context: Option<&Arc<RuntimeContext>>,
         task: &TaskInfo,
         location: &'static Location<'static>,
         call: &'static str,
         pending: bool,
+        edge: impl FnOnce() -> Edge,
+        bounded: bool,
     ) -> Result<(), Error> {
+        let observer = context.map(|c| c.observer());
         if self.since.is_some() || self.recorded {
             return Ok(());
         }
@@ -69,15 +81,69 @@ impl Waiting {
             return Ok(());
         }
         self.start();
-        let Some(observer) = observer.filter(|o| pending && o.detector.is_on()) else {
+        if let Some(observer) = observer.filter(|o| o.detector.is_on()) {
+            observer
+                .detector
+                .get_waits(location, call, observer.is_only_latest(task.id()))?;
+            if observer.later_sibling_done(task.id(), task.location()) {
+                self.out_of_order = observer.detector.out_of_order_wait(location)?;
+            }
+        }
+        let on = match bounded {
+            // A get with a timeout ends by itself: shown, never a cycle.
+            true => WaitedOn::Any {
+                ids: vec![task.id()],
+                count: 1,
+            },
+            false => WaitedOn::All(vec![edge()]),
+        };
+        self.note(context, call, location, on, task.actor_seat().is_some())
+    }
+
+    /// Notes a wait on `count` refs (`ids`: the first of them) that may end
+    /// before all are done (`wait`, a stream of completions): shown in the
+    /// snapshot, never part of a cycle.
+    pub(crate) fn note_any(
+        &mut self,
+        call: &'static str,
+        location: &'static Location<'static>,
+        ids: impl Iterator<Item = ObjectId>,
+        count: usize,
+        context: Option<&Arc<RuntimeContext>>,
+    ) {
+        let ids = ids.take(super::MAX_WAIT_IDS).collect();
+        let on = WaitedOn::Any { ids, count };
+        let noted = self.note(context, call, location, on, false);
+        debug_assert!(noted.is_ok(), "a wait on any ref closes no cycle");
+    }
+
+    /// Notes the wait (`call` at `location`, on `on`) in the task waiting on
+    /// this thread, if it is a task of `context`'s runtime, and looks for a
+    /// cycle it closes. `waits_on_actor_call`: a ref waited on is an actor
+    /// call (it may wait behind the caller). `Err(Deadlock)` under `Deny`.
+    pub(crate) fn note(
+        &mut self,
+        context: Option<&Arc<RuntimeContext>>,
+        call: &'static str,
+        location: &'static Location<'static>,
+        on: WaitedOn,
+        waits_on_actor_call: bool,
+    ) -> Result<(), Error> {
+        let Some(context) = context else {
             return Ok(());
         };
-        observer
-            .detector
-            .get_waits(location, call, observer.is_only_latest(task.id()))?;
-        if observer.later_sibling_done(task.id(), task.location()) {
-            self.out_of_order = observer.detector.out_of_order_wait(location)?;
+        let runtime = Arc::as_ptr(context) as usize;
+        let Some(waiter) = crate::task::current_slot_in(runtime) else {
+            return Ok(());
+        };
+        let all = matches!(on, WaitedOn::All(_));
+        let note = WaitNote::new(WaitKind::Get { call, location }, on);
+        let noted = NotedWait::begin(waiter, note);
+        if all {
+            let detector = &context.observer().detector;
+            waits::check(detector, noted.waiter(), waits_on_actor_call)?;
         }
+        self.noted = Some(noted);
         Ok(())
     }
 
@@ -92,6 +158,7 @@ impl Waiting {
         refs: impl Iterator<Item = ObjectId>,
         ref_count: usize,
     ) {
+        self.noted = None;
         let Some(since) = self.since.take() else {
             return;
         };
@@ -105,5 +172,14 @@ impl Waiting {
                 .detector
                 .out_of_order_done(location, since.elapsed());
         }
+    }
+}
+
+impl fmt::Debug for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiting")
+            .field("since", &self.since)
+            .field("noted", &self.noted.is_some())
+            .finish_non_exhaustive()
     }
 }

@@ -39,7 +39,13 @@ pub(crate) async fn run_async<C, L, Fut, K>(
     while let Some((call, args)) = attempts.next() {
         number += 1;
         // Each attempt takes its resources anew, and only while it runs.
-        let permit = context.resources().acquire(request.clone()).await;
+        let permit = match context.resources().try_acquire(&request) {
+            Some(permit) => permit,
+            None => {
+                completer.queued_for(&request);
+                context.resources().acquire(request.clone()).await
+            }
+        };
         if completer.is_decided() {
             return;
         }

@@ -71,6 +71,22 @@ pub(crate) fn current_cancelled_in(runtime: usize) -> bool {
     })
 }
 
+/// The slot of the task running on this thread, if it is a task of the
+/// runtime at `runtime`: the waiter of a wait that starts now.
+pub(crate) fn current_slot_in(runtime: usize) -> Option<Arc<dyn Registered>> {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|running| running.runtime == runtime)
+            .map(|running| Arc::clone(&running.slot))
+    })
+}
+
+/// Whether a task runs on this thread.
+pub(crate) fn in_a_task() -> bool {
+    CURRENT.with(|c| c.borrow().is_some())
+}
+
 thread_local! {
     static CURRENT: RefCell<Option<Running>> = const { RefCell::new(None) };
 }

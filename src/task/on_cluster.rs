@@ -45,14 +45,15 @@ use crate::error::{ClusterFailure, Error};
 use crate::identity::TaskInfo;
 use crate::object_ref::slot::{self, Slot};
 use crate::object_ref::ObjectRef;
+use crate::waits::ActorSeat;
 
 /// What a cluster call runs: a registered function, or a registered method
 /// of an actor on the cluster.
 #[derive(Clone)]
 pub(crate) struct Target {
     codec: Codec,
-    /// The actor's id and name, for a method call.
-    actor: Option<(u64, Arc<str>)>,
+    /// The actor's id and seat (its name), for a method call.
+    actor: Option<(u64, Arc<ActorSeat>)>,
 }
 
 #[derive(Clone, Copy)]
@@ -69,10 +70,10 @@ impl Target {
         }
     }
 
-    pub(crate) fn method(part: &'static ActorPart, actor: u64, name: Arc<str>) -> Target {
+    pub(crate) fn method(part: &'static ActorPart, actor: u64, seat: Arc<ActorSeat>) -> Target {
         Target {
             codec: Codec::Method(part),
-            actor: Some((actor, name)),
+            actor: Some((actor, seat)),
         }
     }
 
@@ -126,9 +127,13 @@ where
         parent_cancelled,
         inherited,
     } = identify(context, options, location);
-    let slot = Arc::new(Slot::pending_remote(info, Arc::clone(context)));
+    let slot = Arc::new(Slot::pending_remote(
+        info,
+        Arc::clone(context),
+        submitted_at,
+    ));
     let object = ObjectRef::from_slot(Arc::clone(&slot));
-    let completer = Completer::new(slot, submitted_at);
+    let completer = Completer::new(slot);
     let admitted = match &target.actor {
         // Submitted by a task cancelled meanwhile: never sent to Ray.
         _ if parent_cancelled => Err(Error::Cancelled {
@@ -254,7 +259,7 @@ pub(crate) fn submit_actor_call<L, X, R>(
     context: &Arc<RuntimeContext>,
     connection: &Arc<Connection>,
     part: &'static ActorPart,
-    actor: (u64, Arc<str>),
+    actor: (u64, Arc<ActorSeat>),
     location: &'static Location<'static>,
     args: X,
 ) -> ObjectRef<R>
@@ -263,8 +268,8 @@ where
     R: Send + 'static,
 {
     let options = TaskOptions {
-        name: Some(Arc::clone(&actor.1)),
-        actor_call: true,
+        name: Some(Arc::clone(&actor.1.name)),
+        actor: Some(Arc::clone(&actor.1)),
         ..TaskOptions::default()
     };
     let target = Target::method(part, actor.0, actor.1);
@@ -403,8 +408,8 @@ fn admit(
 struct Call {
     id: u64,
     name: &'static str,
-    /// The actor (id, name) of a method call.
-    actor: Option<(u64, Arc<str>)>,
+    /// The actor (id, seat) of a method call.
+    actor: Option<(u64, Arc<ActorSeat>)>,
     /// One per argument, in order.
     args: Vec<Part>,
     /// Ray's options, as JSON text.
@@ -503,7 +508,7 @@ impl Call {
             if failure.kind.starts_with("Actor") || failure.kind == "submit" {
                 return Error::ActorDied {
                     task: info.clone(),
-                    actor: actor.to_string(),
+                    actor: actor.name.to_string(),
                     cause: failure.message.clone(),
                 };
             }

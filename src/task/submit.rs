@@ -35,7 +35,7 @@ use super::finish::{Fallible, Finish, Plain};
 use super::guarded::Guarded;
 use super::on_cluster;
 use super::{Admitted, Completer, Policy, Retry, TaskOptions};
-use crate::args::IntoArgs;
+use crate::args::{IntoArgs, PendingArgs};
 use crate::context::RuntimeContext;
 use crate::distributed::Distributable;
 use crate::error::Error;
@@ -359,6 +359,7 @@ fn queue_blocking<C, L, R, K>(
     let Admitted {
         completer, request, ..
     } = admitted;
+    completer.queued_for(&request);
     if policy.is_trivial() {
         let context = Arc::clone(completer.context());
         let job = once_job::<C, L, R, K>(completer, call, args);
@@ -418,12 +419,16 @@ where
             None => unreachable!("ready arguments resolve at once"),
         }
     } else {
+        // Noted while it waits: the snapshot shows which refs it waits on.
+        let noted = admitted.completer.waits_for(PendingArgs::of(&args));
+        let resolving = args.resolve();
+        let resolving = async move {
+            let args = resolving.await;
+            drop(noted);
+            args
+        };
         Some(E::run_after::<L, C, K>(
-            admitted,
-            args.resolve(),
-            call,
-            retry,
-            policy,
+            admitted, resolving, call, retry, policy,
         ))
     };
     register(context, &object, join);
@@ -456,8 +461,8 @@ pub(crate) fn identify(
         parent_cancelled = parent.cancelled;
         inherited = parent.deadline;
     }
-    if options.actor_call {
-        info = info.into_actor_call();
+    if let Some(seat) = &options.actor {
+        info = info.into_actor_call(Arc::clone(seat));
     }
     let submitted_at = Stamp::now();
     context.observer().submitted(&info);
@@ -495,11 +500,11 @@ pub(crate) fn new_task<T: Send + 'static>(
             true => Err(Error::Cancelled { task: info.clone() }),
             false => Ok(request),
         });
-    let slot = Arc::new(Slot::pending(info, Some(Arc::clone(context))));
+    let slot = Arc::new(Slot::pending(info, Some(Arc::clone(context)), submitted_at));
     let object = ObjectRef::from_slot(Arc::clone(&slot));
     match request {
         Ok(request) => {
-            let completer = Completer::new(slot, submitted_at);
+            let completer = Completer::new(slot);
             let admitted = Admitted {
                 completer,
                 request,
