@@ -164,3 +164,24 @@ pub fn capture_tracing<R>(level: tracing::Level, f: impl FnOnce() -> R) -> (R, S
     let result = tracing::subscriber::with_default(subscriber, f);
     (result, captured.text())
 }
+
+/// Everything logged at `WARN` and above by any thread of this test binary,
+/// from the first call on (for reports made on the runtime's own threads,
+/// which a thread-local subscriber does not see). Tests of one binary share
+/// it: look for what only your test logs (its call sites).
+pub fn global_warnings() -> Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::WARN)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("the first subscriber");
+            captured
+        })
+        .clone()
+}
