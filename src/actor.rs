@@ -48,6 +48,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::args::Arg;
 use crate::context::RuntimeContext;
 use crate::error::Error;
+use crate::identity::Label;
 use crate::identity::TaskInfo;
 use crate::park::park_on;
 use crate::resources::{BlockingTaskScope, Permit, Request};
@@ -171,9 +172,10 @@ impl Runtime {
 struct Core<M> {
     runtime: Runtime,
     mailbox: mpsc::UnboundedSender<M>,
-    /// The actor's name, and which of its calls block (the wait-for graph's
-    /// mailbox edges); every call's `TaskInfo` holds it.
-    seat: Arc<ActorSeat>,
+    /// The label of its calls: the actor's name, and which of its calls
+    /// block (the wait-for graph's mailbox edges); every call's `TaskInfo`
+    /// holds it.
+    label: Arc<Label>,
     death: Arc<Death>,
     /// Set for an actor on a Ray cluster: its calls go there, not to the
     /// mailbox (see `actor/on_cluster.rs`).
@@ -181,6 +183,19 @@ struct Core<M> {
 }
 
 impl<M> Core<M> {
+    /// The actor's name.
+    fn name(&self) -> &str {
+        self.label.name()
+    }
+
+    /// The actor's name, shared (for a call's closure).
+    fn name_arc(&self) -> Arc<str> {
+        match self.label.seat() {
+            Some(seat) => Arc::clone(&seat.name),
+            None => Arc::from(self.label.name()),
+        }
+    }
+
     /// Kills the actor, and wakes its thread or dispatcher with `wake` if it
     /// waits for mail, so it stops now (if it is gone already, nothing is to
     /// be woken).
@@ -227,7 +242,7 @@ impl<S> Clone for ActorHandle<S> {
 impl<S> fmt::Debug for ActorHandle<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorHandle")
-            .field("name", &self.inner.seat.name)
+            .field("name", &self.inner.name())
             .field("dead", &self.inner.death.cause())
             .finish()
     }
@@ -327,7 +342,7 @@ impl ActorBuilder {
             inner: Arc::new(Core {
                 runtime,
                 mailbox,
-                seat: ActorSeat::new(name, max_concurrency),
+                label: ActorSeat::label(name, max_concurrency),
                 death,
                 remote: None,
             }),
@@ -406,7 +421,7 @@ impl ActorBuilder {
             inner: Arc::new(Core {
                 runtime,
                 mailbox,
-                seat: ActorSeat::new(name, 1),
+                label: ActorSeat::label(name, 1),
                 death,
                 remote: None,
             }),
@@ -486,7 +501,7 @@ impl ActorBuilder {
                         runtime: runtime.clone(),
                         mailbox,
                         // Its calls run on the cluster: no mailbox here.
-                        seat: ActorSeat::new(name, usize::MAX),
+                        label: ActorSeat::label(name, usize::MAX),
                         death: Arc::new(Death::default()),
                         remote: Some(remote),
                     }),
@@ -519,7 +534,7 @@ impl ActorBuilder {
             Some(name) => Arc::from(name.as_str()),
             None => Arc::from(format!("actor {id}")),
         };
-        let info = TaskInfo::new(id, Some(Arc::clone(&name)), location);
+        let info = TaskInfo::new(id, Some(Label::task(&*name)), location);
         let context = runtime.context();
         let request =
             context
@@ -586,21 +601,21 @@ fn construct<S>(make: &impl Fn() -> S, restarts: u32, name: &str) -> Result<S, S
 #[track_caller]
 fn new_call<R: Send + 'static>(
     runtime: &Runtime,
-    seat: &Arc<ActorSeat>,
+    label: &Arc<Label>,
 ) -> (ObjectRef<R>, Option<Completer<R>>) {
-    new_call_at(runtime, seat, Location::caller())
+    new_call_at(runtime, label, Location::caller())
 }
 
 /// `new_call`, naming `location` as the call site.
 fn new_call_at<R: Send + 'static>(
     runtime: &Runtime,
-    seat: &Arc<ActorSeat>,
+    label: &Arc<Label>,
     location: &'static Location<'static>,
 ) -> (ObjectRef<R>, Option<Completer<R>>) {
     let context = runtime.context();
     let options = TaskOptions {
+        name: Some(Arc::clone(label)),
         num_cpus: Some(0.0),
-        actor: Some(Arc::clone(seat)),
         ..TaskOptions::default()
     };
     let (object, admitted) = crate::task::new_task::<R>(context, &options, location, 0.0);
@@ -742,7 +757,7 @@ impl<S: Send + 'static> ActorHandle<S> {
             inner: Arc::new(Core {
                 runtime: runtime.clone(),
                 mailbox,
-                seat: ActorSeat::new(name, 1),
+                label: ActorSeat::label(name, 1),
                 death: Arc::new(death),
                 remote: None,
             }),
@@ -751,7 +766,7 @@ impl<S: Send + 'static> ActorHandle<S> {
 
     /// The actor's name.
     pub fn name(&self) -> &str {
-        &self.inner.seat.name
+        self.inner.name()
     }
 
     /// Whether the actor is dead (killed, or its constructor panicked).
@@ -803,7 +818,7 @@ impl<S: Send + 'static> ActorHandle<S> {
     {
         let inner = &self.inner;
         let death = inner.death.cause();
-        on_cluster::call::<L, X, R, F>(&inner.runtime, remote, &inner.seat, death, args, location)
+        on_cluster::call::<L, X, R, F>(&inner.runtime, remote, &inner.label, death, args, location)
     }
 
     /// Like [`call`](ActorHandle::call), with one argument that may be a value
@@ -890,7 +905,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         F: FnOnce(&mut S, A) -> Result<R, E> + Send + 'static,
     {
         if self.inner.remote.is_some() {
-            let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.seat);
+            let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.label);
             if let Some(completer) = completer {
                 let location = completer.info().location();
                 completer.complete(Err(Error::InvalidArgument {
@@ -916,13 +931,13 @@ impl<S: Send + 'static> ActorHandle<S> {
         R: Send + 'static,
         F: FnOnce(&mut S, A) -> Result<R, UserError> + Send + 'static,
     {
-        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.seat);
+        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.label);
         let Some(completer) = completer else {
             return object;
         };
         let pending = crate::args::PendingArgs::of_arg(&arg);
         let resolving = arg.resolve();
-        let actor = Arc::clone(&self.inner.seat.name);
+        let actor = self.inner.name_arc();
         let death = Arc::clone(&self.inner.death);
         let call: Call<S> = Box::new(move |state| {
             let state = match state {

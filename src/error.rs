@@ -566,7 +566,11 @@ mod tests {
     use crate::identity::ObjectId;
 
     fn info(name: Option<&str>) -> TaskInfo {
-        TaskInfo::new(ObjectId::next(), name.map(Arc::from), Location::caller())
+        TaskInfo::new(
+            ObjectId::next(),
+            name.map(crate::identity::Label::task),
+            Location::caller(),
+        )
     }
 
     #[test]

@@ -66,17 +66,52 @@ impl fmt::Display for ObjectId {
 #[derive(Clone)]
 pub struct TaskInfo {
     id: ObjectId,
-    name: Option<Arc<str>>,
+    /// Its name, or for a method call its actor: one thin pointer, shared by
+    /// every task of a named function (or every call of an actor). With
+    /// the lineage, 32 bytes in all; every pending task's slot holds one.
+    label: Option<Arc<Label>>,
     location: &'static Location<'static>,
-    /// For a method call, its actor (whose name is the call's name); `None`
-    /// for a task.
-    actor: Option<Arc<ActorSeat>>,
     /// The tasks above this one in the task tree, nearest first (`None`
     /// for a task submitted from no task): the whole chain, so that a cancel
     /// finds a task's descendants even when a task between them finished
     /// and is gone. 8 bytes per task (M1 counts them), and one allocation
     /// per parent and poll, shared by the children it submits then.
     lineage: Option<Arc<Lineage>>,
+}
+
+/// What names a task.
+pub(crate) enum Label {
+    /// The name given with `RemoteFn::name`.
+    Task(Box<str>),
+    /// A method call's actor (the call is named after it).
+    Actor(ActorSeat),
+}
+
+impl Label {
+    /// The label of tasks named `name`.
+    pub(crate) fn task(name: impl Into<String>) -> Arc<Label> {
+        Arc::new(Label::Task(name.into().into_boxed_str()))
+    }
+
+    /// The label of an actor's calls.
+    pub(crate) fn actor(seat: ActorSeat) -> Arc<Label> {
+        Arc::new(Label::Actor(seat))
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Label::Task(name) => name,
+            Label::Actor(seat) => &seat.name,
+        }
+    }
+
+    /// The actor, for a method call's label.
+    pub(crate) fn seat(&self) -> Option<&ActorSeat> {
+        match self {
+            Label::Task(_) => None,
+            Label::Actor(seat) => Some(seat),
+        }
+    }
 }
 
 /// A task's ancestors: its parent, and the parent's.
@@ -89,14 +124,13 @@ pub(crate) struct Lineage {
 impl TaskInfo {
     pub(crate) fn new(
         id: ObjectId,
-        name: Option<Arc<str>>,
+        label: Option<Arc<Label>>,
         location: &'static Location<'static>,
     ) -> Self {
         TaskInfo {
             id,
-            name,
+            label,
             location,
-            actor: None,
             lineage: None,
         }
     }
@@ -142,15 +176,9 @@ impl TaskInfo {
         self.lineage.as_ref().map(|link| link.parent)
     }
 
-    /// Marks this as a method call of the actor `seat`.
-    pub(crate) fn into_actor_call(mut self, seat: Arc<ActorSeat>) -> Self {
-        self.actor = Some(seat);
-        self
-    }
-
     /// For a method call, its actor.
-    pub(crate) fn actor_seat(&self) -> Option<&Arc<ActorSeat>> {
-        self.actor.as_ref()
+    pub(crate) fn actor_seat(&self) -> Option<&ActorSeat> {
+        self.label.as_deref().and_then(Label::seat)
     }
 
     /// The id of the task's [`ObjectRef`](crate::ObjectRef).
@@ -160,10 +188,7 @@ impl TaskInfo {
 
     /// The name given with [`RemoteFn::name`](crate::RemoteFn::name), if any.
     pub fn name(&self) -> Option<&str> {
-        match &self.actor {
-            Some(seat) => Some(&seat.name),
-            None => self.name.as_deref(),
-        }
+        self.label.as_deref().map(Label::name)
     }
 
     /// The call site that submitted the task (`remote`, `spawn`, `put`, ...).
@@ -181,7 +206,7 @@ impl TaskInfo {
     /// assert_eq!(err.task().unwrap().actor(), Some("counter"));
     /// ```
     pub fn actor(&self) -> Option<&str> {
-        self.actor.as_ref().map(|seat| &*seat.name)
+        self.actor_seat().map(|seat| &*seat.name)
     }
 }
 
@@ -190,7 +215,7 @@ impl fmt::Display for TaskInfo {
         if let Some(actor) = self.actor() {
             return write!(f, "call to actor `{actor}` ({})", self.location);
         }
-        match &self.name {
+        match self.name() {
             Some(name) => write!(f, "task `{name}` ({})", self.location),
             None => write!(f, "task {} ({})", self.id, self.location),
         }
@@ -203,7 +228,7 @@ impl fmt::Debug for TaskInfo {
             .field("id", &self.id)
             .field("name", &self.name())
             .field("location", &format_args!("{}", self.location))
-            .field("actor_call", &self.actor.is_some())
+            .field("actor_call", &self.actor().is_some())
             .finish()
     }
 }

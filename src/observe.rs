@@ -58,6 +58,17 @@ impl Stamp {
         Stamp(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
+    /// The stamp in whole milliseconds, wrapping every 49.7 days: 4 bytes,
+    /// for an age that only needs to be read by a person.
+    pub(crate) fn millis(self) -> u32 {
+        (self.0 / 1_000_000) as u32
+    }
+
+    /// How long after the wrapped milliseconds `earlier` this stamp is.
+    pub(crate) fn millis_since(self, earlier: u32) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.millis().wrapping_sub(earlier)))
+    }
+
     pub(crate) fn instant(self) -> Instant {
         epoch() + std::time::Duration::from_nanos(self.0)
     }

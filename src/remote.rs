@@ -224,7 +224,7 @@ impl<F, L, K> RemoteFn<F, L, K> {
     /// ```
     #[must_use = "options return a new `RemoteFn`; use the returned value"]
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.options.name = Some(Arc::from(name.into()));
+        self.options.name = Some(crate::identity::Label::task(name));
         self
     }
 

@@ -214,7 +214,7 @@ impl TaskSnapshot {
         };
         Some(TaskSnapshot {
             task: info.clone(),
-            age: now.saturating_duration_since(task.submitted_at().instant()),
+            age: task.age(),
             state,
         })
     }

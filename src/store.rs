@@ -29,7 +29,6 @@ use crate::error::Error;
 use crate::identity::ObjectId;
 use crate::identity::TaskInfo;
 use crate::object_ref::slot::Phase;
-use crate::observe::Stamp;
 use crate::waits::{Edge, WaitNote};
 
 /// What the registry needs of a task: the type-erased view of its slot, so
@@ -59,8 +58,8 @@ pub(crate) trait Registered: Send + Sync {
     /// The runtime that runs the task.
     fn context(&self) -> Option<&Arc<RuntimeContext>>;
 
-    /// When it was submitted.
-    fn submitted_at(&self) -> Stamp;
+    /// How long ago it was submitted.
+    fn age(&self) -> std::time::Duration;
 
     /// Where it is in its life.
     fn phase(&self) -> Phase;

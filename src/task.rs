@@ -35,21 +35,23 @@ use crate::store::Registered;
 /// Per-function options: Ray's `.options(...)`.
 #[derive(Clone, Default)]
 pub(crate) struct TaskOptions {
-    pub(crate) name: Option<Arc<str>>,
+    /// The task's name, or for a method call its actor.
+    pub(crate) name: Option<Arc<crate::identity::Label>>,
     /// `None`: the default of the task's kind (0 for async, 1 for blocking).
     pub(crate) num_cpus: Option<f64>,
     /// Named resources and amounts, at most one entry per name.
     pub(crate) resources: Vec<(Arc<str>, f64)>,
     /// Retries and timeout.
     pub(crate) policy: Policy,
-    /// A method call of the actor named `name`.
-    pub(crate) actor: Option<Arc<crate::waits::ActorSeat>>,
 }
 
 impl fmt::Debug for TaskOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskOptions")
-            .field("name", &self.name)
+            .field(
+                "name",
+                &self.name.as_deref().map(crate::identity::Label::name),
+            )
             .field("num_cpus", &self.num_cpus)
             .field("resources", &self.resources)
             .field("policy", &self.policy)
@@ -63,15 +65,17 @@ impl fmt::Debug for TaskOptions {
 pub(crate) struct Completer<T: Send + 'static> {
     slot: Arc<Slot<T>>,
     armed: bool,
+    submitted_at: Stamp,
     /// When the task first started running, and on which thread.
     started: Option<(Stamp, u32)>,
 }
 
 impl<T: Send + 'static> Completer<T> {
-    pub(crate) fn new(slot: Arc<Slot<T>>) -> Self {
+    pub(crate) fn new(slot: Arc<Slot<T>>, submitted_at: Stamp) -> Self {
         Completer {
             slot,
             armed: true,
+            submitted_at,
             started: None,
         }
     }
@@ -209,7 +213,7 @@ impl<T: Send + 'static> Completer<T> {
         };
         self.context()
             .observer()
-            .task_ended(info, self.slot.submitted_at(), self.started, outcome);
+            .task_ended(info, self.submitted_at, self.started, outcome);
     }
 
     /// Runs `call(args)` on this thread as this task (`current_task()` is

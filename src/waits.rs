@@ -27,7 +27,7 @@ use std::time::Instant;
 
 pub(crate) use cycle::check;
 
-use crate::identity::ObjectId;
+use crate::identity::{Label, ObjectId};
 use crate::resources::Request;
 use crate::store::Registered;
 
@@ -138,8 +138,9 @@ pub(crate) struct ActorSeat {
 }
 
 impl ActorSeat {
-    pub(crate) fn new(name: Arc<str>, concurrency: usize) -> Arc<ActorSeat> {
-        Arc::new(ActorSeat {
+    /// The label of the calls of the actor `name` (see `identity::Label`).
+    pub(crate) fn label(name: Arc<str>, concurrency: usize) -> Arc<Label> {
+        Label::actor(ActorSeat {
             name,
             concurrency,
             blocked: Mutex::default(),

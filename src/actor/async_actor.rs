@@ -73,7 +73,7 @@ impl<S> Clone for AsyncActorHandle<S> {
 impl<S> fmt::Debug for AsyncActorHandle<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncActorHandle")
-            .field("name", &self.inner.seat.name)
+            .field("name", &self.inner.name())
             .field("dead", &self.inner.death.cause())
             .finish()
     }
@@ -156,7 +156,7 @@ pub(super) async fn fail_queued<S>(
 impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
     /// The actor's name.
     pub fn name(&self) -> &str {
-        &self.inner.seat.name
+        self.inner.name()
     }
 
     /// Whether the actor is dead (killed, or its constructor panicked).
@@ -211,11 +211,11 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         F: FnOnce(Arc<S>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<R, UserError>> + Send + 'static,
     {
-        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.seat);
+        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.label);
         let Some(completer) = completer else {
             return object;
         };
-        let actor = Arc::clone(&self.inner.seat.name);
+        let actor = self.inner.name_arc();
         let call: AsyncCall<S> = Box::new(move |state| {
             async move {
                 let state = match state {

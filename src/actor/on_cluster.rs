@@ -21,9 +21,9 @@ use crate::args::IntoArgs;
 use crate::cluster::Connection;
 use crate::distributed::{self, ActorPart};
 use crate::error::Error;
+use crate::identity::Label;
 use crate::object_ref::ObjectRef;
 use crate::runtime::Runtime;
-use crate::waits::ActorSeat;
 
 /// The cluster side of an actor's handle.
 pub(super) struct RemoteActor {
@@ -78,7 +78,7 @@ pub(super) fn start<L, X: IntoArgs<L>>(
 pub(super) fn call<L, X, R, F: 'static>(
     runtime: &Runtime,
     remote: &RemoteActor,
-    seat: &Arc<ActorSeat>,
+    label: &Arc<Label>,
     death: Option<String>,
     args: X,
     location: &'static Location<'static>,
@@ -87,8 +87,8 @@ where
     X: IntoArgs<L>,
     R: Send + 'static,
 {
-    let name = &seat.name;
-    let refused = |err: Error| failed::<R>(runtime, seat, err, location);
+    let name = label.name();
+    let refused = |err: Error| failed::<R>(runtime, label, err, location);
     let Some(part) = distributed::actor_part::<F>().filter(|part| !part.is_constructor()) else {
         return refused(Error::InvalidArgument {
             message: format!(
@@ -100,7 +100,7 @@ where
         });
     };
     if let Some(cause) = death {
-        let (object, completer) = super::new_call_at::<R>(runtime, seat, location);
+        let (object, completer) = super::new_call_at::<R>(runtime, label, location);
         if let Some(completer) = completer {
             let err = super::actor_died(completer.info(), name, cause);
             completer.complete(Err(err));
@@ -111,7 +111,7 @@ where
         runtime.context(),
         &remote.connection,
         part,
-        (remote.id, Arc::clone(seat)),
+        (remote.id, Arc::clone(label)),
         location,
         args,
     )
@@ -120,11 +120,11 @@ where
 /// A call's ref, failed with `err` at once.
 fn failed<R: Send + 'static>(
     runtime: &Runtime,
-    seat: &Arc<ActorSeat>,
+    label: &Arc<Label>,
     err: Error,
     location: &'static Location<'static>,
 ) -> ObjectRef<R> {
-    let (object, completer) = super::new_call_at::<R>(runtime, seat, location);
+    let (object, completer) = super::new_call_at::<R>(runtime, label, location);
     if let Some(completer) = completer {
         completer.complete(Err(err));
     }

@@ -42,18 +42,18 @@ use crate::cluster::{self, Connection, Done, Failure};
 use crate::context::RuntimeContext;
 use crate::distributed::{ActorPart, Distributable};
 use crate::error::{ClusterFailure, Error};
+use crate::identity::Label;
 use crate::identity::TaskInfo;
 use crate::object_ref::slot::{self, Slot};
 use crate::object_ref::ObjectRef;
-use crate::waits::ActorSeat;
 
 /// What a cluster call runs: a registered function, or a registered method
 /// of an actor on the cluster.
 #[derive(Clone)]
 pub(crate) struct Target {
     codec: Codec,
-    /// The actor's id and seat (its name), for a method call.
-    actor: Option<(u64, Arc<ActorSeat>)>,
+    /// The actor's id and label (its name), for a method call.
+    actor: Option<(u64, Arc<Label>)>,
 }
 
 #[derive(Clone, Copy)]
@@ -70,10 +70,10 @@ impl Target {
         }
     }
 
-    pub(crate) fn method(part: &'static ActorPart, actor: u64, seat: Arc<ActorSeat>) -> Target {
+    pub(crate) fn method(part: &'static ActorPart, actor: u64, label: Arc<Label>) -> Target {
         Target {
             codec: Codec::Method(part),
-            actor: Some((actor, seat)),
+            actor: Some((actor, label)),
         }
     }
 
@@ -133,7 +133,7 @@ where
         submitted_at,
     ));
     let object = ObjectRef::from_slot(Arc::clone(&slot));
-    let completer = Completer::new(slot);
+    let completer = Completer::new(slot, submitted_at);
     let admitted = match &target.actor {
         // Submitted by a task cancelled meanwhile: never sent to Ray.
         _ if parent_cancelled => Err(Error::Cancelled {
@@ -259,7 +259,7 @@ pub(crate) fn submit_actor_call<L, X, R>(
     context: &Arc<RuntimeContext>,
     connection: &Arc<Connection>,
     part: &'static ActorPart,
-    actor: (u64, Arc<ActorSeat>),
+    actor: (u64, Arc<Label>),
     location: &'static Location<'static>,
     args: X,
 ) -> ObjectRef<R>
@@ -268,8 +268,7 @@ where
     R: Send + 'static,
 {
     let options = TaskOptions {
-        name: Some(Arc::clone(&actor.1.name)),
-        actor: Some(Arc::clone(&actor.1)),
+        name: Some(Arc::clone(&actor.1)),
         ..TaskOptions::default()
     };
     let target = Target::method(part, actor.0, actor.1);
@@ -399,7 +398,7 @@ fn admit(
         ray["resources"] = Value::Object(resources);
     }
     if let Some(name) = &options.name {
-        ray["name"] = json!(&**name);
+        ray["name"] = json!(name.name());
     }
     Ok(ray.to_string())
 }
@@ -408,8 +407,8 @@ fn admit(
 struct Call {
     id: u64,
     name: &'static str,
-    /// The actor (id, seat) of a method call.
-    actor: Option<(u64, Arc<ActorSeat>)>,
+    /// The actor (id, label) of a method call.
+    actor: Option<(u64, Arc<Label>)>,
     /// One per argument, in order.
     args: Vec<Part>,
     /// Ray's options, as JSON text.
@@ -508,7 +507,7 @@ impl Call {
             if failure.kind.starts_with("Actor") || failure.kind == "submit" {
                 return Error::ActorDied {
                     task: info.clone(),
-                    actor: actor.name.to_string(),
+                    actor: actor.name().to_owned(),
                     cause: failure.message.clone(),
                 };
             }

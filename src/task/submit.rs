@@ -461,9 +461,6 @@ pub(crate) fn identify(
         parent_cancelled = parent.cancelled;
         inherited = parent.deadline;
     }
-    if let Some(seat) = &options.actor {
-        info = info.into_actor_call(Arc::clone(seat));
-    }
     let submitted_at = Stamp::now();
     context.observer().submitted(&info);
     Identified {
@@ -504,7 +501,7 @@ pub(crate) fn new_task<T: Send + 'static>(
     let object = ObjectRef::from_slot(Arc::clone(&slot));
     match request {
         Ok(request) => {
-            let completer = Completer::new(slot);
+            let completer = Completer::new(slot, submitted_at);
             let admitted = Admitted {
                 completer,
                 request,
