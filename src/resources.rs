@@ -16,7 +16,10 @@ mod pool;
 pub(crate) use pool::{Job, Permit, Request};
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tokio::runtime::Handle;
 
@@ -272,6 +275,33 @@ pub(crate) fn lend_cpu() -> Option<CpuLoan> {
     BLOCKING_TASK.with(|held| *held.borrow_mut() = Some(permit));
     let (pool, units) = lent?;
     Some(CpuLoan { pool, units })
+}
+
+/// CPU an async task lent back while it is blocked on refs (as a blocked
+/// blocking task does): taken back, ahead of the queue, before its code runs
+/// again.
+pub(crate) struct LentCpu {
+    back: pool::Acquire,
+    pool: Arc<Pool>,
+}
+
+impl LentCpu {
+    /// Lends `permit`'s CPU (its named resources stay held); `None` if it
+    /// holds none.
+    pub(crate) fn lend(permit: &mut Permit) -> Option<LentCpu> {
+        let (pool, units) = permit.lend_cpu()?;
+        Some(LentCpu {
+            back: pool.reacquire(Request::cpu(units)),
+            pool,
+        })
+    }
+
+    /// Takes the CPU back into `permit`, waiting for it if it is in use.
+    pub(crate) fn poll_back(&mut self, cx: &mut Context<'_>, permit: &mut Permit) -> Poll<()> {
+        let taken = std::task::ready!(Pin::new(&mut self.back).poll(cx));
+        permit.restore_cpu(Arc::clone(&self.pool), taken.into_units());
+        Poll::Ready(())
+    }
 }
 
 /// CPU lent back by a blocked blocking task.

@@ -99,6 +99,11 @@ impl<T: Send + 'static> Completer<T> {
         crate::waits::note_arguments(task, pending)
     }
 
+    /// Whether the task is in a user's get or wait on refs now.
+    pub(crate) fn is_waiting_on_refs(&self) -> bool {
+        self.slot.is_waiting_on_refs()
+    }
+
     /// The task queues for resources that are not free now.
     pub(crate) fn queued_for(&self, request: &Request) {
         self.slot.queued_for(request);

@@ -263,6 +263,37 @@ fn blocked_blocking_tasks_holding_every_cpu_lend_it_so_no_deadlock_forms() {
 }
 
 #[test]
+fn async_tasks_holding_every_cpu_lend_it_while_they_await_so_no_deadlock_forms() {
+    // Two async tasks asking for a CPU each take both, then each awaits a
+    // blocking task that needs one. An async task lends its CPU while it
+    // waits on refs (as a blocking one does), so the children run.
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let inner = rt.clone();
+        // Both hold their CPU before either child is submitted (a tokio
+        // barrier: not a wait on refs, so nothing is lent there).
+        let both_hold = Arc::new(tokio::sync::Barrier::new(2));
+        let holder = rt
+            .remote(move |i: u32| {
+                let (inner, both_hold) = (inner.clone(), Arc::clone(&both_hold));
+                async move {
+                    both_hold.wait().await;
+                    let child = inner.spawn_blocking(move || {
+                        std::thread::sleep(Duration::from_millis(20));
+                        i + 1
+                    });
+                    child.await
+                }
+            })
+            .num_cpus(1.0);
+        let refs: Vec<_> = (0..2).map(|i| holder.remote(i)).collect();
+        let results = taskref::block_get_all(refs).unwrap();
+        let values: Vec<u32> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(values, [1, 2]);
+    });
+}
+
+#[test]
 fn a_get_with_a_timeout_in_a_cycle_is_not_reported_it_times_out() {
     within_deadline(|| {
         let rt = rt(AntiPatterns::Deny);

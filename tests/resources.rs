@@ -366,3 +366,42 @@ fn the_largest_capacity_works_end_to_end() {
         }
     });
 }
+
+#[test]
+fn an_async_task_lends_its_cpu_while_it_awaits_a_ref_and_takes_it_back_to_run() {
+    // One CPU, three async tasks that each ask for it: their code never runs
+    // two at a time, but while one awaits a blocking child (which needs the
+    // CPU too), the CPU is lent, so the child runs instead of hanging.
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .num_cpus(1)
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let working = Concurrency::default();
+        let (inner, probe) = (rt.clone(), working.clone());
+        let f = rt
+            .remote(move |i: u32| {
+                let (inner, probe) = (inner.clone(), probe.clone());
+                async move {
+                    let before = {
+                        let _running = probe.enter();
+                        std::thread::sleep(Duration::from_millis(5));
+                        i
+                    };
+                    let child = inner.spawn_blocking(move || before * 10).await.unwrap();
+                    let _running = probe.enter();
+                    std::thread::sleep(Duration::from_millis(5));
+                    child + 1
+                }
+            })
+            .num_cpus(1.0);
+        let refs: Vec<_> = (0..3).map(|i| f.remote(i)).collect();
+        assert_eq!(taskref::block_get_all(refs).unwrap(), [1, 11, 21]);
+        assert_eq!(
+            working.peak(),
+            1,
+            "the CPU is taken back before the code runs"
+        );
+    });
+}

@@ -315,6 +315,14 @@ impl<T> Slot<T> {
         Phase::from_u8(self.phase.load(Ordering::Acquire))
     }
 
+    /// Whether the task is in a user's get or wait on refs now.
+    pub(crate) fn is_waiting_on_refs(&self) -> bool {
+        self.lock().notes.as_ref().is_some_and(|list| {
+            list.iter()
+                .any(|note| matches!(note.kind, WaitKind::Get { .. }))
+        })
+    }
+
     /// Whether a task was submitted from inside this one.
     pub(crate) fn has_children(&self) -> bool {
         self.has_children.load(Ordering::Relaxed)

@@ -4,14 +4,14 @@
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::attempt::{self, Attempt, Attempts, Policy, Retry};
 use super::finish::Finish;
 use super::Completer;
 use crate::error::Error;
-use crate::resources::Request;
+use crate::resources::{LentCpu, Request};
 
 pub(crate) async fn run_async<C, L, Fut, K>(
     completer: Completer<K::Value>,
@@ -39,7 +39,7 @@ pub(crate) async fn run_async<C, L, Fut, K>(
     while let Some((call, args)) = attempts.next() {
         number += 1;
         // Each attempt takes its resources anew, and only while it runs.
-        let permit = match context.resources().try_acquire(&request) {
+        let mut permit = match context.resources().try_acquire(&request) {
             Some(permit) => permit,
             None => {
                 completer.queued_for(&request);
@@ -56,10 +56,26 @@ pub(crate) async fn run_async<C, L, Fut, K>(
         let deadline = policy.attempt_deadline(own);
         let limit = deadline.map(|(at, _)| at.saturating_duration_since(Instant::now()));
         let running = || completer.running_until(None, deadline);
+        // While its code waits on refs, a task that holds CPU lends it back,
+        // as a blocked blocking task does (and Ray's `ray.get`): tasks that
+        // hold every CPU and await a task queued for one would hang.
+        let lends = request.cpu > 0;
+        let mut lent: Option<LentCpu> = None;
+        let mut step = |cx: &mut Context<'_>| {
+            if let Some(loan) = &mut lent {
+                std::task::ready!(loan.poll_back(cx, &mut permit));
+                lent = None;
+            }
+            let poll = attempt.as_mut().poll_as(cx, running());
+            if poll.is_pending() && lends && completer.is_waiting_on_refs() {
+                lent = LentCpu::lend(&mut permit);
+            }
+            poll
+        };
         let result = match limit {
             // Past its deadline before it started: it does not run at all.
             Some(Duration::ZERO) => None,
-            None => Some(poll_fn(|cx| attempt.as_mut().poll_as(cx, running())).await),
+            None => Some(poll_fn(&mut step).await),
             Some(timeout) => {
                 let mut sleep = match context.sleep(timeout, completer.info().location()) {
                     Ok(sleep) => sleep,
@@ -67,7 +83,7 @@ pub(crate) async fn run_async<C, L, Fut, K>(
                 };
                 // `None` when the attempt ran out of time: it is dropped here,
                 // at its current `.await`.
-                poll_fn(|cx| match attempt.as_mut().poll_as(cx, running()) {
+                poll_fn(|cx| match step(cx) {
                     Poll::Ready(result) => Poll::Ready(Some(result)),
                     Poll::Pending => crate::timer::poll_sleep(&mut sleep, cx).map(|()| None),
                 })
