@@ -211,8 +211,15 @@ impl<T: Send + 'static> Completer<T> {
                 Outcome::Ok
             }
             Some(Err(err)) => {
-                tracing::warn!(task.id = info.id().as_u64(), error = %err, "task failed");
-                classify(&err)
+                let outcome = classify(&err);
+                // A cancel or a shutdown was asked for: no warning.
+                match outcome {
+                    Outcome::Failed => {
+                        tracing::warn!(task.id = info.id().as_u64(), error = %err, "task failed")
+                    }
+                    _ => tracing::debug!(task.id = info.id().as_u64(), error = %err, "task ended"),
+                }
+                outcome
             }
             None => Outcome::Shutdown,
         };

@@ -242,7 +242,7 @@ impl Detector {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(ids);
                 if first {
-                    tracing::warn!(location = %waiter.location(), "taskref: {err}");
+                    tracing::warn!("taskref: {err}");
                 }
                 Ok(())
             }
