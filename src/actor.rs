@@ -952,11 +952,12 @@ impl<S: Send + 'static> ActorHandle<S> {
             }
             // At the head of the mailbox, the call holds the actor while it
             // waits for its argument: the calls behind it wait on it.
-            let noted = completer.waits_for(pending);
-            if let Some(noted) = &noted {
+            let mut noted = completer.waits_for(pending);
+            if let Some(waiting) = noted.take() {
                 let detector = &completer.context().observer().detector;
-                if let Err(deadlock) = crate::waits::check(detector, noted.waiter(), true) {
-                    return completer.complete(Err(deadlock));
+                match crate::waits::check(detector, waiting, true) {
+                    Ok(waiting) => noted = Some(waiting),
+                    Err(deadlock) => return completer.complete(Err(deadlock)),
                 }
             }
             let awaited = wait_for_args(resolving, &death, &completer);

@@ -148,6 +148,13 @@ pub enum Error {
     /// [`AntiPatterns::Deny`](crate::AntiPatterns::Deny), by the wait that
     /// closed the cycle, at the moment it began (under `Warn` the cycle is
     /// logged once and the wait goes on, as it would without the detector).
+    /// When two waits close one cycle at the same moment, one of them is
+    /// refused and the other goes on.
+    ///
+    /// Waits with a bound of their own (`get_timeout`, a `wait` with a
+    /// timeout or for fewer than all its refs) never count; an `.await`
+    /// raced against something else (`select!`, `tokio::time::timeout`)
+    /// counts as a wait on the ref alone.
     ///
     /// ```
     /// use taskref::{AntiPatterns, Runtime};

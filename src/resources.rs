@@ -226,6 +226,34 @@ impl Resources {
 thread_local! {
     /// The permit of the taskref blocking task this thread runs, if any.
     static BLOCKING_TASK: RefCell<Option<Permit>> = const { RefCell::new(None) };
+    /// The permit of the async task this thread polls, if it asks for CPU:
+    /// a `block_*` inside it lends its CPU as a blocking task's does.
+    static ASYNC_TASK: RefCell<Option<Permit>> = const { RefCell::new(None) };
+}
+
+type PermitCell = std::thread::LocalKey<RefCell<Option<Permit>>>;
+
+/// Runs `poll` (one poll of an async task holding `permit`) with the permit
+/// where a `block_*` inside it can lend its CPU; `permit` holds what is left
+/// of it afterwards (everything, once a loan is taken back).
+pub(crate) fn polling_with<R>(permit: &mut Permit, poll: impl FnOnce() -> R) -> R {
+    /// Puts the permit back, even if `poll` unwinds.
+    struct Back<'a> {
+        permit: &'a mut Permit,
+        outer: Option<Permit>,
+    }
+    impl Drop for Back<'_> {
+        fn drop(&mut self) {
+            let outer = self.outer.take();
+            if let Some(held) = ASYNC_TASK.with(|cell| cell.replace(outer)) {
+                *self.permit = held;
+            }
+        }
+    }
+    let held = std::mem::replace(permit, Permit::none());
+    let outer = ASYNC_TASK.with(|cell| cell.replace(Some(held)));
+    let _back = Back { permit, outer };
+    poll()
 }
 
 /// Marks the current thread as running a blocking task that holds `permit`,
@@ -268,13 +296,17 @@ pub(crate) fn in_blocking_task() -> bool {
 /// stay held); the returned loan takes it again, waiting if needed, when
 /// dropped. `None` if the thread holds no CPU.
 pub(crate) fn lend_cpu() -> Option<CpuLoan> {
+    lend_from(&BLOCKING_TASK).or_else(|| lend_from(&ASYNC_TASK))
+}
+
+fn lend_from(cell: &'static PermitCell) -> Option<CpuLoan> {
     // Take the permit out of the thread-local while releasing: a release may
     // start other jobs, and must not find the cell borrowed.
-    let mut permit = BLOCKING_TASK.with(|held| held.borrow_mut().take())?;
+    let mut permit = cell.with(|held| held.borrow_mut().take())?;
     let lent = permit.lend_cpu();
-    BLOCKING_TASK.with(|held| *held.borrow_mut() = Some(permit));
+    cell.with(|held| *held.borrow_mut() = Some(permit));
     let (pool, units) = lent?;
-    Some(CpuLoan { pool, units })
+    Some(CpuLoan { pool, units, cell })
 }
 
 /// CPU an async task lent back while it is blocked on refs (as a blocked
@@ -304,10 +336,12 @@ impl LentCpu {
     }
 }
 
-/// CPU lent back by a blocked blocking task.
+/// CPU lent back by a task blocked in a `block_*` call.
 pub(crate) struct CpuLoan {
     pool: Arc<Pool>,
     units: u64,
+    /// Where the task's permit is.
+    cell: &'static PermitCell,
 }
 
 impl Drop for CpuLoan {
@@ -317,7 +351,7 @@ impl Drop for CpuLoan {
                 .unwrap_or_else(Permit::none);
         // The re-acquired units join the task's own permit.
         let units = taken.into_units();
-        BLOCKING_TASK.with(|held| {
+        self.cell.with(|held| {
             if let Some(permit) = held.borrow_mut().as_mut() {
                 permit.restore_cpu(Arc::clone(&self.pool), units);
             }

@@ -354,8 +354,10 @@ impl Runtime {
     ///     child.block_get().is_ok()
     /// }).name("parent").remote(());
     /// // Wait until the parent is blocked on its child.
+    /// let started = std::time::Instant::now();
     /// while !matches!(rt.tasks().get(parent.id()).map(|t| &t.state),
     ///                 Some(taskref::TaskState::Blocked { .. })) {
+    ///     assert!(started.elapsed() < Duration::from_secs(10), "never blocked");
     ///     std::thread::sleep(Duration::from_millis(1));
     /// }
     /// let dump = rt.tasks().to_string();

@@ -21,6 +21,9 @@ use crate::waits::WaitKind;
 /// How many refs a line of the snapshot lists before it says "and N more".
 const SHOWN_REFS: usize = 5;
 
+/// How deep the printed tree indents; deeper tasks say their depth.
+const MAX_INDENT: usize = 32;
+
 /// The unfinished tasks of a runtime, as [`Runtime::tasks`](crate::Runtime::tasks)
 /// found them: each with its id, name, call site, parent, age and state.
 ///
@@ -100,7 +103,8 @@ pub struct BlockedWait {
     pub call: &'static str,
     /// The line of code that waits.
     pub location: &'static Location<'static>,
-    /// The refs it waits on (the first ones, for a wait on very many).
+    /// The refs it waits on (the first ones, for a wait on very many), as
+    /// they were when the wait began (some may have finished since).
     pub on: Vec<ObjectId>,
     /// How many refs the wait is on.
     pub count: usize,
@@ -342,7 +346,13 @@ impl fmt::Display for Tasks {
         // Depth first, iteratively: a tree may be deeper than the stack.
         let mut stack: Vec<(&TaskSnapshot, usize)> = roots.iter().rev().map(|t| (*t, 0)).collect();
         while let Some((task, depth)) = stack.pop() {
-            write!(f, "{:indent$}{task}", "", indent = 2 * depth)?;
+            // Indented up to a depth, then numbered: a deep recursion would
+            // print quadratically many spaces.
+            match depth {
+                0..=MAX_INDENT => write!(f, "{:indent$}", "", indent = 2 * depth)?,
+                _ => write!(f, "{:indent$}[depth {depth}] ", "", indent = 2 * MAX_INDENT)?,
+            }
+            write!(f, "{task}")?;
             match task.task.parent() {
                 Some(parent) if depth == 0 => writeln!(f, " (submitted by {parent}, finished)")?,
                 _ => writeln!(f)?,

@@ -78,6 +78,10 @@ pub(crate) trait Registered: Send + Sync {
     /// What it waits on now.
     fn waits(&self) -> Vec<WaitNote>;
 
+    /// Whether a task ever waited on this one (a wait of this one can close
+    /// a cycle only then, or through its actor's mailbox).
+    fn was_waited_on(&self) -> bool;
+
     /// Pushes into `out` the tasks it waits on for all of their refs (the
     /// wait-for graph's edges); `false` if it has no noted wait at all.
     fn wait_edges(&self, out: &mut Vec<Edge>) -> bool;

@@ -190,6 +190,112 @@ fn two_actors_cycle_names_every_task_in_the_error() {
 }
 
 #[test]
+fn when_two_waits_close_one_cycle_at_once_exactly_one_is_refused() {
+    // Both actors' calls start together and block on each other at the same
+    // moment, 200 times: one wait is refused, the other gets its value.
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let a = rt.actor_builder().name("left").spawn(|| 1u32).unwrap();
+        let b = rt.actor_builder().name("right").spawn(|| 2u32).unwrap();
+        for _ in 0..200 {
+            let both = Arc::new(Barrier::new(2));
+            let call_other = |other: taskref::ActorHandle<u32>, gate: Arc<Barrier>| {
+                move |_: &mut u32| -> Result<u32, Error> {
+                    gate.wait();
+                    other.call(|n: &mut u32| *n).block_get()
+                }
+            };
+            let on_a = a.call(call_other(b.clone(), Arc::clone(&both)));
+            let on_b = b.call(call_other(a.clone(), Arc::clone(&both)));
+            the_deadlock([on_a.block_get().unwrap(), on_b.block_get().unwrap()]);
+        }
+    });
+}
+
+#[test]
+fn a_call_whose_argument_waits_behind_it_is_refused() {
+    // A sync actor's call waits (at the head of the mailbox) for a task's
+    // value; that task waits on a call queued behind it.
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let actor = rt.actor_builder().name("x").spawn(|| 0u32).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<taskref::ActorHandle<u32>>();
+        let task: ObjectRef<Result<u32, Error>> = rt.spawn(async move {
+            let x = rx.await.unwrap();
+            x.call(|n: &mut u32| *n).await
+        });
+        let head = actor.call_with(
+            rt.remote(|r: Result<u32, Error>| async move { r.unwrap_or(0) })
+                .remote(&task),
+            |n: &mut u32, v: u32| *n + v,
+        );
+        tx.send(actor.clone()).unwrap();
+        let results = [head.block_get(), task.block_get().unwrap()];
+        the_deadlock(results);
+    });
+}
+
+#[test]
+fn a_wait_for_every_ref_without_a_timeout_is_a_wait_on_all_of_them() {
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let actor = rt.actor(0u32);
+        let me = actor.clone();
+        let outer = actor.call(move |_: &mut u32| {
+            let inner = [me.call(|n: &mut u32| *n)];
+            taskref::block_wait(&inner, 1, None).map(|(ready, _)| ready.len() as u32)
+        });
+        assert!(outer.block_get().unwrap().unwrap_err().is_deadlock());
+    });
+}
+
+#[test]
+fn a_settled_gather_refuses_only_the_refs_in_the_cycle() {
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let actor = rt.actor(0u32);
+        let me = actor.clone();
+        let inner = rt.clone();
+        let outer = actor.call(move |_: &mut u32| {
+            let healthy = inner.spawn(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                5u32
+            });
+            let own = me.call(|n: &mut u32| *n);
+            taskref::block_get_all_settled([healthy, own])
+        });
+        let settled = outer.block_get().unwrap().unwrap();
+        assert_eq!(*settled[0].as_ref().unwrap(), 5, "{settled:?}");
+        assert!(
+            settled[1].as_ref().unwrap_err().is_deadlock(),
+            "{settled:?}"
+        );
+    });
+}
+
+#[test]
+fn an_async_task_blocking_in_a_get_while_holding_every_cpu_lends_it_too() {
+    // The mistake of a `block_get` inside async code (reported as such),
+    // by a task holding the only CPU, on a child that needs it.
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .num_cpus(1)
+            .anti_patterns(AntiPatterns::Warn)
+            .build()
+            .unwrap();
+        let inner = rt.clone();
+        let holder = rt
+            .remote(move |_: ()| {
+                let inner = inner.clone();
+                async move { inner.spawn_blocking(|| 7u32).block_get() }
+            })
+            .num_cpus(1.0);
+        assert_eq!(holder.remote(()).block_get().unwrap().unwrap(), 7);
+    });
+}
+
+#[test]
 fn a_task_waiting_on_a_descendant_that_waits_on_it_is_refused() {
     within_deadline(|| {
         let rt = rt(AntiPatterns::Deny);

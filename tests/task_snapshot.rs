@@ -297,3 +297,33 @@ fn a_deadline_or_a_cancel_leaves_no_trace_in_the_snapshot() {
         eventually("nothing is left", || rt.tasks().is_empty());
     });
 }
+
+#[test]
+fn a_very_deep_tree_prints_its_depth_instead_of_ever_more_indentation() {
+    within_deadline(|| {
+        let rt = rt();
+        let gate = Arc::new(AtomicBool::new(false));
+        // A chain of 100 tasks, each submitted by the one above it and
+        // waiting on the one below; the last waits on the gate.
+        fn nest(rt: Runtime, gate: Arc<AtomicBool>, left: u32) -> taskref::ObjectRef<u32> {
+            let inner = rt.clone();
+            rt.spawn(async move {
+                if left == 0 {
+                    while !gate.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    return 0;
+                }
+                nest(inner, gate, left - 1).await.unwrap() + 1
+            })
+        }
+        let top = nest(rt.clone(), Arc::clone(&gate), 100);
+        eventually("the whole chain exists", || rt.tasks().len() == 101);
+        let text = rt.tasks().to_string();
+        assert!(text.contains("[depth 100]"), "{text}");
+        let widest = text.lines().map(|l| l.len() - l.trim_start().len()).max();
+        assert!(widest.unwrap() <= 64, "indentation is capped");
+        gate.store(true, Ordering::SeqCst);
+        assert_eq!(top.block_get().unwrap(), 100);
+    });
+}

@@ -12,7 +12,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::gather::{Readiness, Traced};
+use crate::identity::ObjectId;
 use crate::object_ref::{edge_to, ObjectRef};
+use crate::waits::Edge;
 
 /// Waits for every ref and returns their values in the same order as provided:
 /// the batched `ray.get(refs)`.
@@ -184,7 +186,14 @@ impl<T: Clone> Gather<T> {
             }
             if !self.pending.is_empty() {
                 // Only a call that has to wait is a wait on the timeline.
-                self.traced.start_all(edges, actor_call)?;
+                let mut started = self.traced.start_all(edges, actor_call);
+                while let Err(refused) = started {
+                    let (edges, actor_call) = self.settle_refused(&refused, slots, &store)?;
+                    if self.pending.is_empty() {
+                        break;
+                    }
+                    started = self.traced.start_all(edges, actor_call);
+                }
             }
         }
         while let Poll::Ready(next) = self.pending.poll_next_unpin(cx) {
@@ -197,6 +206,40 @@ impl<T: Clone> Gather<T> {
             slots[index] = Some(store(outcome)?);
         }
         Poll::Pending
+    }
+
+    /// The wait was refused (a cycle, under `Deny`): the refs in the cycle
+    /// end with the refusal through `store` (which stops a fail-fast
+    /// gather; a settled one goes on), and the rest stay pending. Returns
+    /// the rest's edges, to note the wait on them anew.
+    fn settle_refused<U>(
+        &mut self,
+        refused: &Error,
+        slots: &mut [Option<U>],
+        store: &impl Fn(Result<T, Error>) -> Result<U, Error>,
+    ) -> Result<(Vec<Edge>, bool), Error> {
+        let cycle: Vec<ObjectId> = refused
+            .deadlock_cycle()
+            .unwrap_or_default()
+            .iter()
+            .map(|step| step.task.id())
+            .collect();
+        let in_cycle = |r: &Readiness<T>| r.object().is_some_and(|o| cycle.contains(&o.id()));
+        // The cycle may pass through another wait of the same task: then
+        // every ref ends with the refusal.
+        let any = self.pending.iter().any(in_cycle);
+        let (mut edges, mut actor_call) = (Vec::new(), false);
+        for readiness in std::mem::take(&mut self.pending) {
+            match readiness.object() {
+                Some(object) if any && !in_cycle(&readiness) => {
+                    edges.push(edge_to(&object.slot));
+                    actor_call |= object.task().actor_seat().is_some();
+                    self.pending.push(readiness);
+                }
+                _ => slots[readiness.index()] = Some(store(Err(refused.clone()))?),
+            }
+        }
+        Ok((edges, actor_call))
     }
 }
 
@@ -249,13 +292,7 @@ impl<T: Clone> Future for GetAllSettled<T> {
         let this = self.get_mut();
         let done = ready!(this.gather.poll_into(cx, &mut this.outcomes, Ok));
         this.gather.finished();
-        if let Err(deadlock) = done {
-            // Refused before waiting (a cycle, under `Deny`): the refs not
-            // done settle with the refusal.
-            for outcome in this.outcomes.iter_mut().filter(|o| o.is_none()) {
-                *outcome = Some(Err(deadlock.clone()));
-            }
-        }
+        debug_assert!(done.is_ok(), "settling never stops early");
         Poll::Ready(collect_all(&mut this.outcomes))
     }
 }

@@ -26,6 +26,11 @@ impl<T> Readiness<T> {
 }
 
 impl<T> Readiness<T> {
+    /// The ref's place in its batch.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
     /// The ref this future waits on, until it is ready.
     pub(crate) fn object(&self) -> Option<&ObjectRef<T>> {
         self.object.as_ref()

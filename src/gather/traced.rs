@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::identity::ObjectId;
 use crate::object_ref::ObjectRef;
 use crate::observe::{Waiting, MAX_WAIT_IDS};
-use crate::waits::{Edge, WaitedOn};
+use crate::waits::Edge;
 
 /// A wait's call, call site and refs (the first ids, taken before the refs are
 /// consumed), with the runtime that records it.
@@ -87,13 +87,13 @@ impl Traced {
         waits_on_actor_call: bool,
     ) -> Result<(), Error> {
         self.waiting.start();
-        let on = WaitedOn::All(pending);
-        self.waiting.note(
-            self.context.as_ref(),
+        let context = self.context.as_ref();
+        self.waiting.note_all(
             self.call,
             self.location,
-            on,
+            pending,
             waits_on_actor_call,
+            context,
         )
     }
 

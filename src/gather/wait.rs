@@ -14,7 +14,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::Error;
 use crate::gather::Readiness;
-use crate::object_ref::ObjectRef;
+use crate::object_ref::{edge_to, ObjectRef};
 use crate::observe::{Waiting, MAX_WAIT_IDS};
 use crate::timer::LazyTimeout;
 
@@ -349,13 +349,21 @@ impl<T> Future for Wait<'_, T> {
             this.waiting.start();
             let not_ready = this.refs.iter().filter(|r| !r.is_ready());
             let context = this.refs.iter().find_map(|r| r.slot.context());
-            this.waiting.note_any(
-                this.call,
-                this.location,
-                not_ready.map(|r| r.id()),
-                pending.len(),
-                context,
-            );
+            if this.timeout.is_none() && this.num_returns == this.refs.len() {
+                // It ends only when every ref is done: a wait on all of them.
+                let edges = not_ready.clone().map(|r| edge_to(&r.slot)).collect();
+                let actor_call = not_ready.clone().any(|r| r.task().actor_seat().is_some());
+                this.waiting
+                    .note_all(this.call, this.location, edges, actor_call, context)?;
+            } else {
+                this.waiting.note_any(
+                    this.call,
+                    this.location,
+                    not_ready.map(|r| r.id()),
+                    pending.len(),
+                    context,
+                );
+            }
             this.pending = Some(pending);
         }
         let pending = this.pending.as_mut().expect("set above");

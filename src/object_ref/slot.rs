@@ -37,7 +37,7 @@ use crate::error::Error;
 use crate::identity::TaskInfo;
 use crate::observe::Stamp;
 use crate::store::Registered;
-use crate::waits::{self, Edge, Notes, WaitKind, WaitNote, WaitedOn};
+use crate::waits::{Edge, Notes, WaitKind, WaitNote, WaitedOn};
 
 /// Where a pending slot keeps its waiters: a slab of wakers with a free list, so
 /// registration and removal are O(1) and keys stay stable.
@@ -192,9 +192,11 @@ pub(crate) struct Slot<T> {
     /// waits for it (the first waiter asks the runtime to fetch it), and the
     /// cluster may free it when this slot drops.
     remote: bool,
-    /// A task was submitted from inside this one (set once, never cleared):
-    /// a cancel or a deadline then looks for descendants.
-    has_children: AtomicBool,
+    /// Marks set once, never cleared: `CHILDREN` (a task was submitted from
+    /// inside this one: a cancel or a deadline then looks for descendants)
+    /// and `WAITED_ON` (a task waited on this one: only then can a wait of
+    /// this one close a cycle).
+    marks: AtomicU8,
     /// Where the task is in its life, for the snapshot (`Phase`).
     phase: AtomicU8,
     /// When it was submitted, in milliseconds on the process's clock (see
@@ -207,6 +209,11 @@ pub(crate) struct Slot<T> {
     /// which every slot's maker knows (and `get` must not demand).
     edge: fn(&Arc<Slot<T>>) -> Edge,
 }
+
+/// `marks`: a task was submitted from inside this one.
+const CHILDREN: u8 = 1;
+/// `marks`: a task waited (or waits) on this one.
+const WAITED_ON: u8 = 2;
 
 /// Where a task is in its life (the slot's `phase`), before it completes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,13 +251,13 @@ impl<T: Send + 'static> Slot<T> {
                 task: None,
                 read: false,
                 report_if_unread: false,
-                notes: None,
+                notes: Notes::default(),
             }),
             done: AtomicBool::new(false),
             info,
             context,
             remote: false,
-            has_children: AtomicBool::new(false),
+            marks: AtomicU8::new(0),
             phase: AtomicU8::new(Phase::Scheduled as u8),
             submitted_ms: submitted_at.millis(),
             edge: erase::<T>,
@@ -286,7 +293,7 @@ impl<T> Slot<T> {
             },
         );
         let key = note.key;
-        waits::push(&mut self.lock().notes, note);
+        self.lock().notes.push(note);
         // After the note, so that `started` (which removes it) sees either
         // `Queued`, or a phase this exchange then fails on.
         let queued = self.phase.compare_exchange(
@@ -296,7 +303,7 @@ impl<T> Slot<T> {
             Ordering::Acquire,
         );
         if queued.is_err() {
-            waits::remove(&mut self.lock().notes, key);
+            self.lock().notes.remove(key);
         }
     }
 
@@ -305,9 +312,8 @@ impl<T> Slot<T> {
     pub(crate) fn started(&self) {
         let was = self.phase.swap(Phase::Running as u8, Ordering::AcqRel);
         if was == Phase::Queued as u8 {
-            if let Some(list) = &mut self.lock().notes {
-                list.retain(|note| !matches!(note.kind, WaitKind::Resources(_)));
-            }
+            let resources = |note: &WaitNote| matches!(note.kind, WaitKind::Resources(_));
+            self.lock().notes.retain(|note| !resources(note));
         }
     }
 
@@ -317,15 +323,14 @@ impl<T> Slot<T> {
 
     /// Whether the task is in a user's get or wait on refs now.
     pub(crate) fn is_waiting_on_refs(&self) -> bool {
-        self.lock().notes.as_ref().is_some_and(|list| {
-            list.iter()
-                .any(|note| matches!(note.kind, WaitKind::Get { .. }))
-        })
+        let locked = self.lock();
+        let mut notes = locked.notes.iter();
+        notes.any(|note| matches!(note.kind, WaitKind::Get { .. }))
     }
 
     /// Whether a task was submitted from inside this one.
     pub(crate) fn has_children(&self) -> bool {
-        self.has_children.load(Ordering::Relaxed)
+        self.marks.load(Ordering::Relaxed) & CHILDREN != 0
     }
 
     /// Whether the task runs on a Ray cluster.
@@ -352,13 +357,13 @@ impl<T: Send + 'static> Slot<T> {
                 task: None,
                 read: false,
                 report_if_unread: false,
-                notes: None,
+                notes: Notes::default(),
             }),
             done: AtomicBool::new(true),
             info,
             context: None,
             remote: false,
-            has_children: AtomicBool::new(false),
+            marks: AtomicU8::new(0),
             phase: AtomicU8::new(Phase::Running as u8),
             submitted_ms: Stamp::now().millis(),
             edge: erase::<T>,
@@ -373,8 +378,14 @@ fn erase<T: Send + 'static>(slot: &Arc<Slot<T>>) -> Edge {
 }
 
 impl<T> Slot<T> {
-    /// This slot as a wait-for edge (the task behind a ref a waiter waits on).
+    /// This slot as a wait-for edge (the task behind a ref a waiter waits
+    /// on), marked as waited on.
     pub(crate) fn edge(self: &Arc<Self>) -> Edge {
+        // Before the waiter's note (which follows), as `was_waited_on` reads
+        // it after its own note: one of the two sees the other.
+        if self.marks.load(Ordering::Relaxed) & WAITED_ON == 0 {
+            self.marks.fetch_or(WAITED_ON, Ordering::SeqCst);
+        }
         (self.edge)(self)
     }
 
@@ -654,8 +665,8 @@ impl<T: Send> Registered for Slot<T> {
 
     fn note_child(&self) {
         // A load first: a parent of many children writes its line once.
-        if !self.has_children.load(Ordering::Relaxed) {
-            self.has_children.store(true, Ordering::Relaxed);
+        if self.marks.load(Ordering::Relaxed) & CHILDREN == 0 {
+            self.marks.fetch_or(CHILDREN, Ordering::Relaxed);
         }
     }
 
@@ -684,31 +695,30 @@ impl<T: Send> Registered for Slot<T> {
     }
 
     fn note_wait(&self, note: WaitNote) {
-        waits::push(&mut self.lock().notes, note);
+        self.lock().notes.push(note);
     }
 
     fn end_wait(&self, key: u64) {
-        waits::remove(&mut self.lock().notes, key);
+        self.lock().notes.remove(key);
     }
 
     fn waits(&self) -> Vec<WaitNote> {
-        match &self.lock().notes {
-            Some(list) => list.to_vec(),
-            None => Vec::new(),
-        }
+        self.lock().notes.iter().cloned().collect()
+    }
+
+    fn was_waited_on(&self) -> bool {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        self.marks.load(Ordering::SeqCst) & WAITED_ON != 0
     }
 
     fn wait_edges(&self, out: &mut Vec<Edge>) -> bool {
         let locked = self.lock();
-        let Some(list) = &locked.notes else {
-            return false;
-        };
-        for note in list.iter() {
+        for note in locked.notes.iter() {
             if let WaitedOn::All(edges) = &note.on {
                 out.extend(edges.iter().cloned());
             }
         }
-        true
+        !locked.notes.is_empty()
     }
 }
 

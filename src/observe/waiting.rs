@@ -117,6 +117,20 @@ impl Waiting {
         debug_assert!(noted.is_ok(), "a wait on any ref closes no cycle");
     }
 
+    /// Notes a wait that ends only when every task of `edges` is done, and
+    /// looks for a cycle it closes: `Err(Deadlock)` under `Deny`.
+    pub(crate) fn note_all(
+        &mut self,
+        call: &'static str,
+        location: &'static Location<'static>,
+        edges: Vec<Edge>,
+        waits_on_actor_call: bool,
+        context: Option<&Arc<RuntimeContext>>,
+    ) -> Result<(), Error> {
+        let on = WaitedOn::All(edges);
+        self.note(context, call, location, on, waits_on_actor_call)
+    }
+
     /// Notes the wait (`call` at `location`, on `on`) in the task waiting on
     /// this thread, if it is a task of `context`'s runtime, and looks for a
     /// cycle it closes. `waits_on_actor_call`: a ref waited on is an actor
@@ -138,10 +152,10 @@ impl Waiting {
         };
         let all = matches!(on, WaitedOn::All(_));
         let note = WaitNote::new(WaitKind::Get { call, location }, on);
-        let noted = NotedWait::begin(waiter, note);
+        let mut noted = NotedWait::begin(waiter, note);
         if all {
             let detector = &context.observer().detector;
-            waits::check(detector, noted.waiter(), waits_on_actor_call)?;
+            noted = waits::check(detector, noted, waits_on_actor_call)?;
         }
         self.noted = Some(noted);
         Ok(())

@@ -11,7 +11,7 @@ use super::attempt::{self, Attempt, Attempts, Policy, Retry};
 use super::finish::Finish;
 use super::Completer;
 use crate::error::Error;
-use crate::resources::{LentCpu, Request};
+use crate::resources::{self, LentCpu, Request};
 
 pub(crate) async fn run_async<C, L, Fut, K>(
     completer: Completer<K::Value>,
@@ -66,7 +66,14 @@ pub(crate) async fn run_async<C, L, Fut, K>(
                 std::task::ready!(loan.poll_back(cx, &mut permit));
                 lent = None;
             }
-            let poll = attempt.as_mut().poll_as(cx, running());
+            let poll = match lends {
+                // A `block_*` inside lends the CPU from where it finds it.
+                true => {
+                    let attempt = attempt.as_mut();
+                    resources::polling_with(&mut permit, || attempt.poll_as(cx, running()))
+                }
+                false => attempt.as_mut().poll_as(cx, running()),
+            };
             if poll.is_pending() && lends && completer.is_waiting_on_refs() {
                 lent = LentCpu::lend(&mut permit);
             }

@@ -23,9 +23,9 @@
 // async actors that run several calls at once, and waits with a timeout.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use super::Edge;
+use super::{Edge, NotedWait};
 use crate::identity::ObjectId;
 use crate::observe::Detector;
 use crate::snapshot::TaskSnapshot;
@@ -40,28 +40,47 @@ const MAX_VISITS: usize = 100_000;
 /// (under `Deny`, as the error the wait returns).
 pub(crate) fn check(
     detector: &Detector,
-    waiter: &Arc<dyn Registered>,
+    noted: NotedWait,
     waits_on_actor_call: bool,
-) -> Result<(), Error> {
+) -> Result<NotedWait, Error> {
     if !detector.is_on() {
-        return Ok(());
+        return Ok(noted);
     }
+    let waiter = noted.waiter();
     // Only this task waits (on tasks that wait on nothing): no cycle can
     // pass through them, unless one is a call queued behind this one.
     if super::waiting_tasks() <= 1 && !waits_on_actor_call {
-        return Ok(());
+        return Ok(noted);
     }
+    // A cycle through the waiter needs an edge into it: a task that waits
+    // on it (which marked it), or a call queued behind it in its actor.
+    if !waiter.was_waited_on() && waiter.info().actor_seat().is_none() {
+        return Ok(noted);
+    }
+    // One walk at a time, and a refused wait leaves the graph before the
+    // next walk: when two waits close one cycle at once, the first to walk
+    // is refused and the other goes on.
+    let _walking = WALKS.lock().unwrap_or_else(|p| p.into_inner());
     let mut edges = Vec::new();
     waiter.wait_edges(&mut edges);
     let Some(cycle) = find_cycle(waiter, &edges) else {
-        return Ok(());
+        return Ok(noted);
     };
     let steps = cycle
         .iter()
         .filter_map(|task| TaskSnapshot::of(task.as_ref()))
         .collect();
-    detector.deadlock(waiter.info(), steps)
+    match detector.deadlock(waiter.info(), steps) {
+        Ok(()) => Ok(noted),
+        Err(refused) => {
+            drop(noted);
+            Err(refused)
+        }
+    }
 }
+
+/// Serializes walks (see `check`).
+static WALKS: Mutex<()> = Mutex::new(());
 
 /// The cycle through `waiter`, if one of `edges` leads back to it: the tasks
 /// in wait order, `waiter` first.
