@@ -612,6 +612,20 @@ fn new_call_at<R: Send + 'static>(
     label: &Arc<Label>,
     location: &'static Location<'static>,
 ) -> (ObjectRef<R>, Option<Completer<R>>) {
+    let (object, call) = new_call_with_deadline(runtime, label, location);
+    (object, call.map(|(completer, _)| completer))
+}
+
+/// A call that will run: its completer, and the deadline it inherits from
+/// the task that made it, if that task has one (see `Policy::inherited`).
+pub(crate) type RunnableCall<R> = (Completer<R>, Option<(std::time::Instant, ObjectId)>);
+
+/// `new_call_at`, keeping the deadline the call inherits.
+fn new_call_with_deadline<R: Send + 'static>(
+    runtime: &Runtime,
+    label: &Arc<Label>,
+    location: &'static Location<'static>,
+) -> (ObjectRef<R>, Option<RunnableCall<R>>) {
     let context = runtime.context();
     let options = TaskOptions {
         name: Some(Arc::clone(label)),
@@ -619,11 +633,11 @@ fn new_call_at<R: Send + 'static>(
         ..TaskOptions::default()
     };
     let (object, admitted) = crate::task::new_task::<R>(context, &options, location, 0.0);
-    let completer = admitted.map(|admitted| {
+    let call = admitted.map(|admitted| {
         crate::task::register(context, &object, None);
-        admitted.completer
+        (admitted.completer, admitted.inherited)
     });
-    (object, completer)
+    (object, call)
 }
 
 /// The error of a call that reached the actor after it died.
@@ -931,8 +945,10 @@ impl<S: Send + 'static> ActorHandle<S> {
         R: Send + 'static,
         F: FnOnce(&mut S, A) -> Result<R, UserError> + Send + 'static,
     {
-        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.label);
-        let Some(completer) = completer else {
+        let location = Location::caller();
+        let (object, call) =
+            new_call_with_deadline::<R>(&self.inner.runtime, &self.inner.label, location);
+        let Some((completer, deadline)) = call else {
             return object;
         };
         let pending = crate::args::PendingArgs::of_arg(&arg);
@@ -983,7 +999,8 @@ impl<S: Send + 'static> ActorHandle<S> {
                 let err = actor_died(completer.info(), &actor, cause);
                 return completer.complete(Err(err));
             }
-            completer.run_blocking::<_, _, _, Erased>(move |args| method(state, args), args);
+            let method = move |args| method(state, args);
+            completer.run_blocking::<_, _, _, Erased>(method, args, deadline);
         });
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
             // The actor's thread is gone: it died, or its runtime shut down.

@@ -32,6 +32,10 @@ use crate::observe::{self, Outcome, Stamp};
 use crate::resources::Request;
 use crate::store::Registered;
 
+/// When a task must end, and whose deadline that is (its own timeout's, or
+/// an ancestor's it inherited).
+pub(crate) type Deadline = Option<(std::time::Instant, crate::ObjectId)>;
+
 /// Per-function options: Ray's `.options(...)`.
 #[derive(Clone, Default)]
 pub(crate) struct TaskOptions {
@@ -231,31 +235,52 @@ impl<T: Send + 'static> Completer<T> {
     /// Runs `call(args)` on this thread as this task (`current_task()` is
     /// set, a panic is caught, `K` maps the output) and completes the slot:
     /// how user code that is not a remote function (an actor's method) runs.
-    pub(crate) fn run_blocking<C, L, R, K>(mut self, call: C, args: L)
+    ///
+    /// `deadline`: what it inherited from the task that submitted it; past
+    /// it, the call does not run (it fails with `TaskTimedOut`).
+    pub(crate) fn run_blocking<C, L, R, K>(mut self, call: C, args: L, deadline: Deadline)
     where
         C: FnOnce(L) -> R,
         K: Finish<R, Value = T>,
     {
+        if let Some(late) = self.past(deadline) {
+            return self.complete(Err(late));
+        }
         self.start();
         let span = self.span();
-        let result = attempt::run_as(self.running(None), span.as_deref(), move || call(args));
+        let running = self.running_until(None, deadline);
+        let result = attempt::run_as(running, span.as_deref(), move || call(args));
         let outcome = attempt::outcome::<K, _>(self.info(), result, 1);
         self.complete(outcome);
     }
 
+    /// The error of a call whose inherited `deadline` has passed already.
+    fn past(&self, deadline: Deadline) -> Option<Error> {
+        let (at, whose) = deadline?;
+        (std::time::Instant::now() >= at).then(|| Error::TaskTimedOut {
+            task: self.info().clone(),
+            timeout: std::time::Duration::ZERO,
+            attempts: 1,
+            deadline_of: whose,
+        })
+    }
+
     /// The async form of [`run_blocking`](Completer::run_blocking): one
     /// attempt of `call(args)`, polled as this task, then the slot completed.
-    pub(crate) async fn run_async<C, L, Fut, K>(mut self, call: C, args: L)
+    pub(crate) async fn run_async<C, L, Fut, K>(mut self, call: C, args: L, deadline: Deadline)
     where
         C: FnOnce(L) -> Fut,
         Fut: Future,
         K: Finish<Fut::Output, Value = T>,
     {
+        if let Some(late) = self.past(deadline) {
+            return self.complete(Err(late));
+        }
         self.start();
         let span = self.span();
         let mut attempt = std::pin::pin!(attempt::Attempt::new(call, args, span));
-        let result =
-            std::future::poll_fn(|cx| attempt.as_mut().poll_as(cx, self.running(None))).await;
+        let running = || self.running_until(None, deadline);
+        let result = std::future::poll_fn(|cx| attempt.as_mut().poll_as(cx, running())).await;
         let outcome = attempt::outcome::<K, _>(self.info(), result, 1);
         self.complete(outcome);
     }

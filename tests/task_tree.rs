@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use taskref::{ObjectRef, Runtime};
+use taskref::{Error, ObjectRef, Runtime};
+
+mod support;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -468,4 +470,41 @@ fn a_timeout_too_long_to_represent_is_no_deadline() {
         .timeout(Duration::MAX)
         .remote(4);
     assert_eq!(b.block_get_timeout(PATIENCE).unwrap(), 4);
+}
+
+#[test]
+fn an_actor_call_made_under_a_deadline_inherits_it() {
+    support::within_deadline(|| {
+        let rt = rt();
+        let actor = rt.actor_builder().name("clock").spawn(|| 0u32).unwrap();
+        let busy = actor.clone();
+        let (actor2, rt2) = (actor.clone(), rt.clone());
+        let parent = rt
+            .remote(move |_: ()| {
+                let (actor, busy, _rt) = (actor2.clone(), busy.clone(), rt2.clone());
+                async move {
+                    let mine = taskref::current_task().unwrap().deadline().unwrap();
+                    // A call that sees the deadline it inherited...
+                    let seen = actor
+                        .call(|_: &mut u32| taskref::current_task().unwrap().deadline())
+                        .await
+                        .unwrap();
+                    // ...and one queued behind a long call, past the deadline.
+                    let _long =
+                        busy.call(|_: &mut u32| std::thread::sleep(Duration::from_millis(600)));
+                    let late = actor.call(|n: &mut u32| *n);
+                    (mine, seen, late)
+                }
+            })
+            .timeout(Duration::from_millis(300))
+            .remote(());
+        let (mine, seen, late) = parent.block_get().unwrap();
+        assert_eq!(seen, Some(mine), "the call inherits its parent's deadline");
+        let err = late.block_get().unwrap_err();
+        assert!(err.is_task_timeout(), "{err}");
+        let Error::TaskTimedOut { deadline_of, .. } = err else {
+            unreachable!()
+        };
+        assert_eq!(deadline_of, parent.id());
+    });
 }

@@ -18,7 +18,7 @@ use futures::future::{select, Either};
 use futures::FutureExt;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::{actor_died, new_call, Core, Death};
+use super::{actor_died, new_call_with_deadline, Core, Death};
 use crate::context::RuntimeContext;
 use crate::resources::Permit;
 use crate::task::{Erased, UserError};
@@ -211,8 +211,10 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         F: FnOnce(Arc<S>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<R, UserError>> + Send + 'static,
     {
-        let (object, completer) = new_call::<R>(&self.inner.runtime, &self.inner.label);
-        let Some(completer) = completer else {
+        let location = std::panic::Location::caller();
+        let (object, call) =
+            new_call_with_deadline::<R>(&self.inner.runtime, &self.inner.label, location);
+        let Some((completer, deadline)) = call else {
             return object;
         };
         let actor = self.inner.name_arc();
@@ -228,7 +230,9 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
                 if completer.is_decided() {
                     return;
                 }
-                completer.run_async::<_, _, _, Erased>(method, state).await;
+                completer
+                    .run_async::<_, _, _, Erased>(method, state, deadline)
+                    .await;
             }
             .boxed()
         });
