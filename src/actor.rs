@@ -819,6 +819,68 @@ impl<S: Send + 'static> ActorHandle<S> {
         self.call_with((), move |state, ()| method(state))
     }
 
+    /// A streaming method call: `method` sends each item through its
+    /// [`ItemSender`](crate::ItemSender) as soon as it has it, and the caller
+    /// takes each as a ref from the [`RefStream`](crate::RefStream) returned
+    /// at once (Ray's streaming actor methods). The call holds the actor
+    /// until the method returns, as any call does. A model server handing
+    /// back tokens one by one:
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let model = rt.actor(vec!["hello", "streaming", "world"]);
+    /// let tokens = model.call_stream(|words: &mut Vec<&'static str>, out| {
+    ///     for word in words.iter() {
+    ///         if out.send(word.to_string()).is_err() {
+    ///             return; // the caller is gone
+    ///         }
+    ///     }
+    /// });
+    /// let text: Vec<String> = tokens.block_iter().map(|t| t.block_get()).collect::<Result<_, _>>()?;
+    /// assert_eq!(text, ["hello", "streaming", "world"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the stream stops the method at its next send"]
+    pub fn call_stream<T, F>(&self, method: F) -> crate::RefStream<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut S, &crate::ItemSender<T>) + Send + 'static,
+    {
+        self.call_stream_with_backpressure(None, method)
+    }
+
+    /// [`call_stream`](ActorHandle::call_stream) whose method pauses (in
+    /// `send`) while `n` items it sent are not yet taken from the stream.
+    #[track_caller]
+    #[must_use = "dropping the stream stops the method at its next send"]
+    pub fn call_stream_bounded<T, F>(&self, n: usize, method: F) -> crate::RefStream<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut S, &crate::ItemSender<T>) + Send + 'static,
+    {
+        self.call_stream_with_backpressure(Some(n.max(1)), method)
+    }
+
+    #[track_caller]
+    fn call_stream_with_backpressure<T, F>(
+        &self,
+        backpressure: Option<usize>,
+        method: F,
+    ) -> crate::RefStream<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut S, &crate::ItemSender<T>) + Send + 'static,
+    {
+        let (producer, stream) = crate::stream::for_actor::<T>(backpressure);
+        let call = self.call(move |state: &mut S| {
+            let sender = crate::stream::sender(producer);
+            method(state, &sender);
+            sender.delivered()
+        });
+        stream(call)
+    }
+
     /// A call of the registered method `F` on an actor on the cluster.
     fn remote_call<L, X, R, F: 'static>(
         &self,

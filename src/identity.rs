@@ -176,6 +176,17 @@ impl TaskInfo {
         self.lineage.as_ref().map(|link| link.parent)
     }
 
+    /// What names it (shared with the tasks named alike).
+    pub(crate) fn name_label(&self) -> Option<&Arc<Label>> {
+        self.label.as_ref()
+    }
+
+    /// The same name, call site and parent, under the id `id` (the items of
+    /// a stream are named after their task).
+    pub(crate) fn renumbered(&self, id: ObjectId) -> TaskInfo {
+        TaskInfo { id, ..self.clone() }
+    }
+
     /// For a method call, its actor.
     pub(crate) fn actor_seat(&self) -> Option<&ActorSeat> {
         self.label.as_deref().and_then(Label::seat)

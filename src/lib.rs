@@ -165,6 +165,7 @@ mod resources;
 mod runtime;
 mod snapshot;
 mod store;
+mod stream;
 mod sync;
 mod task;
 mod timer;
@@ -193,6 +194,7 @@ pub use observe::{AntiPatterns, Stats, Timeline};
 pub use remote::{Func, RemoteFn};
 pub use runtime::{Builder, Runtime};
 pub use snapshot::{BlockedWait, TaskSnapshot, TaskState, Tasks};
+pub use stream::{BlockRefStream, ItemSender, RefStream, Split, StreamClosed, StreamFn};
 
 /// Makes a free `fn` or `async fn` *distributable*: registered under its path
 /// (`crate::module::name`), with serde for its arguments and result, so that a

@@ -81,6 +81,24 @@ impl<T> ObjectRef<T> {
 
     /// Awaits the value for the runtime's own use (argument resolution): not a
     /// user's wait, so neither recorded nor checked by the detector.
+    /// Waits for the outcome and moves it out, for the runtime's own use of
+    /// a ref it holds alone (no `Clone` needed).
+    pub(crate) async fn into_sole_outcome(self) -> Result<T, Error> {
+        let mut key = None;
+        std::future::poll_fn(|cx| self.slot.poll_ready(&mut key, cx)).await;
+        let mut slot = self.slot;
+        loop {
+            match Arc::try_unwrap(slot) {
+                Ok(slot) => return slot.into_outcome().expect("a finished task's outcome"),
+                // The task lets go of its slot just after completing it.
+                Err(shared) => {
+                    slot = shared;
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    }
+
     pub(crate) fn into_get_internal(self) -> IntoGet<T> {
         IntoGet {
             object: Some(self),

@@ -91,6 +91,57 @@ impl Runtime {
         RemoteFn::new(self.clone(), f, TaskOptions::default())
     }
 
+    /// Registers a streaming function: each `.remote(args)` call runs it as
+    /// a task on the tokio workers and returns a [`RefStream`](crate::RefStream)
+    /// at once, which hands out one ref per item of the [`Stream`](futures::Stream)
+    /// the function returns, as soon as the item exists (Ray's generator
+    /// tasks, `num_returns="streaming"`). Options as for
+    /// [`remote`](Runtime::remote), plus
+    /// [`backpressure`](crate::StreamFn::backpressure).
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// let rt = taskref::Runtime::new()?;
+    /// let ticks = rt.remote_stream(|n: u64| {
+    ///     futures::stream::iter(0..n).then(|i| async move {
+    ///         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///         i * 10
+    ///     })
+    /// });
+    /// let refs: Vec<_> = ticks.remote(3).block_iter().collect();
+    /// assert_eq!(taskref::block_get_all(refs)?, [0, 10, 20]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remote_stream<F, L>(&self, f: F) -> crate::StreamFn<F, L, AsyncTask>
+    where
+        F: Func<L>,
+        F::Output: futures::Stream + Send + 'static,
+    {
+        crate::StreamFn::new(RemoteFn::new(self.clone(), f, TaskOptions::default()))
+    }
+
+    /// Registers a blocking streaming function: one that returns an
+    /// iterator, driven on the blocking pool (holding 1 CPU by default), each
+    /// item handed out as a ref as soon as the iterator yields it. The
+    /// blocking twin of [`remote_stream`](Runtime::remote_stream).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let lines = rt.remote_stream_blocking(|text: String| {
+    ///     text.lines().map(str::to_uppercase).collect::<Vec<_>>()
+    /// });
+    /// let refs: Vec<_> = lines.remote("a\nb".to_owned()).block_iter().collect();
+    /// assert_eq!(taskref::block_get_all(refs)?, ["A", "B"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remote_stream_blocking<F, L>(&self, f: F) -> crate::StreamFn<F, L, BlockingTask>
+    where
+        F: Func<L>,
+        F::Output: IntoIterator,
+    {
+        crate::StreamFn::new(RemoteFn::new(self.clone(), f, TaskOptions::default()))
+    }
+
     /// Registers a fallible async function: each call's `Ok(v)` becomes its
     /// ref's value, and `Err(e)` fails the ref with [`Error::TaskFailed`](crate::Error::TaskFailed) whose
     /// [`source`](std::error::Error::source) is `e` (`E: std::error::Error +
@@ -455,6 +506,65 @@ where
 }
 
 /// How to clone a call closure and its arguments for retries, if asked.
+impl<F, L, K> RemoteFn<F, L, K> {
+    /// The function.
+    pub(crate) fn func(&self) -> Arc<F> {
+        Arc::clone(&self.func)
+    }
+
+    /// The runtime it runs on.
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Its options.
+    pub(crate) fn options(&self) -> &TaskOptions {
+        &self.options
+    }
+
+    /// How a submission of `call` is retried, if it has retries.
+    pub(crate) fn retry_for<C: Clone>(&self, call: &C) -> Option<Retry<C, L>> {
+        retry_for(self.clone_args, call)
+    }
+}
+
+impl<F, L, K> RemoteFn<F, L, K>
+where
+    F: Func<L>,
+    L: Send + 'static,
+    K: TaskKind<F::Output>,
+    K::Value: crate::stream::Split,
+{
+    /// Submits a call whose value is a tuple, handing back one ref per
+    /// element (Ray's `num_returns=n`): consumers of one part wait for the
+    /// task, not for each other, and each part moves to its consumer without
+    /// a copy. Tuples of two to four elements. If the task fails, each
+    /// element's ref fails with [`Error::DependencyFailed`](crate::Error::DependencyFailed),
+    /// whose cause is the task's error.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let stats = rt.remote(|v: Vec<u64>| async move {
+    ///     let sum: u64 = v.iter().sum();
+    ///     (sum, v.len())
+    /// });
+    /// let (sum, len) = stats.remote_split(vec![1, 2, 3]);
+    /// let mean = rt.remote(|s: u64, n: usize| async move { s as f64 / n as f64 });
+    /// assert_eq!(mean.remote((sum, len)).block_get()?, 2.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the refs does not cancel the task, but loses its result"]
+    pub fn remote_split<X: IntoArgs<L>>(
+        &self,
+        args: X,
+    ) -> <K::Value as crate::stream::Split>::Refs {
+        let location = Location::caller();
+        let whole = self.remote(args);
+        crate::stream::Split::split(whole, &self.runtime, location)
+    }
+}
+
 fn retry_for<C: Clone, L>(clone_args: Option<fn(&L) -> L>, _call: &C) -> Option<Retry<C, L>> {
     clone_args.map(|clone_args| Retry {
         clone_call: <C as Clone>::clone,

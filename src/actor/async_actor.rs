@@ -178,6 +178,36 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         self.submit(move |state| method(state).map(Ok))
     }
 
+    /// A streaming method call: `method` returns a [`Stream`](futures::Stream),
+    /// and the caller takes each of its items as a ref from the
+    /// [`RefStream`](crate::RefStream) returned at once, as soon as it exists.
+    /// Other calls interleave with it at its `.await`s, as with any call.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use futures::StreamExt;
+    /// let rt = taskref::Runtime::new()?;
+    /// let model = rt.actor_builder().spawn_async(|| vec![1u32, 2, 3])?;
+    /// let tokens = model.call_stream(|weights: Arc<Vec<u32>>| {
+    ///     futures::stream::iter(0..weights.len()).map(move |i| weights[i] * 10)
+    /// });
+    /// let refs: Vec<_> = tokens.block_iter().collect();
+    /// assert_eq!(taskref::block_get_all(refs)?, [10, 20, 30]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the stream cancels the call"]
+    pub fn call_stream<T, F, St>(&self, method: F) -> crate::RefStream<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<S>) -> St + Send + 'static,
+        St: futures::Stream<Item = T> + Send + 'static,
+    {
+        let (producer, stream) = crate::stream::for_actor::<T>(None);
+        let call = self.call(move |state| producer.drive(method(state)));
+        stream(call)
+    }
+
     /// A fallible async method call: `Err(e)` fails the call's ref with
     /// [`Error::TaskFailed`](crate::Error::TaskFailed) (with `e` as its
     /// source); the actor lives on.

@@ -349,11 +349,21 @@ impl<T> Slot<T> {
 }
 
 impl<T: Send + 'static> Slot<T> {
+    /// A slot failed from the start with `err` (a stream's last item, when
+    /// its task failed).
+    pub(crate) fn failed(info: TaskInfo, err: Error) -> Self {
+        Slot::ready_with(info, State::Failed(Box::new(err)))
+    }
+
     /// The slot of a `put`: ready from the start.
     pub(crate) fn ready(info: TaskInfo, value: T) -> Self {
+        Slot::ready_with(info, State::Ready(value))
+    }
+
+    fn ready_with(info: TaskInfo, state: State<T>) -> Self {
         Slot {
             locked: Mutex::new(Locked {
-                state: State::Ready(value),
+                state,
                 task: None,
                 read: false,
                 report_if_unread: false,
@@ -365,7 +375,8 @@ impl<T: Send + 'static> Slot<T> {
             remote: false,
             marks: AtomicU8::new(0),
             phase: AtomicU8::new(Phase::Running as u8),
-            submitted_ms: Stamp::now().millis(),
+            // Never unfinished, so never aged: no clock read per `put`.
+            submitted_ms: 0,
             edge: erase::<T>,
         }
     }

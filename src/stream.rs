@@ -1,0 +1,516 @@
+//! Streaming returns: tasks that hand back their results one at a time, each
+//! as its own ref (Ray's generator tasks, `num_returns="streaming"`).
+//
+// A streaming task is an ordinary task (its own ref, options, retries,
+// timeout, cancel, place in the task tree and the snapshot) whose call drives
+// the user's stream or iterator and sends each item into a channel. The
+// caller's `RefStream` takes items out of the channel and makes each one a
+// ready `ObjectRef` as it hands it out, on the caller's thread (so the
+// allocation and its free stay there). A bounded channel is the
+// backpressure: with `backpressure(n)` the producer waits while n items it
+// produced are not yet taken.
+//
+// The stream ends when the channel closes (the task's call, which holds the
+// sender, is gone); if the task failed (a panic, an `Err`, a timeout, a
+// cancel), one more ref carries its error. A retry runs the call again from
+// the start and skips the items already delivered, as Ray does: the items of
+// a retried stream must come out the same each time.
+
+mod channel;
+mod split;
+
+use std::fmt;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
+
+pub use split::Split;
+
+use self::channel::{ItemRx, ItemTx};
+use crate::args::IntoArgs;
+use crate::identity::{ObjectId, TaskInfo};
+use crate::object_ref::slot::Slot;
+use crate::object_ref::ObjectRef;
+use crate::remote::{Func, RemoteFn};
+use crate::task::{AsyncTask, BlockingTask, Submission, TaskKind};
+
+/// The producer's side: sends items, skipping those a failed attempt
+/// delivered already.
+pub(crate) struct Producer<T> {
+    tx: ItemTx<T>,
+    /// Items delivered so far, over every attempt.
+    delivered: Arc<AtomicU64>,
+}
+
+impl<T> Clone for Producer<T> {
+    fn clone(&self) -> Self {
+        Producer {
+            tx: self.tx.clone(),
+            delivered: Arc::clone(&self.delivered),
+        }
+    }
+}
+
+/// Why a producer stops early: every consumer is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamClosed;
+
+impl fmt::Display for StreamClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the stream's consumer is gone")
+    }
+}
+
+impl std::error::Error for StreamClosed {}
+
+impl<T: Send + 'static> Producer<T> {
+    /// Drives `items` to its end (or until the consumer is gone): an
+    /// attempt of an async streaming task. Returns how many items the task
+    /// has delivered in all.
+    pub(crate) async fn drive<S: Stream<Item = T>>(self, items: S) -> u64 {
+        let mut items = std::pin::pin!(items);
+        let mut produced = 0u64;
+        while let Some(item) = items.next().await {
+            produced += 1;
+            if self.send(produced, item).await.is_err() {
+                break;
+            }
+        }
+        self.delivered.load(Ordering::Acquire)
+    }
+
+    /// The blocking form of [`drive`](Producer::drive), for an iterator.
+    pub(crate) fn drive_blocking<I: IntoIterator<Item = T>>(self, items: I) -> u64 {
+        let mut produced = 0u64;
+        for item in items {
+            produced += 1;
+            if self.send_blocking(produced, item).is_err() {
+                break;
+            }
+        }
+        self.delivered.load(Ordering::Acquire)
+    }
+
+    /// Sends the attempt's `number`th item, unless an earlier attempt did.
+    async fn send(&self, number: u64, item: T) -> Result<(), StreamClosed> {
+        if number <= self.delivered.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.tx.send(item).await?;
+        self.delivered.store(number, Ordering::Release);
+        Ok(())
+    }
+
+    fn send_blocking(&self, number: u64, item: T) -> Result<(), StreamClosed> {
+        if number <= self.delivered.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.tx.send_blocking(item)?;
+        self.delivered.store(number, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// How a sync actor method streams: it sends each item as soon as it has
+/// it ([`ActorHandle::call_stream`](crate::ActorHandle::call_stream)).
+///
+/// `send` waits while the stream's backpressure bound is reached (lending
+/// the actor's CPU meanwhile), and fails with [`StreamClosed`] once the
+/// caller dropped the stream: the method should then stop.
+pub struct ItemSender<T> {
+    producer: Producer<T>,
+    sent: std::cell::Cell<u64>,
+}
+
+impl<T: Send + 'static> ItemSender<T> {
+    /// Sends the next item.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamClosed`] if the caller dropped (or cancelled) the stream.
+    pub fn send(&self, item: T) -> Result<(), StreamClosed> {
+        let number = self.sent.get() + 1;
+        self.sent.set(number);
+        self.producer.send_blocking(number, item)
+    }
+
+    /// How many items were delivered.
+    pub(crate) fn delivered(&self) -> u64 {
+        self.producer.delivered.load(Ordering::Acquire)
+    }
+}
+
+impl<T> fmt::Debug for ItemSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ItemSender")
+            .field("sent", &self.sent.get())
+            .finish()
+    }
+}
+
+/// A channel for one stream: the producer's side and the consumer's.
+pub(crate) fn channel<T>(backpressure: Option<usize>) -> (Producer<T>, ItemRx<T>) {
+    let (tx, rx) = channel::pair(backpressure);
+    let producer = Producer {
+        tx,
+        delivered: Arc::new(AtomicU64::new(0)),
+    };
+    (producer, rx)
+}
+
+/// An `ItemSender` over `producer`, for a sync actor method.
+pub(crate) fn sender<T>(producer: Producer<T>) -> ItemSender<T> {
+    ItemSender {
+        producer,
+        sent: std::cell::Cell::new(0),
+    }
+}
+
+/// The results of a streaming task, one ref per item, each ready as soon as
+/// its item exists: Ray's `ObjectRefGenerator`. A [`Stream`] of
+/// [`ObjectRef`]s; [`block_iter`](RefStream::block_iter) is its blocking
+/// twin.
+///
+/// Each item's ref is an ordinary ref: awaitable, passable to other tasks,
+/// usable with [`get_all`](crate::get_all), [`wait`](crate::wait) and
+/// [`as_completed`](crate::as_completed). If the task fails (panics, returns
+/// `Err`, times out, is cancelled), the stream ends with one more ref that
+/// fails with that error, after the items produced before it.
+///
+/// Dropping the stream cancels the task (an async producer stops at its next
+/// `.await`, a blocking one when it sends its next item); refs already taken
+/// keep their values.
+///
+/// ```
+/// use futures::StreamExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), taskref::Error> {
+/// # let rt = taskref::Runtime::from_handle(tokio::runtime::Handle::current());
+/// let countdown = rt.remote_stream(|from: u32| futures::stream::iter((0..from).rev()));
+/// let mut refs = countdown.remote(3);
+/// let mut seen = Vec::new();
+/// while let Some(item) = refs.next().await {
+///     seen.push(item.await?);
+/// }
+/// assert_eq!(seen, [2, 1, 0]);
+/// # Ok(()) }
+/// ```
+pub struct RefStream<T> {
+    /// The producing task: its value is how many items it delivered.
+    task: ObjectRef<u64>,
+    items: ItemRx<T>,
+    /// Who each item is: the producing task's name and call site.
+    item_info: TaskInfo,
+    /// Waiting for the task's outcome after the last item (its waker key).
+    key: Option<usize>,
+    ended: bool,
+}
+
+impl<T: Send + 'static> RefStream<T> {
+    pub(crate) fn new(task: ObjectRef<u64>, items: ItemRx<T>) -> RefStream<T> {
+        let info = task.task();
+        let item_info = TaskInfo::new(info.id(), info.name_label().cloned(), info.location());
+        RefStream {
+            task,
+            items,
+            item_info,
+            key: None,
+            ended: false,
+        }
+    }
+
+    /// The ref of an item, ready now.
+    fn item(&self, value: T) -> ObjectRef<T> {
+        let info = self.item_info.renumbered(ObjectId::next());
+        ObjectRef::from_slot(Arc::new(Slot::ready(info, value)))
+    }
+}
+
+impl<T> RefStream<T> {
+    /// The producing task (its id, name and call site).
+    pub fn task(&self) -> &TaskInfo {
+        self.task.task()
+    }
+
+    /// The producing task's ref: ready when it has produced everything,
+    /// with how many items it delivered.
+    pub fn task_ref(&self) -> &ObjectRef<u64> {
+        &self.task
+    }
+
+    /// Cancels the producing task (and what it submitted): it produces no
+    /// more items, and the stream ends with a ref failing with
+    /// [`Error::Cancelled`] after the items produced before. Items already
+    /// produced keep their values. Returns whether the task was still
+    /// running.
+    pub fn cancel(&self) -> bool {
+        self.task.cancel()
+    }
+}
+
+impl<T: Send + 'static> Stream for RefStream<T> {
+    type Item = ObjectRef<T>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ObjectRef<T>>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        match this.items.poll_recv(cx) {
+            Poll::Ready(Some(value)) => return Poll::Ready(Some(this.item(value))),
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {}
+        }
+        // No more items: the task's call is gone. Its outcome (which may
+        // land a moment after) says whether one more ref carries an error.
+        let outcome = std::task::ready!(this
+            .task
+            .slot
+            .poll_read(&mut this.key, cx, |outcome| { outcome.err().cloned() }));
+        this.ended = true;
+        Poll::Ready(outcome.map(|err| {
+            let info = this.item_info.renumbered(ObjectId::next());
+            ObjectRef::from_slot(Arc::new(Slot::failed(info, err)))
+        }))
+    }
+}
+
+impl<T> Drop for RefStream<T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.task.slot.remove_waiter(key);
+        }
+        // Nobody will take more items: stop producing them.
+        if !self.ended {
+            self.task.cancel();
+        }
+    }
+}
+
+impl<T> fmt::Debug for RefStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefStream")
+            .field("task", self.task.task())
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> RefStream<T> {
+    /// The blocking twin: an [`Iterator`] of the refs, for plain threads
+    /// (each `next` blocks until the next item exists, as
+    /// [`block_get`](ObjectRef::block_get) does).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let squares = rt.remote_stream_blocking(|n: u64| (1..=n).map(|i| i * i));
+    /// let values: Vec<u64> = squares
+    ///     .remote(4)
+    ///     .block_iter()
+    ///     .map(|r| r.block_get())
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(values, [1, 4, 9, 16]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn block_iter(self) -> BlockRefStream<T> {
+        BlockRefStream {
+            stream: self,
+            location: Location::caller(),
+        }
+    }
+}
+
+/// The blocking twin of a [`RefStream`]: from [`RefStream::block_iter`].
+pub struct BlockRefStream<T> {
+    stream: RefStream<T>,
+    location: &'static Location<'static>,
+}
+
+impl<T: Send + 'static> Iterator for BlockRefStream<T> {
+    type Item = ObjectRef<T>;
+
+    fn next(&mut self) -> Option<ObjectRef<T>> {
+        let context = self.stream.task.slot.context().cloned();
+        let observer = context.as_deref().map(|c| c.observer());
+        let next = self.stream.next();
+        match crate::block_on::block_on(next, None, self.location, "block_iter", observer) {
+            Ok(next) => next.expect("no deadline"),
+            // This thread may not block (a current-thread runtime's own
+            // thread): the stream ends with that error.
+            Err(err) => {
+                self.stream.ended = true;
+                let info = self.stream.item_info.renumbered(ObjectId::next());
+                Some(ObjectRef::from_slot(Arc::new(Slot::failed(info, err))))
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for BlockRefStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockRefStream")
+            .field("stream", &self.stream)
+            .finish()
+    }
+}
+
+/// A streaming remote function: [`Runtime::remote_stream`](crate::Runtime::remote_stream)
+/// or [`Runtime::remote_stream_blocking`](crate::Runtime::remote_stream_blocking).
+/// Its options are a remote function's, plus
+/// [`backpressure`](StreamFn::backpressure).
+pub struct StreamFn<F, L, K> {
+    remote: RemoteFn<F, L, K>,
+    backpressure: Option<usize>,
+}
+
+impl<F, L, K> Clone for StreamFn<F, L, K> {
+    fn clone(&self) -> Self {
+        StreamFn {
+            remote: self.remote.clone(),
+            backpressure: self.backpressure,
+        }
+    }
+}
+
+impl<F, L, K> fmt::Debug for StreamFn<F, L, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamFn")
+            .field("remote", &self.remote)
+            .field("backpressure", &self.backpressure)
+            .finish()
+    }
+}
+
+impl<F, L, K> StreamFn<F, L, K> {
+    pub(crate) fn new(remote: RemoteFn<F, L, K>) -> Self {
+        StreamFn {
+            remote,
+            backpressure: None,
+        }
+    }
+
+    /// The producer pauses while `n` items it produced are not yet taken
+    /// from the stream (Ray's `_generator_backpressure_num_objects`): a slow
+    /// consumer bounds the memory the stream holds. `0` is taken as 1.
+    #[must_use = "options return a new `StreamFn`; use the returned value"]
+    pub fn backpressure(mut self, n: usize) -> Self {
+        self.backpressure = Some(n.max(1));
+        self
+    }
+
+    /// As [`RemoteFn::name`].
+    #[must_use = "options return a new `StreamFn`; use the returned value"]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.remote = self.remote.name(name);
+        self
+    }
+
+    /// As [`RemoteFn::num_cpus`].
+    #[must_use = "options return a new `StreamFn`; use the returned value"]
+    pub fn num_cpus(mut self, cpus: f64) -> Self {
+        self.remote = self.remote.num_cpus(cpus);
+        self
+    }
+
+    /// As [`RemoteFn::resource`].
+    #[must_use = "options return a new `StreamFn`; use the returned value"]
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        self.remote = self.remote.resource(name, amount);
+        self
+    }
+
+    /// As [`RemoteFn::timeout`]: a bound on the whole stream. When it
+    /// passes, the stream ends with a ref failing with
+    /// [`Error::TaskTimedOut`].
+    #[must_use = "options return a new `StreamFn`; use the returned value"]
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.remote = self.remote.timeout(timeout);
+        self
+    }
+
+    /// As [`RemoteFn::max_retries`]: a panicking (or timed-out) stream runs
+    /// again from the start, and the items it delivered already are skipped
+    /// (as Ray's streaming generators are retried): its items must come out
+    /// the same each time.
+    #[must_use = "options return a new `StreamFn`; use the returned value"]
+    pub fn max_retries(mut self, retries: u32) -> Self
+    where
+        L: Clone,
+    {
+        self.remote = self.remote.max_retries(retries);
+        self
+    }
+}
+
+impl<F, L, S> StreamFn<F, L, AsyncTask>
+where
+    F: Func<L, Output = S>,
+    L: Send + 'static,
+    S: Stream + Send + 'static,
+    S::Item: Send + 'static,
+{
+    /// Starts the task: returns its stream of refs at once.
+    #[track_caller]
+    #[must_use = "dropping the stream cancels the task"]
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> RefStream<S::Item> {
+        let (producer, items) = channel(self.backpressure);
+        let func = self.remote.func();
+        let call = move |args: L| producer.clone().drive(func.call(args));
+        let task = AsyncTask::submit(self.submission(args, call, Location::caller()));
+        RefStream::new(task, items)
+    }
+}
+
+impl<F, L, I> StreamFn<F, L, BlockingTask>
+where
+    F: Func<L, Output = I>,
+    L: Send + 'static,
+    I: IntoIterator,
+    I::Item: Send + 'static,
+{
+    /// Starts the task: returns its stream of refs at once.
+    #[track_caller]
+    #[must_use = "dropping the stream cancels the task"]
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> RefStream<I::Item> {
+        let (producer, items) = channel(self.backpressure);
+        let func = self.remote.func();
+        let call = move |args: L| producer.clone().drive_blocking(func.call(args));
+        let task = BlockingTask::submit(self.submission(args, call, Location::caller()));
+        RefStream::new(task, items)
+    }
+}
+
+impl<F, L, K> StreamFn<F, L, K> {
+    fn submission<'a, X, C: Clone>(
+        &'a self,
+        args: X,
+        call: C,
+        location: &'static Location<'static>,
+    ) -> Submission<'a, L, X, C> {
+        Submission {
+            context: self.remote.runtime().context(),
+            options: self.remote.options(),
+            location,
+            retry: self.remote.retry_for(&call),
+            args,
+            call,
+            // A stream runs in this process (it is not a distributable
+            // function on a Ray cluster).
+            distributable: None,
+        }
+    }
+}
+
+/// The producer's part of an actor's streaming method: a stream of refs for
+/// the caller, and the producer for the call.
+pub(crate) fn for_actor<T: Send + 'static>(
+    backpressure: Option<usize>,
+) -> (Producer<T>, impl FnOnce(ObjectRef<u64>) -> RefStream<T>) {
+    let (producer, items) = channel(backpressure);
+    (producer, move |task| RefStream::new(task, items))
+}
