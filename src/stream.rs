@@ -73,43 +73,61 @@ impl<T: Send + 'static> Producer<T> {
     /// has delivered in all.
     pub(crate) async fn drive<S: Stream<Item = T>>(self, items: S) -> u64 {
         let mut items = std::pin::pin!(items);
-        let mut produced = 0u64;
-        while let Some(item) = items.next().await {
-            produced += 1;
-            if self.send(produced, item).await.is_err() {
+        // Items an earlier attempt delivered: made again, not sent again.
+        let skip = self.delivered.load(Ordering::Acquire);
+        for _ in 0..skip {
+            if items.next().await.is_none() {
+                return skip;
+            }
+        }
+        loop {
+            // Room first, then the item: with backpressure, the stream is
+            // never asked for more than its bound ahead of the consumer.
+            let Ok(room) = self.tx.room().await else {
+                break;
+            };
+            let Some(item) = items.next().await else {
+                break;
+            };
+            if room.send(item).is_err() {
                 break;
             }
+            self.delivered.fetch_add(1, Ordering::AcqRel);
         }
         self.delivered.load(Ordering::Acquire)
     }
 
     /// The blocking form of [`drive`](Producer::drive), for an iterator.
     pub(crate) fn drive_blocking<I: IntoIterator<Item = T>>(self, items: I) -> u64 {
-        let mut produced = 0u64;
-        for item in items {
-            produced += 1;
-            if self.send_blocking(produced, item).is_err() {
+        let mut items = items.into_iter();
+        let skip = self.delivered.load(Ordering::Acquire);
+        for _ in 0..skip {
+            if items.next().is_none() {
+                return skip;
+            }
+        }
+        loop {
+            let Ok(room) = self.tx.room_blocking() else {
+                break;
+            };
+            let Some(item) = items.next() else {
+                break;
+            };
+            if room.send(item).is_err() {
                 break;
             }
+            self.delivered.fetch_add(1, Ordering::AcqRel);
         }
         self.delivered.load(Ordering::Acquire)
     }
 
-    /// Sends the attempt's `number`th item, unless an earlier attempt did.
-    async fn send(&self, number: u64, item: T) -> Result<(), StreamClosed> {
-        if number <= self.delivered.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        self.tx.send(item).await?;
-        self.delivered.store(number, Ordering::Release);
-        Ok(())
-    }
-
+    /// Sends the attempt's `number`th item (pushed by a sync actor method),
+    /// unless an earlier attempt did.
     fn send_blocking(&self, number: u64, item: T) -> Result<(), StreamClosed> {
         if number <= self.delivered.load(Ordering::Acquire) {
             return Ok(());
         }
-        self.tx.send_blocking(item)?;
+        self.tx.room_blocking()?.send(item)?;
         self.delivered.store(number, Ordering::Release);
         Ok(())
     }
@@ -348,6 +366,18 @@ impl<T: Send + 'static> Iterator for BlockRefStream<T> {
                 Some(ObjectRef::from_slot(Arc::new(Slot::failed(info, err))))
             }
         }
+    }
+}
+
+impl<T> BlockRefStream<T> {
+    /// The producing task (see [`RefStream::task`]).
+    pub fn task(&self) -> &TaskInfo {
+        self.stream.task()
+    }
+
+    /// Cancels the producing task (see [`RefStream::cancel`]).
+    pub fn cancel(&self) -> bool {
+        self.stream.cancel()
     }
 }
 

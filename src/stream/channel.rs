@@ -41,30 +41,56 @@ impl<T> Clone for ItemTx<T> {
     }
 }
 
-impl<T> ItemTx<T> {
-    /// Sends `item`, waiting for room in a bounded channel.
-    pub(crate) async fn send(&self, item: T) -> Result<(), StreamClosed> {
+/// Room for one item, taken before the item is made: with backpressure, a
+/// producer asks for its next item only once there is room for it.
+pub(crate) enum Room<'a, T> {
+    Bounded(mpsc::Permit<'a, T>),
+    Unbounded(&'a mpsc::UnboundedSender<T>),
+}
+
+impl<T> Room<'_, T> {
+    pub(crate) fn send(self, item: T) -> Result<(), StreamClosed> {
         match self {
-            ItemTx::Bounded(tx) => tx.send(item).await.map_err(|_| StreamClosed),
-            ItemTx::Unbounded(tx) => tx.send(item).map_err(|_| StreamClosed),
+            Room::Bounded(permit) => {
+                permit.send(item);
+                Ok(())
+            }
+            Room::Unbounded(tx) => tx.send(item).map_err(|_| StreamClosed),
+        }
+    }
+}
+
+impl<T> ItemTx<T> {
+    /// Waits for room for one item.
+    pub(crate) async fn room(&self) -> Result<Room<'_, T>, StreamClosed> {
+        match self {
+            ItemTx::Bounded(tx) => tx
+                .reserve()
+                .await
+                .map(Room::Bounded)
+                .map_err(|_| StreamClosed),
+            ItemTx::Unbounded(tx) => match tx.is_closed() {
+                true => Err(StreamClosed),
+                false => Ok(Room::Unbounded(tx)),
+            },
         }
     }
 
-    /// Sends `item` from blocking code: the thread parks while a bounded
+    /// [`room`](ItemTx::room) from blocking code: the thread parks while the
     /// channel is full, lending its task's CPU meanwhile (as a `block_get`
     /// does), so a consumer that needs it can run.
-    pub(crate) fn send_blocking(&self, item: T) -> Result<(), StreamClosed> {
+    pub(crate) fn room_blocking(&self) -> Result<Room<'_, T>, StreamClosed> {
         match self {
-            ItemTx::Unbounded(tx) => tx.send(item).map_err(|_| StreamClosed),
-            ItemTx::Bounded(tx) => match tx.try_send(item) {
-                Ok(()) => Ok(()),
-                Err(mpsc::error::TrySendError::Closed(_)) => Err(StreamClosed),
-                Err(mpsc::error::TrySendError::Full(item)) => {
-                    crate::park::park_on(tx.send(item), None, crate::resources::lend_cpu)
+            ItemTx::Bounded(tx) => match tx.try_reserve() {
+                Ok(permit) => Ok(Room::Bounded(permit)),
+                Err(mpsc::error::TrySendError::Closed(())) => Err(StreamClosed),
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    crate::park::park_on(self.room(), None, crate::resources::lend_cpu)
                         .expect("no deadline")
-                        .map_err(|_| StreamClosed)
                 }
             },
+            ItemTx::Unbounded(_) => futures::FutureExt::now_or_never(self.room())
+                .expect("an unbounded channel has room"),
         }
     }
 }

@@ -1,0 +1,436 @@
+//! Streaming returns: generator tasks hand back one ref per item as soon as
+//! it exists (with backpressure, failures, cancel and drop, retries, actors),
+//! and a task returning a tuple can hand back one ref per element.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use support::{eventually, within_deadline, DropCounter};
+use taskref::{AntiPatterns, Error, ObjectRef, Runtime};
+
+fn rt() -> Runtime {
+    Runtime::builder()
+        .worker_threads(2)
+        .num_cpus(2)
+        .build()
+        .unwrap()
+}
+
+fn values<T: Clone + Send + 'static>(refs: impl IntoIterator<Item = ObjectRef<T>>) -> Vec<T> {
+    refs.into_iter().map(|r| r.block_get().unwrap()).collect()
+}
+
+#[test]
+fn items_come_in_order_each_as_soon_as_it_exists() {
+    within_deadline(|| {
+        let rt = rt();
+        let gate = Arc::new(AtomicBool::new(false));
+        let open = Arc::clone(&gate);
+        // The second item waits for the gate: the first is usable before.
+        let two = rt.remote_stream(move |_: ()| {
+            let open = Arc::clone(&open);
+            futures::stream::iter(0..2u32).then(move |i| {
+                let open = Arc::clone(&open);
+                async move {
+                    while i == 1 && !open.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    i
+                }
+            })
+        });
+        let mut items = two.remote(()).block_iter();
+        let first = items.next().unwrap();
+        assert_eq!(first.block_get().unwrap(), 0, "ready before the task ends");
+        gate.store(true, Ordering::SeqCst);
+        assert_eq!(values(items), [1]);
+    });
+}
+
+#[test]
+fn blocking_and_async_streams_and_their_tasks() {
+    within_deadline(|| {
+        let rt = rt();
+        let squares = rt
+            .remote_stream_blocking(|n: u64| (0..n).map(|i| i * i))
+            .name("squares");
+        let stream = squares.remote(5);
+        assert_eq!(stream.task().name(), Some("squares"));
+        let task = stream.task_ref().clone();
+        assert_eq!(values(stream.block_iter()), [0, 1, 4, 9, 16]);
+        assert_eq!(
+            task.block_get().unwrap(),
+            5,
+            "the task's value: items delivered"
+        );
+        let words = rt.remote_stream(|s: String| {
+            futures::stream::iter(s.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        });
+        let refs: Vec<_> = words.remote("a b c".to_owned()).block_iter().collect();
+        assert_eq!(taskref::block_get_all(refs).unwrap(), ["a", "b", "c"]);
+        let empty = rt.remote_stream_blocking(|_: ()| Vec::<u8>::new());
+        assert_eq!(empty.remote(()).block_iter().count(), 0);
+    });
+}
+
+#[test]
+fn item_refs_are_ordinary_refs() {
+    within_deadline(|| {
+        let rt = rt();
+        let numbers = rt.remote_stream_blocking(|n: u64| 1..=n);
+        let refs: Vec<ObjectRef<u64>> = numbers.remote(4).block_iter().collect();
+        // Passed to another task, gathered, waited on, streamed as completed.
+        let double = rt.remote(|x: u64| async move { 2 * x });
+        let doubled: Vec<_> = refs.iter().map(|r| double.remote(r)).collect();
+        assert_eq!(taskref::block_get_all(doubled).unwrap(), [2, 4, 6, 8]);
+        let (ready, rest) = taskref::block_wait(&refs, 4, None).unwrap();
+        assert_eq!((ready.len(), rest.len()), (4, 0));
+        let done: Vec<_> = taskref::block_as_completed(refs.clone()).unwrap().collect();
+        assert_eq!(done.len(), 4);
+        assert!(refs.iter().all(ObjectRef::is_ready));
+        assert_ne!(refs[0].id(), refs[1].id());
+    });
+}
+
+#[test]
+fn backpressure_keeps_the_producer_at_most_n_ahead() {
+    within_deadline(|| {
+        let rt = rt();
+        let produced = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&produced);
+        let source = rt
+            .remote_stream_blocking(move |n: u64| {
+                let counter = Arc::clone(&counter);
+                (0..n).map(move |i| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    i
+                })
+            })
+            .backpressure(3);
+        let mut taken = 0u64;
+        let mut worst = 0u64;
+        for item in source.remote(200).block_iter() {
+            taken += 1;
+            // A slow consumer.
+            if taken % 20 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let ahead = produced.load(Ordering::SeqCst) - taken;
+            worst = worst.max(ahead);
+            assert_eq!(item.block_get().unwrap(), taken - 1);
+        }
+        assert_eq!(taken, 200);
+        assert!(worst <= 3, "the producer ran {worst} items ahead");
+        // The async form too.
+        let produced = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&produced);
+        let source = rt
+            .remote_stream(move |n: u64| {
+                let counter = Arc::clone(&counter);
+                futures::stream::iter(0..n).inspect(move |_| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .backpressure(2);
+        let mut stream = source.remote(50).block_iter();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(produced.load(Ordering::SeqCst) <= 2, "paused at the bound");
+        assert_eq!(stream.by_ref().count(), 50);
+    });
+}
+
+#[test]
+fn a_failure_mid_stream_ends_it_with_one_failing_ref_after_the_items_before() {
+    within_deadline(|| {
+        let rt = rt();
+        let panicky = rt.remote_stream_blocking(|n: u32| {
+            (0..n).map(|i| if i == 3 { panic!("item {i} broke") } else { i })
+        });
+        let refs: Vec<_> = panicky.remote(10).block_iter().collect();
+        assert_eq!(refs.len(), 4, "three items, then the failure");
+        assert_eq!(values(refs[..3].to_vec()), [0, 1, 2]);
+        let err = refs[3].block_get().unwrap_err();
+        assert!(
+            err.is_panic() && err.to_string().contains("item 3 broke"),
+            "{err}"
+        );
+        // A timeout mid-stream.
+        let slow = rt
+            .remote_stream(|_: ()| {
+                futures::stream::iter(0..u32::MAX).then(|i| async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    i
+                })
+            })
+            .timeout(Duration::from_millis(100));
+        let refs: Vec<_> = slow.remote(()).block_iter().collect();
+        let last = refs.last().unwrap().block_get().unwrap_err();
+        assert!(last.is_task_timeout(), "{last}");
+        assert!(refs.len() >= 2, "some items came before the deadline");
+        assert!(refs[..refs.len() - 1].iter().all(|r| r.block_get().is_ok()));
+    });
+}
+
+#[test]
+fn cancelling_the_stream_stops_the_producer_and_keeps_what_was_taken() {
+    within_deadline(|| {
+        let rt = rt();
+        let produced = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&produced);
+        let endless = rt.remote_stream(move |_: ()| {
+            let counter = Arc::clone(&counter);
+            futures::stream::iter(0u64..).then(move |i| {
+                let counter = Arc::clone(&counter);
+                async move {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    i
+                }
+            })
+        });
+        let mut stream = endless.remote(()).block_iter();
+        let first = stream.next().unwrap();
+        let second = stream.next().unwrap();
+        assert!(stream_cancel(&mut stream));
+        let rest: Vec<_> = stream.collect();
+        let last = rest
+            .last()
+            .expect("the cancel's ref")
+            .block_get()
+            .unwrap_err();
+        assert!(last.is_cancelled(), "{last}");
+        assert_eq!(
+            (first.block_get().unwrap(), second.block_get().unwrap()),
+            (0, 1)
+        );
+        let stopped_at = produced.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(produced.load(Ordering::SeqCst), stopped_at, "no more items");
+    });
+}
+
+fn stream_cancel<T: Send + 'static>(stream: &mut taskref::BlockRefStream<T>) -> bool {
+    stream.cancel()
+}
+
+#[test]
+fn dropping_the_stream_stops_the_producer_at_once() {
+    within_deadline(|| {
+        let rt = rt();
+        let token = DropCounter::default();
+        let watched = token.clone();
+        let endless = rt.remote_stream(move |_: ()| {
+            let held = watched.token();
+            futures::stream::iter(0u64..).then(move |i| {
+                let _held = &held;
+                async move {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    i
+                }
+            })
+        });
+        let stream = endless.remote(());
+        let task = stream.task_ref().clone();
+        let first = {
+            let mut it = stream.block_iter();
+            it.next().unwrap()
+        }; // dropped here
+        eventually("the producer's stream is dropped", || token.drops() == 1);
+        assert!(task.block_get().unwrap_err().is_cancelled());
+        assert_eq!(
+            first.block_get().unwrap(),
+            0,
+            "what was taken keeps its value"
+        );
+        // A blocking producer stops at its next item.
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&sent);
+        let blocking = rt.remote_stream_blocking(move |_: ()| {
+            let counter = Arc::clone(&counter);
+            (0u64..).map(move |i| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(1));
+                i
+            })
+        });
+        let stream = blocking.remote(());
+        let task = stream.task_ref().clone();
+        drop(stream);
+        assert!(task.block_get().unwrap_err().is_cancelled());
+        let at = sent.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            sent.load(Ordering::SeqCst) <= at + 1,
+            "stopped within one item"
+        );
+    });
+}
+
+#[test]
+fn a_retried_stream_delivers_each_item_once() {
+    within_deadline(|| {
+        let rt = rt();
+        let attempts = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&attempts);
+        let flaky = rt
+            .remote_stream_blocking(move |n: u32| {
+                let attempt = counter.fetch_add(1, Ordering::SeqCst);
+                (0..n).map(move |i| {
+                    if attempt == 0 && i == 3 {
+                        panic!("first attempt fails at 3");
+                    }
+                    i
+                })
+            })
+            .max_retries(1);
+        let got = values(flaky.remote(6).block_iter());
+        assert_eq!(got, [0, 1, 2, 3, 4, 5], "no item twice, none lost");
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn a_million_items_flow_through_one_stream_in_linear_time() {
+    within_deadline(|| {
+        let rt = rt();
+        let count = rt.remote_stream_blocking(|n: u64| 0..n).backpressure(1024);
+        let drain = |n: u64| {
+            let started = Instant::now();
+            let mut sum = 0u64;
+            let mut items = count.remote(n).block_iter();
+            for item in items.by_ref() {
+                sum += item.block_get().unwrap();
+            }
+            assert_eq!(sum, n * (n - 1) / 2);
+            started.elapsed()
+        };
+        drain(10_000); // warm up
+        let small = drain(100_000);
+        let large = drain(1_000_000);
+        // Ten times the items: far from a hundred times the time.
+        assert!(
+            large < small * 40,
+            "100k items {small:?}, 1M items {large:?}"
+        );
+    });
+}
+
+#[test]
+fn actor_methods_stream_tokens_one_by_one() {
+    within_deadline(|| {
+        let rt = rt();
+        let model = rt
+            .actor_builder()
+            .name("model")
+            .spawn(|| vec!["the", "quick", "brown", "fox"])
+            .unwrap();
+        let tokens = model.call_stream(|words: &mut Vec<&'static str>, out| {
+            for word in words.iter() {
+                std::thread::sleep(Duration::from_millis(1));
+                if out.send(word.to_string()).is_err() {
+                    return;
+                }
+            }
+        });
+        assert_eq!(tokens.task().actor(), Some("model"));
+        assert_eq!(
+            values(tokens.block_iter()),
+            ["the", "quick", "brown", "fox"]
+        );
+        // Bounded: the method waits for the consumer.
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&sent);
+        let bounded = model.call_stream_bounded(2, move |_: &mut Vec<&'static str>, out| {
+            for i in 0..100u64 {
+                counter.fetch_add(1, Ordering::SeqCst);
+                if out.send(i).is_err() {
+                    return;
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            sent.load(Ordering::SeqCst) <= 3,
+            "at most the bound and one in hand"
+        );
+        assert_eq!(bounded.block_iter().count(), 100);
+        // Dropping the stream makes `send` fail: the method stops.
+        let stopped = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stopped);
+        let endless = model.call_stream(move |_: &mut Vec<&'static str>, out| {
+            while out.send(0u8).is_ok() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+        // Once it runs (a call cancelled while still queued never runs).
+        let mut endless = endless.block_iter();
+        assert_eq!(endless.next().unwrap().block_get().unwrap(), 0);
+        drop(endless);
+        eventually("the method saw the stream closed", || {
+            stopped.load(Ordering::SeqCst)
+        });
+        // The actor goes on.
+        assert_eq!(
+            model
+                .call(|w: &mut Vec<&'static str>| w.len())
+                .block_get()
+                .unwrap(),
+            4
+        );
+        // Async actors stream a `Stream`.
+        let counter = rt.actor_builder().spawn_async(|| 3u32).unwrap();
+        let ticks = counter.call_stream(|n: Arc<u32>| futures::stream::iter(0..*n));
+        assert_eq!(values(ticks.block_iter()), [0, 1, 2]);
+    });
+}
+
+#[test]
+fn consuming_a_stream_in_order_is_not_a_get_in_a_loop() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .anti_patterns(AntiPatterns::Deny)
+            .build()
+            .unwrap();
+        let slow = rt.remote_stream(|n: u32| {
+            futures::stream::iter(0..n).then(|i| async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                i
+            })
+        });
+        let mut got = Vec::new();
+        for item in slow.remote(10).block_iter() {
+            got.push(item.block_get().unwrap());
+        }
+        assert_eq!(got, (0..10).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn several_returns_hand_back_one_ref_per_element() {
+    within_deadline(|| {
+        let rt = rt();
+        let split = rt.remote(|v: Vec<u32>| async move {
+            let (even, odd): (Vec<u32>, Vec<u32>) = v.into_iter().partition(|x| x % 2 == 0);
+            (even, odd, "done".to_owned())
+        });
+        let (even, odd, note) = split.remote_split((1..=6).collect::<Vec<u32>>());
+        let total = rt.remote(|v: Vec<u32>| async move { v.iter().sum::<u32>() });
+        assert_eq!(total.remote(&even).block_get().unwrap(), 12);
+        assert_eq!(odd.block_get().unwrap(), [1, 3, 5]);
+        assert_eq!(note.block_get().unwrap(), "done");
+        // A failing task fails every element, naming the task's error.
+        let broken = rt.remote_blocking(|_: ()| -> (u8, u8) { panic!("no pair") });
+        let (a, b) = broken.remote_split(());
+        for part in [a, b] {
+            let err = part.block_get().unwrap_err();
+            assert!(matches!(err, Error::DependencyFailed { .. }), "{err}");
+            assert!(err.root_cause().is_panic(), "{err}");
+        }
+    });
+}
