@@ -105,9 +105,8 @@ fn backpressure_keeps_the_producer_at_most_n_ahead() {
         let source = rt
             .remote_stream_blocking(move |n: u64| {
                 let counter = Arc::clone(&counter);
-                (0..n).map(move |i| {
+                (0..n).inspect(move |_| {
                     counter.fetch_add(1, Ordering::SeqCst);
-                    i
                 })
             })
             .backpressure(3);
@@ -251,10 +250,9 @@ fn dropping_the_stream_stops_the_producer_at_once() {
         let counter = Arc::clone(&sent);
         let blocking = rt.remote_stream_blocking(move |_: ()| {
             let counter = Arc::clone(&counter);
-            (0u64..).map(move |i| {
+            (0u64..).inspect(move |_| {
                 counter.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(1));
-                i
             })
         });
         let stream = blocking.remote(());
