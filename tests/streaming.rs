@@ -277,11 +277,10 @@ fn a_retried_stream_delivers_each_item_once() {
         let flaky = rt
             .remote_stream_blocking(move |n: u32| {
                 let attempt = counter.fetch_add(1, Ordering::SeqCst);
-                (0..n).map(move |i| {
+                (0..n).inspect(move |&i| {
                     if attempt == 0 && i == 3 {
                         panic!("first attempt fails at 3");
                     }
-                    i
                 })
             })
             .max_retries(1);
