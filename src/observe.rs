@@ -28,7 +28,7 @@ mod waiting;
 pub use crate::anti_pattern::{AntiPatternKind, AntiPatternReport};
 pub use detector::AntiPatterns;
 pub use stats::{Outcome, Stats};
-pub use timeline::{TaskRecord, Timeline, WaitRecord};
+pub use timeline::{ItemRecord, TaskRecord, Timeline, WaitRecord};
 
 pub(crate) use detector::Detector;
 pub(crate) use stats::Counters;

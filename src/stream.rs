@@ -55,6 +55,66 @@ impl<T> Clone for Producer<T> {
     }
 }
 
+/// The items a producer handed back, for its runtime's stats and timeline
+/// (a mark on the task's bar per item), recorded in batches.
+struct Marks {
+    /// The producing task and its runtime (read once, from the thread).
+    task: Option<(ObjectId, Arc<crate::context::RuntimeContext>)>,
+    batch: Vec<(u64, std::time::Instant)>,
+    unrecorded: u64,
+}
+
+impl Marks {
+    const BATCH: usize = 64;
+
+    /// For the task running on this thread.
+    fn of_current_task() -> Marks {
+        let task = crate::task::current_slot().and_then(|slot| {
+            let context = slot.context()?.clone();
+            Some((slot.info().id(), context))
+        });
+        Marks {
+            task,
+            batch: Vec::new(),
+            unrecorded: 0,
+        }
+    }
+
+    /// The `number`th item was handed back.
+    fn note(&mut self, number: u64) {
+        let Some((_, context)) = &self.task else {
+            return;
+        };
+        self.unrecorded += 1;
+        if context.observer().recorder.is_some() {
+            self.batch.push((number, std::time::Instant::now()));
+        }
+        if self.unrecorded as usize >= Self::BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some((task, context)) = &self.task else {
+            return;
+        };
+        let observer = context.observer();
+        observer
+            .counters
+            .items(std::mem::take(&mut self.unrecorded));
+        if let Some(recorder) = &observer.recorder {
+            let batch = self.batch.drain(..).map(|(n, at)| (*task, n, at));
+            recorder.record_items(batch);
+        }
+    }
+}
+
+impl Drop for Marks {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// Why a producer stops early: every consumer is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamClosed;
@@ -73,6 +133,7 @@ impl<T: Send + 'static> Producer<T> {
     /// has delivered in all.
     pub(crate) async fn drive<S: Stream<Item = T>>(self, items: S) -> u64 {
         let mut items = std::pin::pin!(items);
+        let mut marks = Marks::of_current_task();
         // Items an earlier attempt delivered: made again, not sent again.
         let skip = self.delivered.load(Ordering::Acquire);
         for _ in 0..skip {
@@ -92,7 +153,7 @@ impl<T: Send + 'static> Producer<T> {
             if room.send(item).is_err() {
                 break;
             }
-            self.delivered.fetch_add(1, Ordering::AcqRel);
+            marks.note(self.delivered.fetch_add(1, Ordering::AcqRel) + 1);
         }
         self.delivered.load(Ordering::Acquire)
     }
@@ -100,6 +161,7 @@ impl<T: Send + 'static> Producer<T> {
     /// The blocking form of [`drive`](Producer::drive), for an iterator.
     pub(crate) fn drive_blocking<I: IntoIterator<Item = T>>(self, items: I) -> u64 {
         let mut items = items.into_iter();
+        let mut marks = Marks::of_current_task();
         let skip = self.delivered.load(Ordering::Acquire);
         for _ in 0..skip {
             if items.next().is_none() {
@@ -116,20 +178,20 @@ impl<T: Send + 'static> Producer<T> {
             if room.send(item).is_err() {
                 break;
             }
-            self.delivered.fetch_add(1, Ordering::AcqRel);
+            marks.note(self.delivered.fetch_add(1, Ordering::AcqRel) + 1);
         }
         self.delivered.load(Ordering::Acquire)
     }
 
     /// Sends the attempt's `number`th item (pushed by a sync actor method),
-    /// unless an earlier attempt did.
-    fn send_blocking(&self, number: u64, item: T) -> Result<(), StreamClosed> {
+    /// unless an earlier attempt did: `Ok(true)` if it sent it.
+    fn send_blocking(&self, number: u64, item: T) -> Result<bool, StreamClosed> {
         if number <= self.delivered.load(Ordering::Acquire) {
-            return Ok(());
+            return Ok(false);
         }
         self.tx.room_blocking()?.send(item)?;
         self.delivered.store(number, Ordering::Release);
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -142,6 +204,7 @@ impl<T: Send + 'static> Producer<T> {
 pub struct ItemSender<T> {
     producer: Producer<T>,
     sent: std::cell::Cell<u64>,
+    marks: std::cell::RefCell<Marks>,
 }
 
 impl<T: Send + 'static> ItemSender<T> {
@@ -153,7 +216,11 @@ impl<T: Send + 'static> ItemSender<T> {
     pub fn send(&self, item: T) -> Result<(), StreamClosed> {
         let number = self.sent.get() + 1;
         self.sent.set(number);
-        self.producer.send_blocking(number, item)
+        let delivered = self.producer.send_blocking(number, item)?;
+        if delivered {
+            self.marks.borrow_mut().note(number);
+        }
+        Ok(())
     }
 
     /// How many items were delivered.
@@ -185,6 +252,7 @@ pub(crate) fn sender<T>(producer: Producer<T>) -> ItemSender<T> {
     ItemSender {
         producer,
         sent: std::cell::Cell::new(0),
+        marks: std::cell::RefCell::new(Marks::of_current_task()),
     }
 }
 

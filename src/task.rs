@@ -15,7 +15,7 @@ mod on_cluster;
 mod submit;
 
 pub(crate) use attempt::{Policy, Retry};
-pub(crate) use current::{current_slot_in, in_a_task};
+pub(crate) use current::{current_slot, current_slot_in, in_a_task};
 pub use current::{current_task, CurrentTask};
 pub(crate) use finish::{Erased, UserError};
 pub(crate) use on_cluster::{constructor_args, submit_actor_call};

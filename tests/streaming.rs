@@ -431,3 +431,52 @@ fn several_returns_hand_back_one_ref_per_element() {
         }
     });
 }
+
+#[test]
+fn items_are_counted_and_marked_on_their_tasks_bar() {
+    within_deadline(|| {
+        let rt = rt();
+        rt.reset_stats();
+        let five = rt.remote_stream_blocking(|n: u32| 0..n).name("five");
+        let stream = five.remote(5);
+        let task = stream.task_ref().clone();
+        assert_eq!(stream.block_iter().count(), 5);
+        task.block_get().unwrap();
+        eventually("the task is recorded", || {
+            rt.timeline()
+                .tasks()
+                .iter()
+                .any(|t| t.task.id() == task.id())
+        });
+        assert_eq!(rt.stats().items, 5);
+        let timeline = rt.timeline();
+        let marks: Vec<u64> = timeline
+            .items()
+            .iter()
+            .filter(|i| i.task == task.id())
+            .map(|i| i.number)
+            .collect();
+        assert_eq!(marks, [1, 2, 3, 4, 5]);
+        let record = timeline
+            .tasks()
+            .iter()
+            .find(|t| t.task.id() == task.id())
+            .unwrap();
+        let ran = record.started.unwrap()..=record.ended;
+        assert!(
+            timeline.items().iter().all(|i| ran.contains(&i.at)),
+            "on the bar"
+        );
+        assert_eq!(timeline.chrome_trace().matches("stream item").count(), 5);
+        assert_eq!(timeline.svg().matches(r#"class="item""#).count(), 5);
+        // An actor's streaming method too.
+        let actor = rt.actor(());
+        let stream = actor.call_stream(|_: &mut (), out| {
+            for i in 0..3u8 {
+                out.send(i).unwrap();
+            }
+        });
+        assert_eq!(stream.block_iter().count(), 3);
+        eventually("counted", || rt.stats().items == 8);
+    });
+}

@@ -49,6 +49,7 @@ pub(crate) struct Counters {
     failed: Counter,
     cancelled: Counter,
     busy_nanos: Counter,
+    items: Counter,
     window: Mutex<Window>,
 }
 
@@ -93,6 +94,11 @@ impl Counters {
         }
     }
 
+    /// Streaming tasks handed back `n` more items.
+    pub(crate) fn items(&self, n: u64) {
+        self.items.add(n);
+    }
+
     /// Tasks submitted but not ended yet (pending or running).
     pub(crate) fn unfinished(&self) -> u64 {
         self.submitted
@@ -107,7 +113,7 @@ impl Counters {
             self.failed.get(),
             self.cancelled.get(),
             self.busy_nanos.get(),
-            0,
+            self.items.get(),
         ]
     }
 
@@ -124,6 +130,7 @@ impl Counters {
             peak_concurrency: self.peak.get(),
             busy: Duration::from_nanos(since(4)),
             wall: window.started.elapsed(),
+            items: since(5),
         }
     }
 
@@ -176,6 +183,9 @@ pub struct Stats {
     pub busy: Duration,
     /// How long the window has lasted.
     pub wall: Duration,
+    /// Items streaming tasks handed back in the window
+    /// ([`Runtime::remote_stream`](crate::Runtime::remote_stream)).
+    pub items: u64,
 }
 
 impl Stats {

@@ -209,6 +209,9 @@ fn count(n: usize, noun: &str) -> String {
 /// One timeline's picture; `axis_ms` forces the length of the time axis (to
 /// compare pictures), `label` names the picture in its title. Returns the SVG
 /// with its height and width.
+/// The most item ticks one picture draws.
+const MAX_ITEM_TICKS: usize = 1000;
+
 fn render_panel(
     timeline: &Timeline,
     axis_ms: Option<f64>,
@@ -354,6 +357,27 @@ fn render_panel(
             (x(e) - x(s)).max(0.8),
             colour(task.outcome),
             escape(&title)
+        );
+    }
+
+    // A streaming task's items: a tick on its bar per item (the first
+    // thousand per picture; more would only blacken the bar).
+    let lane_of: std::collections::HashMap<_, _> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.task.id(), task_lane[i]))
+        .collect();
+    for item in timeline.items().iter().take(MAX_ITEM_TICKS) {
+        let Some(&lane) = lane_of.get(&item.task) else {
+            continue;
+        };
+        let y = tasks_top + lane as f64 * row;
+        let _ = writeln!(
+            svg,
+            r##"<line class="item" x1="{ix:.2}" y1="{y:.2}" x2="{ix:.2}" y2="{:.2}" stroke="#222" stroke-width="0.6"><title>item {}</title></line>"##,
+            y + bar,
+            item.number,
+            ix = x(item.at),
         );
     }
 

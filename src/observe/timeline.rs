@@ -61,6 +61,18 @@ pub struct TaskRecord {
     pub worker: Option<usize>,
 }
 
+/// One item a streaming task handed back: a mark on its task's bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ItemRecord {
+    /// The streaming task.
+    pub task: ObjectId,
+    /// Which item (the first is 1).
+    pub number: u64,
+    /// When it was handed back.
+    pub at: Duration,
+}
+
 /// One call that waited for refs (`get`, `get_all`, `wait`, `as_completed`,
 /// `block_*`, ...). A call that found its refs ready at once did not wait
 /// and has no record.
@@ -113,6 +125,8 @@ pub(crate) struct Recorder {
     /// Task records and their sequence numbers, oldest first in each shard.
     tasks: Box<[Mutex<Shard>]>,
     waits: Mutex<VecDeque<StoredWait>>,
+    /// Items of streaming tasks, oldest first (at most `capacity`).
+    items: Mutex<VecDeque<ItemRecord>>,
 }
 
 /// A wait as the recorder keeps it until a snapshot: the first ref inline,
@@ -153,6 +167,23 @@ impl Recorder {
             next_seq: AtomicU64::new(0),
             tasks: (0..SHARDS).map(|_| Mutex::default()).collect(),
             waits: Mutex::default(),
+            items: Mutex::default(),
+        }
+    }
+
+    /// Records items of streaming tasks, `(task, number, when)`: the newest
+    /// `capacity` are kept.
+    pub(crate) fn record_items(&self, batch: impl Iterator<Item = (ObjectId, u64, Instant)>) {
+        let mut items = lock(&self.items);
+        for (task, number, at) in batch {
+            if items.len() >= self.capacity {
+                items.pop_front();
+            }
+            items.push_back(ItemRecord {
+                task,
+                number,
+                at: self.offset(at),
+            });
         }
     }
 
@@ -256,7 +287,12 @@ impl Recorder {
             .iter()
             .map(StoredWait::to_record)
             .collect();
-        Timeline { tasks, waits }
+        let items = lock(&self.items).iter().cloned().collect();
+        Timeline {
+            tasks,
+            waits,
+            items,
+        }
     }
 
     pub(crate) fn clear(&self) {
@@ -264,6 +300,7 @@ impl Recorder {
             lock(shard).clear();
         }
         lock(&self.waits).clear();
+        lock(&self.items).clear();
     }
 
     /// Task records held in memory, for the tests of the bound.
@@ -311,6 +348,7 @@ fn trim(shard: &mut Shard, cutoff: u64) {
 pub struct Timeline {
     tasks: Vec<TaskRecord>,
     waits: Vec<WaitRecord>,
+    items: Vec<ItemRecord>,
 }
 
 impl Timeline {
@@ -322,6 +360,12 @@ impl Timeline {
     /// The caller's waits, in the order they returned.
     pub fn waits(&self) -> &[WaitRecord] {
         &self.waits
+    }
+
+    /// The items streaming tasks handed back, in order: each is a mark on
+    /// its task's bar in the pictures.
+    pub fn items(&self) -> &[ItemRecord] {
+        &self.items
     }
 
     /// The Chrome trace event JSON of this timeline: one complete (`"X"`) event
@@ -372,6 +416,17 @@ impl Timeline {
             events.push(json!({
                 "name": "submitted", "cat": "task tree", "ph": "f", "bp": "e", "id": flow,
                 "pid": 1, "tid": child.worker.map_or(0, |w| w + 1), "ts": micros(started),
+            }));
+        }
+        for item in &self.items {
+            let tid = by_id
+                .get(&item.task)
+                .and_then(|t| t.worker)
+                .map_or(0, |w| w + 1);
+            events.push(json!({
+                "name": format!("item {}", item.number), "cat": "stream item", "ph": "i",
+                "s": "t", "pid": 1, "tid": tid, "ts": micros(item.at),
+                "args": { "task": item.task.as_u64() },
             }));
         }
         for wait in &self.waits {

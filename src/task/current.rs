@@ -82,6 +82,11 @@ pub(crate) fn current_slot_in(runtime: usize) -> Option<Arc<dyn Registered>> {
     })
 }
 
+/// The slot of the task running on this thread, in whichever runtime.
+pub(crate) fn current_slot() -> Option<Arc<dyn Registered>> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|running| Arc::clone(&running.slot)))
+}
+
 /// Whether a task runs on this thread.
 pub(crate) fn in_a_task() -> bool {
     CURRENT.with(|c| c.borrow().is_some())
