@@ -330,7 +330,7 @@ impl<T> RefStream<T> {
 
     /// Cancels the producing task (and what it submitted): it produces no
     /// more items, and the stream ends with a ref failing with
-    /// [`Error::Cancelled`] after the items produced before. Items already
+    /// [`Error::Cancelled`](crate::Error::Cancelled) after the items produced before. Items already
     /// produced keep their values. Returns whether the task was still
     /// running.
     pub fn cancel(&self) -> bool {
@@ -524,7 +524,7 @@ impl<F, L, K> StreamFn<F, L, K> {
 
     /// As [`RemoteFn::timeout`]: a bound on the whole stream. When it
     /// passes, the stream ends with a ref failing with
-    /// [`Error::TaskTimedOut`].
+    /// [`Error::TaskTimedOut`](crate::Error::TaskTimedOut).
     #[must_use = "options return a new `StreamFn`; use the returned value"]
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.remote = self.remote.timeout(timeout);
