@@ -370,7 +370,13 @@ where
 {
     let mode = context(Location::caller())?;
     Ok(BlockMapUnordered {
-        stream: gather::map_unordered(items, max_in_flight, submit),
+        stream: gather::map_unordered_as(
+            items,
+            max_in_flight,
+            submit,
+            "block_map_unordered",
+            Location::caller(),
+        ),
         mode,
         _not_send: PhantomData,
     })

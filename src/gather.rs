@@ -23,6 +23,7 @@ mod wait_set;
 
 pub use as_completed::{as_completed, AsCompleted};
 pub use get_all::{get_all, get_all_settled, GetAll, GetAllSettled};
+pub(crate) use map_unordered::map_unordered_as;
 pub use map_unordered::{map_unordered, MapUnordered};
 pub use wait::{wait, Wait, WaitOutput, WaitRefs};
 pub use wait_set::{WaitSet, WaitSetWait};

@@ -193,6 +193,34 @@ fn as_completed_streams_are_recorded_as_one_wait_each() {
 }
 
 #[test]
+fn map_unordered_streams_are_recorded_as_one_wait_each() {
+    use futures::StreamExt;
+    let rt = taskref::Runtime::new().unwrap();
+    let f = rt.remote(|x: u64| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        x
+    });
+    let g = f.clone();
+    let drained: Vec<_> = rt
+        .handle()
+        .block_on(taskref::map_unordered(0..6, 2, move |x| g.remote(x)).collect::<Vec<_>>());
+    let line = line!() - 1;
+    assert_eq!(drained.len(), 6);
+    let blocked = taskref::block_map_unordered(0..4, 2, move |x| f.remote(x))
+        .unwrap()
+        .count();
+    assert_eq!(blocked, 4);
+    let timeline = rt.timeline();
+    let calls: Vec<_> = timeline
+        .waits()
+        .iter()
+        .map(|w| (w.call, w.ref_count))
+        .collect();
+    assert_eq!(calls, [("map_unordered", 6), ("block_map_unordered", 4)]);
+    assert_eq!(timeline.waits()[0].location.line(), line);
+}
+
+#[test]
 fn the_timeline_keeps_exactly_the_newest_tasks_and_waits_oldest_first_to_go() {
     within_deadline(|| {
         for round in 0..10 {

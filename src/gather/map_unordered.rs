@@ -2,13 +2,14 @@
 //! completion order.
 
 use std::fmt;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::stream::{FusedStream, FuturesUnordered, Stream, StreamExt};
 
 use crate::error::Error;
-use crate::gather::Readiness;
+use crate::gather::{Readiness, Traced};
 use crate::ObjectRef;
 
 /// Maps `submit` over `items`, keeping at most `max_in_flight` tasks pending,
@@ -45,6 +46,7 @@ use crate::ObjectRef;
 /// # Cancel safety
 ///
 /// [`StreamExt::next`] on this stream is cancel safe.
+#[track_caller]
 pub fn map_unordered<I, T, F>(
     items: I,
     max_in_flight: usize,
@@ -55,16 +57,42 @@ where
     F: FnMut(I::Item) -> ObjectRef<T>,
     T: Clone,
 {
+    map_unordered_as(
+        items,
+        max_in_flight,
+        submit,
+        "map_unordered",
+        Location::caller(),
+    )
+}
+
+/// [`map_unordered`] recorded as `call` at `location` (the blocking twin's).
+pub(crate) fn map_unordered_as<I, T, F>(
+    items: I,
+    max_in_flight: usize,
+    submit: F,
+    call: &'static str,
+    location: &'static Location<'static>,
+) -> MapUnordered<I::IntoIter, F, T>
+where
+    I: IntoIterator,
+    F: FnMut(I::Item) -> ObjectRef<T>,
+{
     MapUnordered {
         items: items.into_iter().enumerate(),
         submit,
         max_in_flight: max_in_flight.max(1),
         pending: FuturesUnordered::new(),
         exhausted: false,
+        traced: Traced::empty(call, location),
     }
 }
 
 /// Stream returned by [`map_unordered`].
+///
+/// The timeline records it as one wait of the caller (as an
+/// [`as_completed`](crate::as_completed) stream), from the first time it has
+/// to wait until its last item, or until it is dropped.
 #[must_use = "streams do nothing unless polled"]
 pub struct MapUnordered<I, F, T> {
     items: std::iter::Enumerate<I>,
@@ -72,6 +100,7 @@ pub struct MapUnordered<I, F, T> {
     max_in_flight: usize,
     pending: FuturesUnordered<Readiness<T>>,
     exhausted: bool,
+    traced: Traced,
 }
 
 impl<I, F, T> MapUnordered<I, F, T> {
@@ -98,6 +127,7 @@ where
             match this.items.next() {
                 Some((index, item)) => {
                     let object = (this.submit)(item);
+                    this.traced.add(&object);
                     this.pending.push(Readiness::new(index, object));
                 }
                 None => this.exhausted = true,
@@ -111,9 +141,23 @@ where
                 Poll::Ready(Some((index, outcome)))
             }
             // Nothing pending after the refill above means no items are left.
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                this.traced.finish();
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                // The stream's wait starts when it first has to wait.
+                this.traced.start();
+                Poll::Pending
+            }
         }
+    }
+}
+
+impl<I, F, T> Drop for MapUnordered<I, F, T> {
+    fn drop(&mut self) {
+        // Dropped once the caller has what it needs: that wait counts too.
+        self.traced.finish();
     }
 }
 
