@@ -261,13 +261,30 @@ fn it_works_from_inside_tasks_and_while_the_runtime_is_busy() {
             snapshots += 1;
         }
         assert!(snapshots > 0);
-        // From an async task and from a blocking one.
+        // From an async task and from a blocking one: each sees itself
+        // running (once registered, a moment after it may start).
         let inner = rt.clone();
-        let from_async = rt.spawn(async move { inner.tasks().len() });
+        let from_async = rt.spawn(async move {
+            let me = taskref::current_task().unwrap().task().id();
+            loop {
+                if let Some(t) = inner.tasks().get(me) {
+                    return matches!(t.state, TaskState::Running);
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
         let inner = rt.clone();
-        let from_blocking = rt.spawn_blocking(move || inner.tasks().to_string());
-        assert!(from_async.block_get().unwrap() >= 1, "it sees itself");
-        assert!(from_blocking.block_get().unwrap().contains("running"));
+        let from_blocking = rt.spawn_blocking(move || {
+            let me = taskref::current_task().unwrap().task().id();
+            loop {
+                if let Some(t) = inner.tasks().get(me) {
+                    return matches!(t.state, TaskState::Running);
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+        });
+        assert!(from_async.block_get().unwrap(), "it sees itself running");
+        assert!(from_blocking.block_get().unwrap(), "it sees itself running");
         stop.store(true, Ordering::SeqCst);
         submitter.join().unwrap();
     });
