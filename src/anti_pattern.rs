@@ -16,6 +16,10 @@ pub enum AntiPatternKind {
     BlockingInAsync,
     /// A task failed and its ref was dropped without anyone reading the error.
     UnreadError,
+    /// A task waits on a ref it could have taken as an argument (captured,
+    /// or passed inside another value): Ray's "calling ray.get on task
+    /// arguments".
+    GetOnArguments,
 }
 
 /// A detected anti-pattern: what, where, and how to fix it.

@@ -33,7 +33,7 @@ pub use timeline::{ItemRecord, TaskRecord, Timeline, WaitRecord};
 pub(crate) use detector::Detector;
 pub(crate) use stats::Counters;
 pub(crate) use timeline::{worker_index, Recorder, MAX_WAIT_IDS};
-pub(crate) use waiting::Waiting;
+pub(crate) use waiting::{AllOf, Waiting};
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};

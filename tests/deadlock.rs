@@ -446,18 +446,29 @@ fn a_deep_chain_of_waiting_tasks_is_not_a_cycle() {
     within_deadline(|| {
         let rt = rt(AntiPatterns::Deny);
         let gate = Arc::new(tokio::sync::Notify::new());
+        // 2,000 tasks, each awaiting the one submitted after it (handed over
+        // once it exists, so it is never a ref the task could have taken as
+        // an argument): every await walks the chain behind it. The last
+        // waits on the gate.
+        let mut links = Vec::new();
+        let mut chain = Vec::new();
+        for _ in 0..2_000 {
+            let (tx, rx) = tokio::sync::oneshot::channel::<ObjectRef<u32>>();
+            links.push(tx);
+            chain.push(rt.spawn(async move {
+                let next = rx.await.expect("the next link");
+                next.await.map_or(u32::MAX, |v| v + 1)
+            }));
+        }
         let open = Arc::clone(&gate);
-        let head: ObjectRef<u32> = rt.spawn(async move {
+        let end: ObjectRef<u32> = rt.spawn(async move {
             open.notified().await;
             0
         });
-        // 2,000 tasks, each awaiting the one before it (captured, not passed
-        // as an argument): every await walks the chain below it.
-        let mut last = head;
         let started = Instant::now();
-        for _ in 0..2_000 {
-            let before = last.clone();
-            last = rt.spawn(async move { before.await.map_or(u32::MAX, |v| v + 1) });
+        let nexts = chain.iter().skip(1).cloned().chain([end]);
+        for (tx, next) in links.into_iter().zip(nexts) {
+            tx.send(next).unwrap();
         }
         eventually("the chain is blocked", || {
             rt.tasks()
@@ -467,7 +478,7 @@ fn a_deep_chain_of_waiting_tasks_is_not_a_cycle() {
                 == 2_000
         });
         gate.notify_one();
-        assert_eq!(last.block_get().unwrap(), 2_000);
+        assert_eq!(chain[0].block_get().unwrap(), 2_000);
         assert!(started.elapsed() < Duration::from_secs(10));
     });
 }
@@ -476,6 +487,20 @@ fn a_deep_chain_of_waiting_tasks_is_not_a_cycle() {
 fn ten_thousand_waiters_on_one_ref_are_not_a_cycle() {
     within_deadline(|| {
         let rt = rt(AntiPatterns::Deny);
+        // The waiters start first and are handed the shared ref once it
+        // exists.
+        let (tx, rx) = tokio::sync::watch::channel(None::<ObjectRef<u32>>);
+        let blocked = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = (0..10_000)
+            .map(|_| {
+                let (mut rx, blocked) = (rx.clone(), Arc::clone(&blocked));
+                rt.spawn(async move {
+                    let shared = rx.wait_for(Option::is_some).await.unwrap().clone();
+                    blocked.fetch_add(1, Ordering::SeqCst);
+                    shared.unwrap().await
+                })
+            })
+            .collect();
         let release = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&release);
         let shared = rt.spawn_blocking(move || {
@@ -484,16 +509,7 @@ fn ten_thousand_waiters_on_one_ref_are_not_a_cycle() {
             }
             5u32
         });
-        let blocked = Arc::new(AtomicUsize::new(0));
-        let waiters: Vec<_> = (0..10_000)
-            .map(|_| {
-                let (shared, blocked) = (shared.clone(), Arc::clone(&blocked));
-                rt.spawn(async move {
-                    blocked.fetch_add(1, Ordering::SeqCst);
-                    shared.await
-                })
-            })
-            .collect();
+        tx.send(Some(shared)).unwrap();
         eventually("every waiter waits", || {
             blocked.load(Ordering::SeqCst) == 10_000
         });

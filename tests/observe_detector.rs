@@ -225,3 +225,139 @@ fn off_means_off() {
         assert!(text.is_empty(), "{text}");
     });
 }
+
+/// A blocking task that runs until `gate` opens, as a slow upstream.
+fn slow_upstream(
+    rt: &Runtime,
+    gate: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> taskref::ObjectRef<u64> {
+    let gate = std::sync::Arc::clone(gate);
+    rt.spawn_blocking(move || {
+        while !gate.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        7
+    })
+}
+
+#[test]
+fn a_get_on_task_arguments_is_reported_async_and_blocking() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let gate = Arc::new(AtomicBool::new(false));
+        let upstream = slow_upstream(&rt, &gate);
+        // Three tasks that each wait on a ref they captured (it existed when
+        // they were submitted): the third is refused.
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let captured = upstream.clone();
+                rt.spawn(async move { captured.get().await })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        gate.store(true, Ordering::SeqCst);
+        let results: Vec<_> = waiters.iter().map(|w| w.block_get().unwrap()).collect();
+        let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(refused.len(), 1, "{results:?}");
+        assert_eq!(
+            denied_kind(refused[0].clone()),
+            AntiPatternKind::GetOnArguments
+        );
+        let text = refused[0].to_string();
+        assert!(
+            text.contains("pass the ref as an argument")
+                || text.contains("Pass the ref as an argument"),
+            "{text}"
+        );
+        assert!(text.contains("observe_detector.rs"), "{text}");
+
+        // The blocking face: `block_get` in blocking tasks.
+        let gate = Arc::new(AtomicBool::new(false));
+        let upstream = slow_upstream(&rt, &gate);
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let captured = upstream.clone();
+                rt.spawn_blocking(move || captured.block_get())
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        gate.store(true, Ordering::SeqCst);
+        let refused = waiters
+            .iter()
+            .filter(|w| w.block_get().unwrap().is_err_and(|e| e.is_anti_pattern()))
+            .count();
+        assert_eq!(refused, 1);
+    });
+}
+
+#[test]
+fn a_get_on_task_arguments_is_logged_once_under_warn() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // Reported on the workers' threads: captured from every thread.
+    let logged = support::global_warnings();
+    within_deadline(move || {
+        let rt = rt(AntiPatterns::Warn);
+        let gate = Arc::new(AtomicBool::new(false));
+        let upstream = slow_upstream(&rt, &gate);
+        let line = line!() + 4;
+        let waiters: Vec<_> = (0..6)
+            .map(|_| {
+                let captured = upstream.clone();
+                rt.spawn(async move { captured.get().await })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        gate.store(true, Ordering::SeqCst);
+        for w in &waiters {
+            assert_eq!(w.block_get().unwrap().unwrap(), 7, "the waits go on");
+        }
+        let site = format!("get on task arguments at {}:{line}", file!());
+        let text = logged.text();
+        assert_eq!(text.matches(&site).count(), 1, "once per call site: {text}");
+    });
+}
+
+#[test]
+fn passing_refs_as_arguments_and_awaiting_children_are_not_gets_on_arguments() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let gate = Arc::new(AtomicBool::new(false));
+        let upstream = slow_upstream(&rt, &gate);
+        // The ref as an argument: the task starts once the value exists.
+        let add = rt.remote(|x: u64| async move { x + 1 });
+        let passed: Vec<_> = (0..5).map(|_| add.remote(&upstream)).collect();
+        // A parent that awaits the children it submitted, one by one and
+        // gathered.
+        let inner = rt.clone();
+        let parents: Vec<_> = (0..5)
+            .map(|_| {
+                let inner = inner.clone();
+                rt.spawn(async move {
+                    let one = inner.spawn(async {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        1u64
+                    });
+                    let first = one.await.unwrap();
+                    let more: Vec<_> = (0..3)
+                        .map(|_| {
+                            inner.spawn(async {
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                                1u64
+                            })
+                        })
+                        .collect();
+                    first + taskref::get_all(more).await.unwrap().iter().sum::<u64>()
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(30));
+        gate.store(true, Ordering::SeqCst);
+        assert_eq!(taskref::block_get_all(passed).unwrap(), [8; 5]);
+        assert_eq!(taskref::block_get_all(parents).unwrap(), [4; 5]);
+    });
+}

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::gather::{Readiness, Traced};
 use crate::identity::ObjectId;
 use crate::object_ref::{edge_to, ObjectRef};
-use crate::waits::Edge;
+use crate::observe::AllOf;
 
 /// Waits for every ref and returns their values in the same order as provided:
 /// the batched `ray.get(refs)`.
@@ -171,14 +171,13 @@ impl<T: Clone> Gather<T> {
             // The tasks still running, if the caller is a task: what it
             // waits on (the wait-for graph's edges).
             let in_task = crate::task::in_a_task();
-            let (mut edges, mut actor_call) = (Vec::new(), false);
+            let mut waited = AllOf::default();
             for (index, object) in refs.into_iter().enumerate() {
                 match object.take_outcome() {
                     Ok(outcome) => slots[index] = Some(store(outcome)?),
                     Err(object) => {
                         if in_task {
-                            edges.push(edge_to(&object.slot));
-                            actor_call |= object.task().actor_seat().is_some();
+                            waited.push(object.task(), edge_to(&object.slot));
                         }
                         self.pending.push(Readiness::new(index, object));
                     }
@@ -186,13 +185,13 @@ impl<T: Clone> Gather<T> {
             }
             if !self.pending.is_empty() {
                 // Only a call that has to wait is a wait on the timeline.
-                let mut started = self.traced.start_all(edges, actor_call);
+                let mut started = self.traced.start_all(waited);
                 while let Err(refused) = started {
-                    let (edges, actor_call) = self.settle_refused(&refused, slots, &store)?;
+                    let rest = self.settle_refused(&refused, slots, &store)?;
                     if self.pending.is_empty() {
                         break;
                     }
-                    started = self.traced.start_all(edges, actor_call);
+                    started = self.traced.start_all(rest);
                 }
             }
         }
@@ -217,7 +216,7 @@ impl<T: Clone> Gather<T> {
         refused: &Error,
         slots: &mut [Option<U>],
         store: &impl Fn(Result<T, Error>) -> Result<U, Error>,
-    ) -> Result<(Vec<Edge>, bool), Error> {
+    ) -> Result<AllOf, Error> {
         let cycle: Vec<ObjectId> = refused
             .deadlock_cycle()
             .unwrap_or_default()
@@ -228,18 +227,17 @@ impl<T: Clone> Gather<T> {
         // The cycle may pass through another wait of the same task: then
         // every ref ends with the refusal.
         let any = self.pending.iter().any(in_cycle);
-        let (mut edges, mut actor_call) = (Vec::new(), false);
+        let mut rest = AllOf::default();
         for readiness in std::mem::take(&mut self.pending) {
             match readiness.object() {
                 Some(object) if any && !in_cycle(&readiness) => {
-                    edges.push(edge_to(&object.slot));
-                    actor_call |= object.task().actor_seat().is_some();
+                    rest.push(object.task(), edge_to(&object.slot));
                     self.pending.push(readiness);
                 }
                 _ => slots[readiness.index()] = Some(store(Err(refused.clone()))?),
             }
         }
-        Ok((edges, actor_call))
+        Ok(rest)
     }
 }
 

@@ -9,8 +9,8 @@ use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::identity::ObjectId;
 use crate::object_ref::ObjectRef;
+use crate::observe::AllOf;
 use crate::observe::{Waiting, MAX_WAIT_IDS};
-use crate::waits::Edge;
 
 /// A wait's call, call site and refs (the first ids, taken before the refs are
 /// consumed), with the runtime that records it.
@@ -81,20 +81,11 @@ impl Traced {
     /// The wait is polled for the first time and waits until every one of
     /// `pending` is done: noted as edges of the wait-for graph.
     /// `Err(Deadlock)` if that closes a cycle, under `Deny`.
-    pub(crate) fn start_all(
-        &mut self,
-        pending: Vec<Edge>,
-        waits_on_actor_call: bool,
-    ) -> Result<(), Error> {
+    pub(crate) fn start_all(&mut self, pending: AllOf) -> Result<(), Error> {
         self.waiting.start();
         let context = self.context.as_ref();
-        self.waiting.note_all(
-            self.call,
-            self.location,
-            pending,
-            waits_on_actor_call,
-            context,
-        )
+        self.waiting
+            .note_all(self.call, self.location, pending, context)
     }
 
     /// The wait ended: record it once.

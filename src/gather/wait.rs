@@ -15,7 +15,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use crate::error::Error;
 use crate::gather::Readiness;
 use crate::object_ref::{edge_to, ObjectRef};
-use crate::observe::{Waiting, MAX_WAIT_IDS};
+use crate::observe::{AllOf, Waiting, MAX_WAIT_IDS};
 use crate::timer::LazyTimeout;
 
 /// What [`wait`] returns: the ready refs and the rest, both in input order.
@@ -351,10 +351,12 @@ impl<T> Future for Wait<'_, T> {
             let context = this.refs.iter().find_map(|r| r.slot.context());
             if this.timeout.is_none() && this.num_returns == this.refs.len() {
                 // It ends only when every ref is done: a wait on all of them.
-                let edges = not_ready.clone().map(|r| edge_to(&r.slot)).collect();
-                let actor_call = not_ready.clone().any(|r| r.task().actor_seat().is_some());
+                let mut waited = AllOf::default();
+                for r in not_ready {
+                    waited.push(r.task(), edge_to(&r.slot));
+                }
                 this.waiting
-                    .note_all(this.call, this.location, edges, actor_call, context)?;
+                    .note_all(this.call, this.location, waited, context)?;
             } else {
                 this.waiting.note_any(
                     this.call,

@@ -249,6 +249,42 @@ impl Detector {
         }
     }
 
+    /// The task `waiter` waits, at `location`, on a ref that existed when
+    /// it was submitted: after `REPEATS` such waits at one line, a report.
+    pub(crate) fn get_on_arguments(
+        &self,
+        location: &'static Location<'static>,
+        call: &str,
+        waiter: &TaskInfo,
+    ) -> Result<(), Error> {
+        if !self.is_on() {
+            return Ok(());
+        }
+        {
+            let mut site = self
+                .sites
+                .entry((location, AntiPatternKind::GetOnArguments))
+                .or_default();
+            site.in_a_row += 1;
+            if site.in_a_row < REPEATS || (site.reported && self.mode != AntiPatterns::Deny) {
+                return Ok(());
+            }
+            site.reported = true;
+        }
+        self.raise(AntiPatternReport {
+            kind: AntiPatternKind::GetOnArguments,
+            location,
+            message: format!(
+                "a get on task arguments at {location}: `{call}` inside {waiter} waited on a ref \
+                 that existed before the task was submitted ({REPEATS} times at this line), so \
+                 the task started, then sat waiting, holding its worker (and its CPU, if it asks \
+                 for one). Pass the ref as an argument instead (`f.remote(r)`, a ref where a \
+                 value is expected): the runtime then starts the task only once the value \
+                 exists, and hands it the value."
+            ),
+        })
+    }
+
     /// A task's error was never read before its last ref was dropped.
     pub(crate) fn unread_error(&self, err: &Error) {
         if !self.is_on() {

@@ -27,6 +27,32 @@ use crate::error::Error;
 use crate::identity::{ObjectId, TaskInfo};
 use crate::waits::{self, Edge, NotedWait, WaitKind, WaitNote, WaitedOn};
 
+/// The refs a wait is on, as the graph and the rules see them.
+struct Waited {
+    on: WaitedOn,
+    /// One of them is an actor call (it may wait behind the waiter).
+    on_actor_call: bool,
+    /// The oldest ref among them (by id), for a wait on all of them.
+    oldest: Option<ObjectId>,
+}
+
+/// The pending refs of a wait on all of them, as its maker collects them.
+#[derive(Default)]
+pub(crate) struct AllOf {
+    pub(crate) edges: Vec<Edge>,
+    pub(crate) actor_call: bool,
+    pub(crate) oldest: Option<ObjectId>,
+}
+
+impl AllOf {
+    /// Adds the pending ref `task` (its slot's edge is `edge`).
+    pub(crate) fn push(&mut self, task: &TaskInfo, edge: Edge) {
+        self.edges.push(edge);
+        self.actor_call |= task.actor_seat().is_some();
+        self.oldest = Some(self.oldest.map_or(task.id(), |o| o.min(task.id())));
+    }
+}
+
 /// One user's wait: when it began, and whether the detector flagged it.
 #[derive(Default)]
 pub(crate) struct Waiting {
@@ -97,7 +123,12 @@ impl Waiting {
             },
             false => WaitedOn::All(vec![edge()]),
         };
-        self.note(context, call, location, on, task.actor_seat().is_some())
+        let waited = Waited {
+            on,
+            on_actor_call: task.actor_seat().is_some(),
+            oldest: Some(task.id()),
+        };
+        self.note(context, call, location, waited)
     }
 
     /// Notes a wait on `count` refs (`ids`: the first of them) that may end
@@ -113,7 +144,12 @@ impl Waiting {
     ) {
         let ids = ids.take(super::MAX_WAIT_IDS).collect();
         let on = WaitedOn::Any { ids, count };
-        let noted = self.note(context, call, location, on, false);
+        let waited = Waited {
+            on,
+            on_actor_call: false,
+            oldest: None,
+        };
+        let noted = self.note(context, call, location, waited);
         debug_assert!(noted.is_ok(), "a wait on any ref closes no cycle");
     }
 
@@ -123,25 +159,27 @@ impl Waiting {
         &mut self,
         call: &'static str,
         location: &'static Location<'static>,
-        edges: Vec<Edge>,
-        waits_on_actor_call: bool,
+        waited: AllOf,
         context: Option<&Arc<RuntimeContext>>,
     ) -> Result<(), Error> {
-        let on = WaitedOn::All(edges);
-        self.note(context, call, location, on, waits_on_actor_call)
+        let waited = Waited {
+            on: WaitedOn::All(waited.edges),
+            on_actor_call: waited.actor_call,
+            oldest: waited.oldest,
+        };
+        self.note(context, call, location, waited)
     }
 
     /// Notes the wait (`call` at `location`, on `on`) in the task waiting on
     /// this thread, if it is a task of `context`'s runtime, and looks for a
     /// cycle it closes. `waits_on_actor_call`: a ref waited on is an actor
     /// call (it may wait behind the caller). `Err(Deadlock)` under `Deny`.
-    pub(crate) fn note(
+    fn note(
         &mut self,
         context: Option<&Arc<RuntimeContext>>,
         call: &'static str,
         location: &'static Location<'static>,
-        on: WaitedOn,
-        waits_on_actor_call: bool,
+        waited: Waited,
     ) -> Result<(), Error> {
         let Some(context) = context else {
             return Ok(());
@@ -150,12 +188,21 @@ impl Waiting {
         let Some(waiter) = crate::task::current_slot_in(runtime) else {
             return Ok(());
         };
-        let all = matches!(on, WaitedOn::All(_));
-        let note = WaitNote::new(WaitKind::Get { call, location }, on);
+        let detector = &context.observer().detector;
+        let all = matches!(waited.on, WaitedOn::All(_));
+        // A ref older than the task that waits on it existed when the task
+        // was submitted: it could have been an argument.
+        if all
+            && waited
+                .oldest
+                .is_some_and(|oldest| oldest < waiter.info().id())
+        {
+            detector.get_on_arguments(location, call, waiter.info())?;
+        }
+        let note = WaitNote::new(WaitKind::Get { call, location }, waited.on);
         let mut noted = NotedWait::begin(waiter, note);
         if all {
-            let detector = &context.observer().detector;
-            noted = waits::check(detector, noted, waits_on_actor_call)?;
+            noted = waits::check(detector, noted, waited.on_actor_call)?;
         }
         self.noted = Some(noted);
         Ok(())
