@@ -79,13 +79,16 @@ impl<T> ObjectRef<T> {
         ObjectRef { slot }
     }
 
-    /// Awaits the value for the runtime's own use (argument resolution): not a
-    /// user's wait, so neither recorded nor checked by the detector.
     /// Waits for the outcome and moves it out, for the runtime's own use of
     /// a ref it holds alone (no `Clone` needed).
     pub(crate) async fn into_sole_outcome(self) -> Result<T, Error> {
         let mut key = None;
         std::future::poll_fn(|cx| self.slot.poll_ready(&mut key, cx)).await;
+        // A failure is read at once (errors clone); an abandoned attempt
+        // may hold the slot for as long as its closure runs.
+        if let Some(Err(err)) = self.slot.try_read_quietly() {
+            return Err(err);
+        }
         let mut slot = self.slot;
         loop {
             match Arc::try_unwrap(slot) {
@@ -99,6 +102,8 @@ impl<T> ObjectRef<T> {
         }
     }
 
+    /// Awaits the value for the runtime's own use (argument resolution): not a
+    /// user's wait, so neither recorded nor checked by the detector.
     pub(crate) fn into_get_internal(self) -> IntoGet<T> {
         IntoGet {
             object: Some(self),

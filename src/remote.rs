@@ -505,7 +505,6 @@ where
     }
 }
 
-/// How to clone a call closure and its arguments for retries, if asked.
 impl<F, L, K> RemoteFn<F, L, K> {
     /// The function.
     pub(crate) fn func(&self) -> Arc<F> {
@@ -565,6 +564,7 @@ where
     }
 }
 
+/// How to clone a call closure and its arguments for retries, if asked.
 fn retry_for<C: Clone, L>(clone_args: Option<fn(&L) -> L>, _call: &C) -> Option<Retry<C, L>> {
     clone_args.map(|clone_args| Retry {
         clone_call: <C as Clone>::clone,

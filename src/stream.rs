@@ -44,6 +44,10 @@ pub(crate) struct Producer<T> {
     tx: ItemTx<T>,
     /// Items delivered so far, over every attempt.
     delivered: Arc<AtomicU64>,
+    /// The attempt whose turn it is to send (a blocking attempt that timed
+    /// out runs on beside its retry, and must not send any more). Taken
+    /// around each send, so a new attempt reads `delivered` exactly.
+    turn: Arc<std::sync::Mutex<u64>>,
 }
 
 impl<T> Clone for Producer<T> {
@@ -51,6 +55,7 @@ impl<T> Clone for Producer<T> {
         Producer {
             tx: self.tx.clone(),
             delivered: Arc::clone(&self.delivered),
+            turn: Arc::clone(&self.turn),
         }
     }
 }
@@ -66,6 +71,7 @@ struct Marks {
 
 impl Marks {
     const BATCH: usize = 64;
+    const AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
     /// For the task running on this thread.
     fn of_current_task() -> Marks {
@@ -89,7 +95,13 @@ impl Marks {
         if context.observer().recorder.is_some() {
             self.batch.push((number, std::time::Instant::now()));
         }
-        if self.unrecorded as usize >= Self::BATCH {
+        // In batches, and at least every few milliseconds for a slow stream
+        // (a token a second shows up in the stats within that second).
+        let stale = self
+            .batch
+            .first()
+            .is_some_and(|(_, at)| at.elapsed() >= Self::AT_LEAST_EVERY);
+        if self.unrecorded as usize >= Self::BATCH || stale || self.batch.is_empty() {
             self.flush();
         }
     }
@@ -162,25 +174,38 @@ impl<T: Send + 'static> Producer<T> {
     pub(crate) fn drive_blocking<I: IntoIterator<Item = T>>(self, items: I) -> u64 {
         let mut items = items.into_iter();
         let mut marks = Marks::of_current_task();
-        let skip = self.delivered.load(Ordering::Acquire);
+        // Blocking code cannot be stopped from outside: it checks whether
+        // its task was cancelled or this attempt abandoned, at each item.
+        let me = crate::task::current_task();
+        let stopped = || me.as_ref().is_some_and(crate::CurrentTask::is_cancelled);
+        let (mine, skip) = {
+            let mut turn = self.turn();
+            *turn += 1;
+            (*turn, self.delivered.load(Ordering::Acquire))
+        };
         for _ in 0..skip {
             if items.next().is_none() {
                 return skip;
             }
         }
-        loop {
+        while !stopped() {
             let Ok(room) = self.tx.room_blocking() else {
                 break;
             };
             let Some(item) = items.next() else {
                 break;
             };
-            if room.send(item).is_err() {
+            let turn = self.turn();
+            if *turn != mine || stopped() || room.send(item).is_err() {
                 break;
             }
             marks.note(self.delivered.fetch_add(1, Ordering::AcqRel) + 1);
         }
         self.delivered.load(Ordering::Acquire)
+    }
+
+    fn turn(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.turn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sends the attempt's `number`th item (pushed by a sync actor method),
@@ -205,6 +230,8 @@ pub struct ItemSender<T> {
     producer: Producer<T>,
     sent: std::cell::Cell<u64>,
     marks: std::cell::RefCell<Marks>,
+    /// The call the method runs as: cancelled, it sends no more.
+    call: Option<crate::CurrentTask>,
 }
 
 impl<T: Send + 'static> ItemSender<T> {
@@ -214,6 +241,13 @@ impl<T: Send + 'static> ItemSender<T> {
     ///
     /// [`StreamClosed`] if the caller dropped (or cancelled) the stream.
     pub fn send(&self, item: T) -> Result<(), StreamClosed> {
+        if self
+            .call
+            .as_ref()
+            .is_some_and(crate::CurrentTask::is_cancelled)
+        {
+            return Err(StreamClosed);
+        }
         let number = self.sent.get() + 1;
         self.sent.set(number);
         let delivered = self.producer.send_blocking(number, item)?;
@@ -243,6 +277,7 @@ pub(crate) fn channel<T>(backpressure: Option<usize>) -> (Producer<T>, ItemRx<T>
     let producer = Producer {
         tx,
         delivered: Arc::new(AtomicU64::new(0)),
+        turn: Arc::default(),
     };
     (producer, rx)
 }
@@ -253,6 +288,7 @@ pub(crate) fn sender<T>(producer: Producer<T>) -> ItemSender<T> {
         producer,
         sent: std::cell::Cell::new(0),
         marks: std::cell::RefCell::new(Marks::of_current_task()),
+        call: crate::task::current_task(),
     }
 }
 
@@ -348,16 +384,25 @@ impl<T: Send + 'static> Stream for RefStream<T> {
         }
         match this.items.poll_recv(cx) {
             Poll::Ready(Some(value)) => return Poll::Ready(Some(this.item(value))),
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => {}
+            // The channel closes when the task's call is gone; but a task
+            // can end (cancelled, timed out, shut down) while its call lives
+            // on a while (a blocking closure, a call still queued): the
+            // task's outcome ends the stream too.
+            Poll::Pending | Poll::Ready(None) => {}
         }
-        // No more items: the task's call is gone. Its outcome (which may
-        // land a moment after) says whether one more ref carries an error.
         let outcome = std::task::ready!(this
             .task
             .slot
             .poll_read(&mut this.key, cx, |outcome| { outcome.err().cloned() }));
+        // Items sent before the task ended come first (a task that succeeds
+        // has sent every item before it completes).
+        if let Some(value) = this.items.try_recv() {
+            return Poll::Ready(Some(this.item(value)));
+        }
         this.ended = true;
+        // A producer still waiting for room (a blocking one that has not
+        // seen its cancel yet) is let go.
+        this.items.close();
         Poll::Ready(outcome.map(|err| {
             let info = this.item_info.renumbered(ObjectId::next());
             ObjectRef::from_slot(Arc::new(Slot::failed(info, err)))
@@ -370,9 +415,11 @@ impl<T> Drop for RefStream<T> {
         if let Some(key) = self.key.take() {
             self.task.slot.remove_waiter(key);
         }
-        // Nobody will take more items: stop producing them.
-        if !self.ended {
-            self.task.cancel();
+        // Nobody will take more items: stop producing them. Only the
+        // producer itself, not what it submitted: items may be refs of its
+        // children, which the caller holds.
+        if !self.task.is_ready() {
+            self.task.cancel_non_recursive();
         }
     }
 }

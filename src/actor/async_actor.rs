@@ -203,7 +203,34 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         F: FnOnce(Arc<S>) -> St + Send + 'static,
         St: futures::Stream<Item = T> + Send + 'static,
     {
-        let (producer, stream) = crate::stream::for_actor::<T>(None);
+        self.call_stream_with_backpressure(None, method)
+    }
+
+    /// [`call_stream`](AsyncActorHandle::call_stream) whose stream is asked
+    /// for an item only while fewer than `n` are not yet taken.
+    #[track_caller]
+    #[must_use = "dropping the stream cancels the call"]
+    pub fn call_stream_bounded<T, F, St>(&self, n: usize, method: F) -> crate::RefStream<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<S>) -> St + Send + 'static,
+        St: futures::Stream<Item = T> + Send + 'static,
+    {
+        self.call_stream_with_backpressure(Some(n.max(1)), method)
+    }
+
+    #[track_caller]
+    fn call_stream_with_backpressure<T, F, St>(
+        &self,
+        backpressure: Option<usize>,
+        method: F,
+    ) -> crate::RefStream<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<S>) -> St + Send + 'static,
+        St: futures::Stream<Item = T> + Send + 'static,
+    {
+        let (producer, stream) = crate::stream::for_actor::<T>(backpressure);
         let call = self.call(move |state| producer.drive(method(state)));
         stream(call)
     }

@@ -206,12 +206,12 @@ fn count(n: usize, noun: &str) -> String {
     }
 }
 
-/// One timeline's picture; `axis_ms` forces the length of the time axis (to
-/// compare pictures), `label` names the picture in its title. Returns the SVG
-/// with its height and width.
 /// The most item ticks one picture draws.
 const MAX_ITEM_TICKS: usize = 1000;
 
+/// One timeline's picture; `axis_ms` forces the length of the time axis (to
+/// compare pictures), `label` names the picture in its title. Returns the SVG
+/// with its height and width.
 fn render_panel(
     timeline: &Timeline,
     axis_ms: Option<f64>,

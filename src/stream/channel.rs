@@ -96,6 +96,22 @@ impl<T> ItemTx<T> {
 }
 
 impl<T> ItemRx<T> {
+    /// Refuses further items: a producer waiting for room stops.
+    pub(crate) fn close(&mut self) {
+        match self {
+            ItemRx::Bounded(rx) => rx.close(),
+            ItemRx::Unbounded(rx) => rx.close(),
+        }
+    }
+
+    /// An item already in the channel, without waiting.
+    pub(crate) fn try_recv(&mut self) -> Option<T> {
+        match self {
+            ItemRx::Bounded(rx) => rx.try_recv().ok(),
+            ItemRx::Unbounded(rx) => rx.try_recv().ok(),
+        }
+    }
+
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         match self {
             ItemRx::Bounded(rx) => rx.poll_recv(cx),

@@ -18,8 +18,11 @@ use crate::task::{Completer, TaskOptions};
 /// A task value that [`RemoteFn::remote_split`](crate::RemoteFn::remote_split)
 /// can hand back as one ref per element: tuples of two to four elements.
 ///
-/// Implemented by the crate; you never implement it.
-pub trait Split: Send + Sized + 'static {
+/// Implemented by the crate (and sealed); you never implement it.
+///
+/// Each element's ref is a task of its own in [`Stats`](crate::Stats) and
+/// the snapshot (one that waits for the tuple's task).
+pub trait Split: sealed::Sealed + Send + Sized + 'static {
     /// One ref per element: `(ObjectRef<A>, ObjectRef<B>)` for `(A, B)`.
     type Refs;
 
@@ -61,6 +64,13 @@ fn finish<T: Send + 'static>(part: Option<Completer<T>>, value: Result<T, &crate
             }
         }
     }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<A, B> Sealed for (A, B) {}
+    impl<A, B, C> Sealed for (A, B, C) {}
+    impl<A, B, C, D> Sealed for (A, B, C, D) {}
 }
 
 macro_rules! impl_split {
