@@ -78,3 +78,18 @@ fn futures_can_be_spawned_on_tokio() {
     });
     assert_eq!(rt.handle().block_on(handle).unwrap(), 11);
 }
+
+#[test]
+fn streams_snapshots_and_their_parts_have_the_expected_auto_traits() {
+    fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+    fn send_sync_clone<T: Send + Sync + Clone>(_: &T) {}
+    send_sync_unpin::<taskref::RefStream<u8>>();
+    send_sync_unpin::<taskref::Tasks>();
+    send_sync_unpin::<taskref::TaskSnapshot>();
+    fn send<T: Send>() {}
+    send::<taskref::BlockRefStream<u8>>();
+    send::<taskref::ItemSender<u8>>();
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    send_sync_clone(&rt.remote_stream(|n: u32| futures::stream::iter(0..n)));
+    send_sync_clone(&rt.remote_stream_blocking(|n: u32| 0..n));
+}

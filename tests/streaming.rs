@@ -480,3 +480,326 @@ fn items_are_counted_and_marked_on_their_tasks_bar() {
         eventually("counted", || rt.stats().items == 8);
     });
 }
+
+// ---- failure paths (from an independent review) -------------------------
+
+/// Runs `f` on a thread; `Some(result)` if it finishes within `limit`.
+fn finishes_within<R: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Option<R> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+#[test]
+fn cancelling_a_running_blocking_stream_ends_it() {
+    let rt = rt();
+    let produced = Arc::new(AtomicU64::new(0));
+    let c = Arc::clone(&produced);
+    let endless = rt
+        .remote_stream_blocking(move |_: ()| {
+            let c = Arc::clone(&c);
+            (0u64..).inspect(move |_| {
+                c.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(1));
+            })
+        })
+        .backpressure(4);
+    let mut s = endless.remote(()).block_iter();
+    s.next().unwrap();
+    assert!(s.cancel());
+    let at = produced.load(Ordering::SeqCst);
+    let tail = finishes_within(Duration::from_secs(3), move || {
+        let rest: Vec<_> = s.by_ref().take(10_000).collect();
+        rest.len()
+    });
+    let after = produced.load(Ordering::SeqCst);
+    let _ = format!("after cancel: tail={tail:?} produced {at} -> {after}");
+    assert!(
+        tail.is_some() && tail.unwrap() < 10,
+        "stream went on after cancel: {tail:?}; produced {at} -> {after}"
+    );
+}
+
+// 2. blocking stream with timeout: stream does not end at the timeout.
+
+#[test]
+fn a_blocking_stream_ends_at_its_timeout() {
+    let rt = rt();
+    let slow = rt
+        .remote_stream_blocking(|_: ()| {
+            (0u32..).inspect(|_| std::thread::sleep(Duration::from_millis(10)))
+        })
+        .timeout(Duration::from_millis(100));
+    let s = slow.remote(());
+    let task = s.task_ref().clone();
+    let n = finishes_within(Duration::from_secs(3), move || {
+        s.block_iter().take(10_000).count()
+    });
+    let _ = format!("task outcome: {:?}", task.block_get());
+    assert!(
+        n.is_some(),
+        "the stream did not end within 3s of a 100ms timeout"
+    );
+}
+
+// 3. blocking stream with timeout + retry: two attempts send concurrently.
+
+#[test]
+fn a_blocking_stream_retried_after_a_timeout_loses_and_repeats_nothing() {
+    let rt = rt();
+    let attempts = Arc::new(AtomicU64::new(0));
+    let a = Arc::clone(&attempts);
+    let f = rt
+        .remote_stream_blocking(move |n: u32| {
+            let attempt = a.fetch_add(1, Ordering::SeqCst);
+            (0..n).inspect(move |&i| {
+                // first attempt is slow past item 2
+                if attempt == 0 && i >= 2 {
+                    std::thread::sleep(Duration::from_millis(60));
+                } else {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        })
+        .timeout(Duration::from_millis(150))
+        .max_retries(1);
+    let got = within_deadline(move || {
+        f.remote(20)
+            .block_iter()
+            .map(|r| r.block_get().map_err(|e| e.to_string()))
+            .collect::<Vec<_>>()
+    });
+    let _ = format!("{got:?}");
+    let ok: Vec<u32> = got
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    assert_eq!(ok, (0..20).collect::<Vec<_>>(), "items lost or duplicated");
+}
+
+// 4. dropping a stream whose items were all taken (end not polled) cancels the
+// tasks the producer submitted, whose refs the caller holds.
+
+#[test]
+fn dropping_a_finished_stream_spares_the_children_its_items_refer_to() {
+    within_deadline(|| {
+        let rt = rt();
+        let rt2 = rt.clone();
+        let f = rt.remote_stream(move |n: u64| {
+            let slow = rt2.remote(|i: u64| async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                i
+            });
+            futures::stream::iter(0..n).map(move |i| slow.remote(i))
+        });
+        let mut s = f.remote(3).block_iter();
+        let items: Vec<ObjectRef<ObjectRef<u64>>> = (0..3).map(|_| s.next().unwrap()).collect();
+        // wait for the producer to finish
+        std::thread::sleep(Duration::from_millis(50));
+        drop(s);
+        let inner: Vec<_> = items.into_iter().map(|r| r.block_get().unwrap()).collect();
+        let got: Vec<_> = inner
+            .iter()
+            .map(|r| r.block_get().map_err(|e| e.to_string()))
+            .collect();
+        let _ = format!("{got:?}");
+        assert!(got.iter().all(|r| r.is_ok()), "{got:?}");
+    });
+}
+
+#[test]
+fn a_blocking_stream_cancelled_while_queued_ends_at_once() {
+    let rt = Runtime::builder()
+        .worker_threads(2)
+        .num_cpus(1)
+        .build()
+        .unwrap();
+    let hog = rt.remote_blocking(|_: ()| std::thread::sleep(Duration::from_secs(3)));
+    let _h = hog.remote(());
+    std::thread::sleep(Duration::from_millis(50));
+    let f = rt.remote_stream_blocking(|n: u32| 0..n);
+    let s = f.remote(3);
+    let task = s.task_ref().clone();
+    assert!(s.cancel());
+    assert!(task.block_get().unwrap_err().is_cancelled());
+    let t0 = Instant::now();
+    let n = finishes_within(Duration::from_secs(1), move || s.block_iter().count());
+    let _ = format!("queued cancel: ended {:?} after {:?}", n, t0.elapsed());
+    assert!(
+        n.is_some(),
+        "a cancelled stream did not end while its task sat in the CPU queue"
+    );
+}
+
+// 6. remote_split over a blocking task whose timeout passes: parts wait for the closure.
+
+#[test]
+fn split_parts_of_a_timed_out_task_fail_at_once() {
+    let rt = rt();
+    let f = rt
+        .remote_blocking(|_: ()| {
+            std::thread::sleep(Duration::from_secs(2));
+            (1u8, 2u8)
+        })
+        .timeout(Duration::from_millis(50));
+    let (a, _b) = f.remote_split(());
+    let t0 = Instant::now();
+    let r = a.block_get();
+    let _ = format!(
+        "{:?} after {:?}",
+        r.as_ref().map_err(|e| e.to_string()),
+        t0.elapsed()
+    );
+    assert!(
+        t0.elapsed() < Duration::from_millis(1000),
+        "part failed only after {:?}",
+        t0.elapsed()
+    );
+}
+
+// 7. sync actor stream cancelled while it runs: send does not fail ("or cancelled").
+
+#[test]
+fn an_actor_streaming_method_sees_its_cancel_in_send() {
+    let rt = rt();
+    let actor = rt.actor(());
+    let sent = Arc::new(AtomicU64::new(0));
+    let c = Arc::clone(&sent);
+    let s = actor.call_stream(move |_: &mut (), out| {
+        for i in 0..300u32 {
+            if out.send(i).is_err() {
+                return;
+            }
+            c.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let mut it = s.block_iter();
+    it.next().unwrap();
+    it.cancel();
+    let at = sent.load(Ordering::SeqCst);
+    let rest = it.count();
+    let _ = format!(
+        "after cancel sent {} -> {}, rest={rest}",
+        at,
+        sent.load(Ordering::SeqCst)
+    );
+    assert!(
+        rest < 5,
+        "the method streamed {rest} more items after cancel"
+    );
+}
+
+// 8. queued actor stream cancelled behind a busy call: stream ends only when actor reaches it.
+
+#[test]
+fn an_actor_stream_cancelled_while_queued_ends_at_once() {
+    let rt = rt();
+    let actor = rt.actor(());
+    let _busy = actor.call(|_: &mut ()| std::thread::sleep(Duration::from_secs(2)));
+    let s = actor.call_stream(|_: &mut (), out| {
+        let _ = out.send(1u8);
+    });
+    s.cancel();
+    let t0 = Instant::now();
+    let n = finishes_within(Duration::from_secs(1), move || s.block_iter().count());
+    let _ = format!("queued actor cancel ended {n:?} after {:?}", t0.elapsed());
+    assert!(n.is_some());
+}
+
+// 9. consumer on a current-thread runtime, async producer.
+
+#[test]
+fn a_consumer_on_a_current_thread_runtime() {
+    within_deadline(|| {
+        let tokio_rt = support::user_current_thread();
+        tokio_rt.block_on(async {
+            let rt = Runtime::from_handle(tokio::runtime::Handle::current());
+            let f = rt
+                .remote_stream(|n: u32| futures::stream::iter(0..n))
+                .backpressure(2);
+            let mut s = f.remote(100);
+            let mut sum = 0;
+            while let Some(r) = s.next().await {
+                sum += r.await.unwrap();
+            }
+            assert_eq!(sum, 4950);
+            let g = rt.remote_stream_blocking(|n: u32| 0..n).backpressure(2);
+            let mut s = g.remote(100);
+            let mut sum = 0;
+            while let Some(r) = s.next().await {
+                sum += r.await.unwrap();
+            }
+            assert_eq!(sum, 4950);
+        });
+    });
+}
+
+// 10. async retry: item skipping.
+
+#[test]
+fn a_retried_async_stream_delivers_each_item_once() {
+    within_deadline(|| {
+        let rt = rt();
+        let attempts = Arc::new(AtomicU64::new(0));
+        let a = Arc::clone(&attempts);
+        let f = rt
+            .remote_stream(move |n: u32| {
+                let attempt = a.fetch_add(1, Ordering::SeqCst);
+                futures::stream::iter(0..n).inspect(move |&i| {
+                    if attempt < 2 && i == 2 + attempt as u32 {
+                        panic!("boom")
+                    }
+                })
+            })
+            .max_retries(2);
+        let got: Vec<u32> = f
+            .remote(6)
+            .block_iter()
+            .map(|r| r.block_get().unwrap())
+            .collect();
+        assert_eq!(got, [0, 1, 2, 3, 4, 5]);
+    });
+}
+
+#[test]
+fn a_blocking_consumer_and_producer_share_one_cpu() {
+    within_deadline(|| {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .num_cpus(1)
+            .build()
+            .unwrap();
+        let rt2 = rt.clone();
+        let consumer = rt.remote_blocking(move |n: u64| {
+            let f = rt2.remote_stream_blocking(|n: u64| 0..n).backpressure(1);
+            f.remote(n)
+                .block_iter()
+                .map(|r| r.block_get().unwrap())
+                .sum::<u64>()
+        });
+        assert_eq!(consumer.remote(1000).block_get().unwrap(), 499500);
+        // actor bounded stream consumed by a blocking task
+        let actor = rt.actor(());
+        let rt3 = rt.clone();
+        let _ = rt3;
+        let s = actor.call_stream_bounded(1, |_: &mut (), out| {
+            for i in 0..100u64 {
+                if out.send(i).is_err() {
+                    return;
+                }
+            }
+        });
+        let consumer = rt.remote_blocking(move |s: ()| {
+            let _ = s;
+            0u64
+        });
+        let _ = consumer.remote(()).block_get();
+        assert_eq!(s.block_iter().count(), 100);
+    });
+}
