@@ -784,10 +784,8 @@ fn a_blocking_consumer_and_producer_share_one_cpu() {
                 .sum::<u64>()
         });
         assert_eq!(consumer.remote(1000).block_get().unwrap(), 499500);
-        // actor bounded stream consumed by a blocking task
+        // An actor's bounded stream, while a blocking task holds the CPU.
         let actor = rt.actor(());
-        let rt3 = rt.clone();
-        let _ = rt3;
         let s = actor.call_stream_bounded(1, |_: &mut (), out| {
             for i in 0..100u64 {
                 if out.send(i).is_err() {
@@ -795,11 +793,8 @@ fn a_blocking_consumer_and_producer_share_one_cpu() {
                 }
             }
         });
-        let consumer = rt.remote_blocking(move |s: ()| {
-            let _ = s;
-            0u64
-        });
-        let _ = consumer.remote(()).block_get();
+        let busy = rt.remote_blocking(|_: ()| 0u64);
+        assert_eq!(busy.remote(()).block_get().unwrap(), 0);
         assert_eq!(s.block_iter().count(), 100);
     });
 }
