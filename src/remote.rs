@@ -142,6 +142,44 @@ impl Runtime {
         crate::StreamFn::new(RemoteFn::new(self.clone(), f, TaskOptions::default()))
     }
 
+    /// A fallible [`remote_stream`](Runtime::remote_stream): the function's
+    /// stream yields `Result<T, E>`s; each `Ok` is an item, and the first
+    /// `Err` ends the stream with a ref failing with
+    /// [`Error::TaskFailed`](crate::Error::TaskFailed) (whose source is the
+    /// error), after the items before it.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// let rt = taskref::Runtime::new()?;
+    /// let parse = rt.try_remote_stream(|text: String| {
+    ///     let words: Vec<String> = text.split(',').map(str::to_owned).collect();
+    ///     futures::stream::iter(words).map(|w| w.parse::<u32>())
+    /// });
+    /// let refs: Vec<_> = parse.remote("1,2,x,4".to_owned()).block_iter().collect();
+    /// assert_eq!(refs.len(), 3, "two numbers, then the error");
+    /// assert_eq!(refs[1].block_get()?, 2);
+    /// assert!(refs[2].block_get().unwrap_err().is_failed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_remote_stream<F, L>(&self, f: F) -> crate::StreamFn<F, L, TryAsyncTask>
+    where
+        F: Func<L>,
+        F::Output: futures::Stream + Send + 'static,
+    {
+        crate::StreamFn::new(RemoteFn::new(self.clone(), f, TaskOptions::default()))
+    }
+
+    /// A fallible [`remote_stream_blocking`](Runtime::remote_stream_blocking):
+    /// the function's iterator yields `Result<T, E>`s (see
+    /// [`try_remote_stream`](Runtime::try_remote_stream)).
+    pub fn try_remote_stream_blocking<F, L>(&self, f: F) -> crate::StreamFn<F, L, TryBlockingTask>
+    where
+        F: Func<L>,
+        F::Output: IntoIterator,
+    {
+        crate::StreamFn::new(RemoteFn::new(self.clone(), f, TaskOptions::default()))
+    }
+
     /// Registers a fallible async function: each call's `Ok(v)` becomes its
     /// ref's value, and `Err(e)` fails the ref with [`Error::TaskFailed`](crate::Error::TaskFailed) whose
     /// [`source`](std::error::Error::source) is `e` (`E: std::error::Error +

@@ -36,7 +36,7 @@ use crate::identity::{ObjectId, TaskInfo};
 use crate::object_ref::slot::Slot;
 use crate::object_ref::ObjectRef;
 use crate::remote::{Func, RemoteFn};
-use crate::task::{AsyncTask, BlockingTask, Submission, TaskKind};
+use crate::task::{AsyncTask, BlockingTask, Submission, TaskKind, TryAsyncTask, TryBlockingTask};
 
 /// The producer's side: sends items, skipping those a failed attempt
 /// delivered already.
@@ -144,13 +144,28 @@ impl<T: Send + 'static> Producer<T> {
     /// attempt of an async streaming task. Returns how many items the task
     /// has delivered in all.
     pub(crate) async fn drive<S: Stream<Item = T>>(self, items: S) -> u64 {
+        let items = items.map(Ok::<T, std::convert::Infallible>);
+        match self.try_drive(items).await {
+            Ok(delivered) => delivered,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`drive`](Producer::drive) for a stream of `Result`s: the first `Err`
+    /// ends it, and is the attempt's outcome (the stream's last ref fails
+    /// with it).
+    pub(crate) async fn try_drive<S, E>(self, items: S) -> Result<u64, E>
+    where
+        S: Stream<Item = Result<T, E>>,
+    {
         let mut items = std::pin::pin!(items);
         let mut marks = Marks::of_current_task();
         // Items an earlier attempt delivered: made again, not sent again.
         let skip = self.delivered.load(Ordering::Acquire);
         for _ in 0..skip {
-            if items.next().await.is_none() {
-                return skip;
+            match items.next().await {
+                None => return Ok(skip),
+                Some(item) => drop(item?),
             }
         }
         loop {
@@ -162,16 +177,28 @@ impl<T: Send + 'static> Producer<T> {
             let Some(item) = items.next().await else {
                 break;
             };
-            if room.send(item).is_err() {
+            if room.send(item?).is_err() {
                 break;
             }
             marks.note(self.delivered.fetch_add(1, Ordering::AcqRel) + 1);
         }
-        self.delivered.load(Ordering::Acquire)
+        Ok(self.delivered.load(Ordering::Acquire))
     }
 
     /// The blocking form of [`drive`](Producer::drive), for an iterator.
     pub(crate) fn drive_blocking<I: IntoIterator<Item = T>>(self, items: I) -> u64 {
+        let items = items.into_iter().map(Ok::<T, std::convert::Infallible>);
+        match self.try_drive_blocking(items) {
+            Ok(delivered) => delivered,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The blocking form of [`try_drive`](Producer::try_drive).
+    pub(crate) fn try_drive_blocking<I, E>(self, items: I) -> Result<u64, E>
+    where
+        I: IntoIterator<Item = Result<T, E>>,
+    {
         let mut items = items.into_iter();
         let mut marks = Marks::of_current_task();
         // Blocking code cannot be stopped from outside: it checks whether
@@ -184,8 +211,9 @@ impl<T: Send + 'static> Producer<T> {
             (*turn, self.delivered.load(Ordering::Acquire))
         };
         for _ in 0..skip {
-            if items.next().is_none() {
-                return skip;
+            match items.next() {
+                None => return Ok(skip),
+                Some(item) => drop(item?),
             }
         }
         while !stopped() {
@@ -195,13 +223,14 @@ impl<T: Send + 'static> Producer<T> {
             let Some(item) = items.next() else {
                 break;
             };
+            let item = item?;
             let turn = self.turn();
             if *turn != mine || stopped() || room.send(item).is_err() {
                 break;
             }
             marks.note(self.delivered.fetch_add(1, Ordering::AcqRel) + 1);
         }
-        self.delivered.load(Ordering::Acquire)
+        Ok(self.delivered.load(Ordering::Acquire))
     }
 
     fn turn(&self) -> std::sync::MutexGuard<'_, u64> {
@@ -630,7 +659,61 @@ where
     }
 }
 
+impl<F, L, S, T, E> StreamFn<F, L, TryAsyncTask>
+where
+    F: Func<L, Output = S>,
+    L: Send + 'static,
+    S: Stream<Item = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    /// Starts the task: returns its stream of refs at once. The first `Err`
+    /// the stream yields ends it: the last ref fails with
+    /// [`Error::TaskFailed`](crate::Error::TaskFailed), whose source is the
+    /// error (retried first if [`retry_on_error`](StreamFn::retry_on_error)).
+    #[track_caller]
+    #[must_use = "dropping the stream cancels the task"]
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> RefStream<T> {
+        let (producer, items) = channel(self.backpressure);
+        let func = self.remote.func();
+        let call = move |args: L| producer.clone().try_drive(func.call(args));
+        let task = TryAsyncTask::submit(self.submission(args, call, Location::caller()));
+        RefStream::new(task, items)
+    }
+}
+
+impl<F, L, I, T, E> StreamFn<F, L, TryBlockingTask>
+where
+    F: Func<L, Output = I>,
+    L: Send + 'static,
+    I: IntoIterator<Item = Result<T, E>>,
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    /// Starts the task: returns its stream of refs at once (see the async
+    /// form for what an `Err` does).
+    #[track_caller]
+    #[must_use = "dropping the stream cancels the task"]
+    pub fn remote<X: IntoArgs<L>>(&self, args: X) -> RefStream<T> {
+        let (producer, items) = channel(self.backpressure);
+        let func = self.remote.func();
+        let call = move |args: L| producer.clone().try_drive_blocking(func.call(args));
+        let task = TryBlockingTask::submit(self.submission(args, call, Location::caller()));
+        RefStream::new(task, items)
+    }
+}
+
 impl<F, L, K> StreamFn<F, L, K> {
+    /// As [`RemoteFn::retry_on_error`], for a fallible stream
+    /// ([`Runtime::try_remote_stream`](crate::Runtime::try_remote_stream)):
+    /// an `Err` item is retried like a panic, from the start, skipping the
+    /// items delivered already.
+    #[must_use = "options return a new `StreamFn`; use the returned value"]
+    pub fn retry_on_error(mut self, retry: bool) -> Self {
+        self.remote = self.remote.retry_on_error(retry);
+        self
+    }
+
     fn submission<'a, X, C: Clone>(
         &'a self,
         args: X,

@@ -798,3 +798,41 @@ fn a_blocking_consumer_and_producer_share_one_cpu() {
         assert_eq!(s.block_iter().count(), 100);
     });
 }
+
+#[test]
+fn an_err_mid_stream_ends_it_with_task_failed_and_can_be_retried() {
+    within_deadline(|| {
+        let rt = rt();
+        // Blocking: two numbers, then an error.
+        let parse = rt.try_remote_stream_blocking(|text: String| {
+            text.split(',')
+                .map(|w| w.parse::<u32>())
+                .collect::<Vec<_>>()
+        });
+        let refs: Vec<_> = parse.remote("1,2,x,4".to_owned()).block_iter().collect();
+        assert_eq!(refs.len(), 3);
+        assert_eq!(values(refs[..2].to_vec()), [1, 2]);
+        let err = refs[2].block_get().unwrap_err();
+        assert!(err.is_failed(), "{err}");
+        assert!(
+            std::error::Error::source(&err).is_some(),
+            "the parse error is the source"
+        );
+        // Async, retried on error: the first attempt fails at item 3, the
+        // retry skips the two items delivered.
+        let attempts = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&attempts);
+        let flaky = rt
+            .try_remote_stream(move |n: u32| {
+                let attempt = counter.fetch_add(1, Ordering::SeqCst);
+                futures::stream::iter(0..n).map(move |i| match (attempt, i) {
+                    (0, 2) => "nope".parse::<u32>(),
+                    _ => Ok(i),
+                })
+            })
+            .retry_on_error(true)
+            .max_retries(1);
+        assert_eq!(values(flaky.remote(5).block_iter()), [0, 1, 2, 3, 4]);
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    });
+}
