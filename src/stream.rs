@@ -72,6 +72,8 @@ struct Marks {
 impl Marks {
     const BATCH: usize = 64;
     const AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+    /// How many items of a stream get a mark on the timeline.
+    const MARKED: u64 = 1000;
 
     /// For the task running on this thread.
     fn of_current_task() -> Marks {
@@ -92,16 +94,20 @@ impl Marks {
             return;
         };
         self.unrecorded += 1;
-        if context.observer().recorder.is_some() {
-            self.batch.push((number, std::time::Instant::now()));
+        // The first items of a stream are marked on the timeline (more would
+        // only blacken its bar, at a clock read each); the rest are counted.
+        if context.observer().recorder.is_none() || number > Self::MARKED {
+            if self.unrecorded as usize >= Self::BATCH || self.batch.is_empty() {
+                self.flush();
+            }
+            return;
         }
+        let now = std::time::Instant::now();
+        self.batch.push((number, now));
         // In batches, and at least every few milliseconds for a slow stream
         // (a token a second shows up in the stats within that second).
-        let stale = self
-            .batch
-            .first()
-            .is_some_and(|(_, at)| at.elapsed() >= Self::AT_LEAST_EVERY);
-        if self.unrecorded as usize >= Self::BATCH || stale || self.batch.is_empty() {
+        let first = self.batch.first().map_or(now, |&(_, at)| at);
+        if self.unrecorded as usize >= Self::BATCH || now - first >= Self::AT_LEAST_EVERY {
             self.flush();
         }
     }
@@ -356,8 +362,10 @@ pub struct RefStream<T> {
     items: ItemRx<T>,
     /// Who each item is: the producing task's name and call site.
     item_info: TaskInfo,
-    /// Waiting for the task's outcome after the last item (its waker key).
+    /// Waiting for the task's outcome (its waker key), and the waker it
+    /// holds.
     key: Option<usize>,
+    registered: Option<std::task::Waker>,
     ended: bool,
 }
 
@@ -370,6 +378,7 @@ impl<T: Send + 'static> RefStream<T> {
             items,
             item_info,
             key: None,
+            registered: None,
             ended: false,
         }
     }
@@ -416,7 +425,21 @@ impl<T: Send + 'static> Stream for RefStream<T> {
             // The channel closes when the task's call is gone; but a task
             // can end (cancelled, timed out, shut down) while its call lives
             // on a while (a blocking closure, a call still queued): the
-            // task's outcome ends the stream too.
+            // task's outcome ends the stream too. Checked without a lock;
+            // the task wakes us when it ends (registered once per waker).
+            Poll::Pending if !this.task.slot.is_done() => {
+                let fresh = this
+                    .registered
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()));
+                if !fresh {
+                    let _ = this.task.slot.poll_ready(&mut this.key, cx);
+                    this.registered = Some(cx.waker().clone());
+                }
+                if !this.task.slot.is_done() {
+                    return Poll::Pending;
+                }
+            }
             Poll::Pending | Poll::Ready(None) => {}
         }
         let outcome = std::task::ready!(this

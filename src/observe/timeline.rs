@@ -363,7 +363,8 @@ impl Timeline {
     }
 
     /// The items streaming tasks handed back, in order: each is a mark on
-    /// its task's bar in the pictures.
+    /// its task's bar in the pictures (the first 1,000 of each stream; all
+    /// are counted in [`Stats::items`](crate::Stats::items)).
     pub fn items(&self) -> &[ItemRecord] {
         &self.items
     }
