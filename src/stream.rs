@@ -655,11 +655,7 @@ where
     #[track_caller]
     #[must_use = "dropping the stream cancels the task"]
     pub fn remote<X: IntoArgs<L>>(&self, args: X) -> RefStream<S::Item> {
-        let (producer, items) = channel(self.backpressure);
-        let func = self.remote.func();
-        let call = move |args: L| producer.clone().drive(func.call(args));
-        let task = AsyncTask::submit(self.submission(args, call, Location::caller()));
-        RefStream::new(task, items)
+        self.start::<AsyncTask, _, _, _, _>(args, Location::caller(), Producer::drive)
     }
 }
 
@@ -667,18 +663,14 @@ impl<F, L, I> StreamFn<F, L, BlockingTask>
 where
     F: Func<L, Output = I>,
     L: Send + 'static,
-    I: IntoIterator,
+    I: IntoIterator + 'static,
     I::Item: Send + 'static,
 {
     /// Starts the task: returns its stream of refs at once.
     #[track_caller]
     #[must_use = "dropping the stream cancels the task"]
     pub fn remote<X: IntoArgs<L>>(&self, args: X) -> RefStream<I::Item> {
-        let (producer, items) = channel(self.backpressure);
-        let func = self.remote.func();
-        let call = move |args: L| producer.clone().drive_blocking(func.call(args));
-        let task = BlockingTask::submit(self.submission(args, call, Location::caller()));
-        RefStream::new(task, items)
+        self.start::<BlockingTask, _, _, _, _>(args, Location::caller(), Producer::drive_blocking)
     }
 }
 
@@ -697,11 +689,7 @@ where
     #[track_caller]
     #[must_use = "dropping the stream cancels the task"]
     pub fn remote<X: IntoArgs<L>>(&self, args: X) -> RefStream<T> {
-        let (producer, items) = channel(self.backpressure);
-        let func = self.remote.func();
-        let call = move |args: L| producer.clone().try_drive(func.call(args));
-        let task = TryAsyncTask::submit(self.submission(args, call, Location::caller()));
-        RefStream::new(task, items)
+        self.start::<TryAsyncTask, _, _, _, _>(args, Location::caller(), Producer::try_drive)
     }
 }
 
@@ -709,7 +697,7 @@ impl<F, L, I, T, E> StreamFn<F, L, TryBlockingTask>
 where
     F: Func<L, Output = I>,
     L: Send + 'static,
-    I: IntoIterator<Item = Result<T, E>>,
+    I: IntoIterator<Item = Result<T, E>> + 'static,
     T: Send + 'static,
     E: std::error::Error + Send + Sync + 'static,
 {
@@ -718,11 +706,11 @@ where
     #[track_caller]
     #[must_use = "dropping the stream cancels the task"]
     pub fn remote<X: IntoArgs<L>>(&self, args: X) -> RefStream<T> {
-        let (producer, items) = channel(self.backpressure);
-        let func = self.remote.func();
-        let call = move |args: L| producer.clone().try_drive_blocking(func.call(args));
-        let task = TryBlockingTask::submit(self.submission(args, call, Location::caller()));
-        RefStream::new(task, items)
+        self.start::<TryBlockingTask, _, _, _, _>(
+            args,
+            Location::caller(),
+            Producer::try_drive_blocking,
+        )
     }
 }
 
@@ -735,6 +723,30 @@ impl<F, L, K> StreamFn<F, L, K> {
     pub fn retry_on_error(mut self, retry: bool) -> Self {
         self.remote = self.remote.retry_on_error(retry);
         self
+    }
+
+    /// Submits a task of kind `Kind` whose call drives the function's
+    /// items into a new stream with `drive`: the one body of every
+    /// `remote` above.
+    fn start<Kind, X, T, Out, D>(
+        &self,
+        args: X,
+        location: &'static Location<'static>,
+        drive: D,
+    ) -> RefStream<T>
+    where
+        F: Func<L>,
+        L: Send + 'static,
+        X: IntoArgs<L>,
+        T: Send + 'static,
+        Kind: TaskKind<Out, Value = u64>,
+        D: Fn(Producer<T>, F::Output) -> Out + Clone + Send + 'static,
+    {
+        let (producer, items) = channel(self.backpressure);
+        let func = self.remote.func();
+        let call = move |args: L| drive(producer.clone(), func.call(args));
+        let task = Kind::submit(self.submission(args, call, location));
+        RefStream::new(task, items)
     }
 
     fn submission<'a, X, C: Clone>(
