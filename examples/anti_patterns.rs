@@ -210,10 +210,23 @@ fn detector_demo() -> Result<(), Box<dyn std::error::Error>> {
     let r = failing.remote(());
     taskref::block_wait(std::slice::from_ref(&r), 1, None)?;
     drop(r);
+    println!("\n5. a get on task arguments (a task waits on a ref it captured):");
+    let slow = sleepy.remote(30);
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let captured = slow.clone();
+            rt.spawn(async move { captured.await })
+        })
+        .collect();
+    taskref::block_get_all(waiters)?;
     println!(
         "\n(the unnecessary get is not detected: telling it from a legitimate get \
          needs data flow the runtime cannot see; the W5 rows above show its cost)"
     );
+    println!("\nWhat each line that waited cost (rt.wait_costs(), costliest first):");
+    for cost in rt.wait_costs().iter().take(5) {
+        println!("  {cost}");
+    }
     Ok(())
 }
 

@@ -190,7 +190,7 @@ pub use gather::{
 };
 pub use identity::{ObjectId, TaskInfo};
 pub use object_ref::{Get, GetTimeout, IntoGet, ObjectRef};
-pub use observe::{AntiPatterns, Stats, Timeline};
+pub use observe::{AntiPatterns, Stats, Timeline, WaitCost};
 pub use remote::{Func, RemoteFn};
 pub use runtime::{Builder, Runtime};
 pub use snapshot::{BlockedWait, TaskSnapshot, TaskState, Tasks};

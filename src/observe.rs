@@ -37,7 +37,7 @@ pub(crate) use waiting::{AllOf, Waiting};
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::identity::TaskInfo;
 use crate::ObjectId;
@@ -81,17 +81,34 @@ pub(crate) struct Observer {
     pub(crate) detector: Detector,
     /// The id of the latest task submitted (for get-in-a-loop).
     last_submitted: AtomicU64,
+    /// CPUs the runtime can keep busy: what a blocked caller leaves idle.
+    capacity: usize,
+    /// What the waits at each call site cost (see `WaitCost`).
+    costs: dashmap::DashMap<(&'static Location<'static>, &'static str), WaitCost>,
 }
 
 impl Observer {
-    pub(crate) fn new(timeline_capacity: usize, anti_patterns: AntiPatterns) -> Observer {
+    pub(crate) fn new(
+        timeline_capacity: usize,
+        anti_patterns: AntiPatterns,
+        capacity: usize,
+    ) -> Observer {
         Observer {
             counters: Counters::default(),
             recorder: (timeline_capacity > 0)
                 .then(|| Recorder::new(Instant::now(), timeline_capacity)),
             detector: Detector::new(anti_patterns),
             last_submitted: AtomicU64::new(0),
+            capacity,
+            costs: dashmap::DashMap::new(),
         }
+    }
+
+    /// The waits' cost per call site, costliest first.
+    pub(crate) fn wait_costs(&self) -> Vec<WaitCost> {
+        let mut costs: Vec<WaitCost> = self.costs.iter().map(|e| e.value().clone()).collect();
+        costs.sort_by(|a, b| b.idle.cmp(&a.idle).then(b.blocked.cmp(&a.blocked)));
+        costs
     }
 
     pub(crate) fn submitted(&self, task: &TaskInfo) {
@@ -149,18 +166,101 @@ impl Observer {
         }
     }
 
-    /// A caller's wait on `refs` at `location` returned.
+    /// A caller's wait on `refs` at `location` returned. `busy_before`: the
+    /// tasks' total run time when it began (see `WaitCost::idle`).
     pub(crate) fn waited(
         &self,
         call: &'static str,
         location: &'static Location<'static>,
-        started: Instant,
+        (started, busy_before): (Instant, u64),
         refs: impl Iterator<Item = ObjectId>,
         ref_count: usize,
     ) {
+        let now = Instant::now();
+        let blocked = now.saturating_duration_since(started);
+        // Capacity the wait's time offered, less what tasks used meanwhile
+        // (tasks that ended during the wait, whole): an estimate.
+        let offered = blocked.as_nanos().saturating_mul(self.capacity as u128);
+        let used = u128::from(self.counters.busy_nanos().saturating_sub(busy_before));
+        let idle =
+            Duration::from_nanos(u64::try_from(offered.saturating_sub(used)).unwrap_or(u64::MAX));
+        self.costs
+            .entry((location, call))
+            .or_insert_with(|| WaitCost {
+                call,
+                location,
+                waits: 0,
+                blocked: Duration::ZERO,
+                idle: Duration::ZERO,
+            })
+            .add(blocked, idle);
         if let Some(recorder) = &self.recorder {
-            let span = (recorder.offset(started), recorder.offset(Instant::now()));
+            let span = (recorder.offset(started), recorder.offset(now));
             recorder.record_wait(call, location, span, refs, ref_count);
         }
+    }
+
+    /// The tasks' total run time so far (a wait notes it when it begins).
+    pub(crate) fn busy_nanos(&self) -> u64 {
+        self.counters.busy_nanos()
+    }
+}
+
+/// What the waits of one call site cost: how long callers were blocked
+/// there, and how much CPU capacity stood idle meanwhile. From
+/// [`Runtime::wait_costs`](crate::Runtime::wait_costs), costliest first.
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = taskref::Runtime::builder().num_cpus(4).build()?;
+/// let nap = rt.remote(|ms: u64| async move {
+///     tokio::time::sleep(Duration::from_millis(ms)).await;
+/// });
+/// for _ in 0..5 {
+///     nap.remote(10).block_get()?; // one at a time: three CPUs idle
+/// }
+/// let worst = &rt.wait_costs()[0];
+/// assert_eq!((worst.call, worst.waits), ("block_get", 5));
+/// assert!(worst.idle >= worst.blocked, "{worst}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WaitCost {
+    /// Which call (`"block_get"`, `"get_all"`, `"as_completed"`, ...).
+    pub call: &'static str,
+    /// The caller's line.
+    pub location: &'static Location<'static>,
+    /// How many waits there had to wait.
+    pub waits: u64,
+    /// How long callers were blocked there, in all.
+    pub blocked: Duration,
+    /// CPU time that stood idle meanwhile (the runtime's CPUs over the
+    /// waits' time, less the run time of the tasks that ended during them):
+    /// the parallelism this line cost. An estimate: a long task that ended
+    /// during a wait counts whole.
+    pub idle: Duration,
+}
+
+impl WaitCost {
+    fn add(&mut self, blocked: Duration, idle: Duration) {
+        self.waits += 1;
+        self.blocked += blocked;
+        self.idle += idle;
+    }
+}
+
+impl std::fmt::Display for WaitCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {}: {} wait{}, blocked {:.1} ms, {:.1} CPU-ms idle",
+            self.call,
+            self.location,
+            self.waits,
+            if self.waits == 1 { "" } else { "s" },
+            self.blocked.as_secs_f64() * 1e3,
+            self.idle.as_secs_f64() * 1e3
+        )
     }
 }

@@ -122,7 +122,11 @@ impl Runtime {
         config: &builder::Config,
     ) -> Runtime {
         let resources = Resources::new(config.num_cpus, &config.resources, handle.clone());
-        let observer = Observer::new(config.timeline_capacity, config.anti_patterns);
+        let observer = Observer::new(
+            config.timeline_capacity,
+            config.anti_patterns,
+            config.num_cpus,
+        );
         let mut context = RuntimeContext::new(
             handle,
             owned.is_some(),
@@ -324,6 +328,27 @@ impl Runtime {
         let cancelled = self.inner.context.cancel(id);
         self.inner.context.cancel_descendants(id);
         cancelled
+    }
+
+    /// What each line of code that waits cost: per call site of a get or
+    /// wait (single gets, `get_all`, `wait`, `as_completed`,
+    /// `map_unordered` and their blocking twins), how many of its calls had
+    /// to wait, how long callers were blocked there, and how much CPU
+    /// capacity stood idle meanwhile ([`WaitCost`](crate::WaitCost)),
+    /// costliest first. A get in a loop tops this list; a gathered wait,
+    /// during which every CPU was busy, costs nearly nothing.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::builder().num_cpus(2).build()?;
+    /// let f = rt.remote(|x: u64| async move { x });
+    /// taskref::block_get_all((0..10).map(|i| f.remote(i)))?;
+    /// for cost in rt.wait_costs() {
+    ///     println!("{cost}");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_costs(&self) -> Vec<crate::WaitCost> {
+        self.inner.context.observer().wait_costs()
     }
 
     /// A snapshot of every unfinished task of this runtime: id, name, call

@@ -66,3 +66,47 @@ fn reset_starts_a_new_window() {
         assert!(stats.busy.is_zero());
     });
 }
+
+#[test]
+fn each_line_that_waits_says_what_it_cost_and_a_get_in_a_loop_costs_most() {
+    use std::time::Duration;
+    support::within_deadline(|| {
+        let rt = taskref::Runtime::builder()
+            .num_cpus(4)
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let nap = rt.remote(|ms: u64| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ms
+        });
+        let loop_line = line!() + 2;
+        for _ in 0..10 {
+            nap.remote(5).block_get().unwrap(); // one at a time
+        }
+        let gathered_line = line!() + 1;
+        taskref::block_get_all((0..10).map(|_| nap.remote(5))).unwrap();
+        let costs = rt.wait_costs();
+        let at = |line: u32| {
+            costs
+                .iter()
+                .find(|c| c.location.line() == line)
+                .unwrap_or_else(|| panic!("line {line} in {costs:?}"))
+        };
+        let (looped, gathered) = (at(loop_line), at(gathered_line));
+        assert_eq!((looped.call, looped.waits), ("block_get", 10));
+        assert_eq!((gathered.call, gathered.waits), ("block_get_all", 1));
+        assert_eq!(
+            costs[0].location.line(),
+            loop_line,
+            "costliest first: {costs:?}"
+        );
+        assert!(looped.blocked >= Duration::from_millis(40), "{looped}");
+        // Four CPUs, one task at a time: about three of them idle.
+        assert!(looped.idle >= looped.blocked, "{looped}");
+        assert!(looped.idle > gathered.idle * 4, "{looped} vs {gathered}");
+        // The picture outlines the costliest waits.
+        let svg = rt.timeline().svg();
+        assert_eq!(svg.matches(r##"stroke="#d62728""##).count(), 3);
+    });
+}

@@ -71,7 +71,8 @@ impl Traced {
         if self.waiting.is_started() {
             return;
         }
-        self.waiting.start();
+        self.waiting
+            .start(self.context.as_ref().map(|c| c.observer()));
         let ids = self.ids.iter().copied();
         let context = self.context.as_ref();
         self.waiting
@@ -82,7 +83,8 @@ impl Traced {
     /// `pending` is done: noted as edges of the wait-for graph.
     /// `Err(Deadlock)` if that closes a cycle, under `Deny`.
     pub(crate) fn start_all(&mut self, pending: AllOf) -> Result<(), Error> {
-        self.waiting.start();
+        self.waiting
+            .start(self.context.as_ref().map(|c| c.observer()));
         let context = self.context.as_ref();
         self.waiting
             .note_all(self.call, self.location, pending, context)

@@ -346,9 +346,9 @@ impl<T> Future for Wait<'_, T> {
                     pending.push(Readiness::new(index, object.clone()));
                 }
             }
-            this.waiting.start();
-            let not_ready = this.refs.iter().filter(|r| !r.is_ready());
             let context = this.refs.iter().find_map(|r| r.slot.context());
+            this.waiting.start(context.map(|c| c.observer()));
+            let not_ready = this.refs.iter().filter(|r| !r.is_ready());
             if this.timeout.is_none() && this.num_returns == this.refs.len() {
                 // It ends only when every ref is done: a wait on all of them.
                 let mut waited = AllOf::default();

@@ -241,8 +241,8 @@ impl<T> Future for WaitSetWait<'_, T> {
                     Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
                     Poll::Pending => {
                         if !this.waiting.is_started() {
-                            this.waiting.start();
                             let context = this.set.context();
+                            this.waiting.start(context.as_ref().map(|c| c.observer()));
                             let ids = this.set.pending.refs().map(|r| r.id());
                             let count = this.set.len();
                             this.waiting.note_any(

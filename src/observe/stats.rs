@@ -94,6 +94,11 @@ impl Counters {
         }
     }
 
+    /// Total time tasks ran, in nanoseconds, so far.
+    pub(crate) fn busy_nanos(&self) -> u64 {
+        self.busy_nanos.get()
+    }
+
     /// Streaming tasks handed back `n` more items.
     pub(crate) fn items(&self, n: u64) {
         self.items.add(n);

@@ -206,6 +206,9 @@ fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// How many of the longest waits a picture outlines.
+const COSTLIEST_WAITS: usize = 3;
+
 /// The most item ticks one picture draws.
 const MAX_ITEM_TICKS: usize = 1000;
 
@@ -312,9 +315,19 @@ fn render_panel(
         );
     }
 
+    // The costliest waits (the longest, where the caller lost the most
+    // time) are outlined in red.
+    let mut by_length: Vec<usize> = (0..waits.len()).collect();
+    by_length.sort_by_key(|&i| std::cmp::Reverse(wait_spans[i].1.saturating_sub(wait_spans[i].0)));
+    let costliest: std::collections::HashSet<usize> =
+        by_length.into_iter().take(COSTLIEST_WAITS).collect();
     for (i, wait) in waits.iter().enumerate() {
         let (s, e) = wait_spans[i];
         let y = TOP + wait_lane[i] as f64 * row;
+        let outline = match costliest.contains(&i) {
+            true => r##" stroke="#d62728" stroke-width="1.5""##,
+            false => "",
+        };
         let ids: Vec<String> = wait.refs.iter().map(|id| id.to_string()).collect();
         let more = if wait.ref_count > wait.refs.len() {
             ", ..."
@@ -332,7 +345,7 @@ fn render_panel(
         );
         let _ = writeln!(
             svg,
-            r##"<rect class="wait" x="{:.2}" y="{y:.2}" width="{:.2}" height="{bar:.2}" fill="#5b7fb8"><title>{}</title></rect>"##,
+            r##"<rect class="wait" x="{:.2}" y="{y:.2}" width="{:.2}" height="{bar:.2}" fill="#5b7fb8"{outline}><title>{}</title></rect>"##,
             x(s),
             (x(e) - x(s)).max(0.8),
             escape(&title)

@@ -59,8 +59,9 @@ pub(crate) struct Waiting {
     /// The wait, noted in the waiting task's slot (for the snapshot and the
     /// wait-for graph) while it goes on; `None` outside a task.
     noted: Option<NotedWait>,
-    /// Set at the first poll; taken when the wait is recorded.
-    since: Option<Instant>,
+    /// Set at the first poll, with the tasks' total run time then; taken
+    /// when the wait is recorded.
+    since: Option<(Instant, u64)>,
     /// A single-ref get flagged as out of submission order: its wait time is
     /// reported to the detector when it ends.
     out_of_order: bool,
@@ -70,9 +71,10 @@ pub(crate) struct Waiting {
 
 impl Waiting {
     /// The wait is polled for the first time (later calls do nothing).
-    pub(crate) fn start(&mut self) {
+    pub(crate) fn start(&mut self, observer: Option<&Observer>) {
         if self.since.is_none() && !self.recorded {
-            self.since = Some(Instant::now());
+            let busy = observer.map_or(0, Observer::busy_nanos);
+            self.since = Some((Instant::now(), busy));
         }
     }
 
@@ -106,7 +108,7 @@ impl Waiting {
             self.recorded = true;
             return Ok(());
         }
-        self.start();
+        self.start(observer);
         if let Some(observer) = observer.filter(|o| o.detector.is_on()) {
             observer
                 .detector
@@ -231,7 +233,7 @@ impl Waiting {
         if std::mem::take(&mut self.out_of_order) {
             observer
                 .detector
-                .out_of_order_done(location, since.elapsed());
+                .out_of_order_done(location, since.0.elapsed());
         }
     }
 }
