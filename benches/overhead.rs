@@ -136,11 +136,60 @@ fn as_completed_ready(c: &mut Criterion) {
     group.finish();
 }
 
+/// The detector's cost: the same work on a runtime with the detector on
+/// (`Warn`, the default) and off, in one group. O1's shape (10,000 trivial
+/// tasks submitted from a task and gathered there) and W1's (100 trivial
+/// tasks, got one at a time in a loop, the pattern the detector looks at;
+/// and gathered).
+fn detector_on_off(c: &mut Criterion) {
+    let mut group = c.benchmark_group("detector_on_off");
+    group.sample_size(30);
+    for (label, mode) in [
+        ("on", taskref::AntiPatterns::Warn),
+        ("off", taskref::AntiPatterns::Off),
+    ] {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .anti_patterns(mode)
+            .build()
+            .unwrap();
+        let f = rt.remote(|i: u64| async move { i });
+        let inner = rt.clone();
+        group.bench_function(BenchmarkId::new("o1_get_all_in_task_10k", label), |b| {
+            b.iter(|| {
+                let inner = inner.clone();
+                rt.spawn(async move {
+                    let g = inner.remote(|i: u64| async move { i });
+                    let refs: Vec<_> = (0..10_000).map(|i| g.remote(i)).collect();
+                    taskref::get_all(refs).await.unwrap().len()
+                })
+                .block_get()
+                .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("w1_get_in_a_loop_100", label), |b| {
+            b.iter(|| {
+                (0..100)
+                    .map(|i| f.remote(i).block_get().unwrap())
+                    .sum::<u64>()
+            })
+        });
+        group.bench_function(BenchmarkId::new("w1_gathered_100", label), |b| {
+            b.iter(|| {
+                let refs: Vec<_> = (0..100).map(|i| f.remote(i)).collect();
+                taskref::block_get_all(refs).unwrap().len()
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     submit_and_get_one,
     submit_and_gather,
     put_and_try_get,
-    as_completed_ready
+    as_completed_ready,
+    detector_on_off
 );
 criterion_main!(benches);
