@@ -13,12 +13,7 @@ use support::{eventually, global_warnings, within_deadline};
 use taskref::{AntiPatterns, Error, ObjectRef, Runtime, TaskState};
 
 fn rt(mode: AntiPatterns) -> Runtime {
-    Runtime::builder()
-        .worker_threads(2)
-        .num_cpus(2)
-        .anti_patterns(mode)
-        .build()
-        .unwrap()
+    support::detecting(mode)
 }
 
 /// The deadlock among `results` (exactly one of the waits in a cycle is

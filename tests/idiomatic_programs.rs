@@ -144,16 +144,9 @@ fn run(rt: &Runtime, form: &Form) -> Result<(), Error> {
     Ok(())
 }
 
-fn cases() -> u32 {
-    std::env::var("TASKREF_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(24)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: cases(),
+        cases: support::proptest_cases(),
         max_shrink_iters: 100,
         failure_persistence: None,
         ..ProptestConfig::default()

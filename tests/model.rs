@@ -259,16 +259,9 @@ fn run(rt: &Runtime, nodes: &[Node]) -> Vec<Outcome> {
         .collect()
 }
 
-fn cases() -> u32 {
-    std::env::var("TASKREF_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(24)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: cases(),
+        cases: support::proptest_cases(),
         max_shrink_iters: 200,
         failure_persistence: None,
         ..ProptestConfig::default()

@@ -17,12 +17,7 @@ fn warnings<R>(f: impl FnOnce() -> R) -> (R, String) {
 }
 
 fn rt(mode: AntiPatterns) -> Runtime {
-    Runtime::builder()
-        .worker_threads(2)
-        .num_cpus(2)
-        .anti_patterns(mode)
-        .build()
-        .unwrap()
+    support::detecting(mode)
 }
 
 fn sleepy(rt: &Runtime) -> impl Fn(u64) -> taskref::ObjectRef<u64> + '_ {

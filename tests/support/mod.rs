@@ -185,3 +185,22 @@ pub fn global_warnings() -> Captured {
         })
         .clone()
 }
+
+/// A small owned runtime (2 workers, 2 CPUs) with the detector in `mode`.
+pub fn detecting(mode: taskref::AntiPatterns) -> Runtime {
+    Runtime::builder()
+        .worker_threads(2)
+        .num_cpus(2)
+        .anti_patterns(mode)
+        .build()
+        .expect("runtime")
+}
+
+/// How many cases a property test runs: `TASKREF_PROPTEST_CASES`, 24 by
+/// default (CI's budget).
+pub fn proptest_cases() -> u32 {
+    std::env::var("TASKREF_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24)
+}
