@@ -859,7 +859,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         T: Send + 'static,
         F: FnOnce(&mut S, &crate::ItemSender<T>) + Send + 'static,
     {
-        self.call_stream_with_backpressure(Some(n.max(1)), method)
+        self.call_stream_with_backpressure(Some(n), method)
     }
 
     #[track_caller]

@@ -120,7 +120,8 @@ impl Marks {
         observer
             .counters
             .items(std::mem::take(&mut self.unrecorded));
-        if let Some(recorder) = &observer.recorder {
+        // Past a stream's marked items there is nothing to record: no lock.
+        if let (Some(recorder), false) = (&observer.recorder, self.batch.is_empty()) {
             let batch = self.batch.drain(..).map(|(n, at)| (*task, n, at));
             recorder.record_items(batch);
         }
@@ -243,15 +244,11 @@ impl<T: Send + 'static> Producer<T> {
         self.turn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends the attempt's `number`th item (pushed by a sync actor method),
-    /// unless an earlier attempt did: `Ok(true)` if it sent it.
-    fn send_blocking(&self, number: u64, item: T) -> Result<bool, StreamClosed> {
-        if number <= self.delivered.load(Ordering::Acquire) {
-            return Ok(false);
-        }
+    /// Sends an item a sync actor method pushed (a call runs once: nothing
+    /// to skip); returns its number.
+    fn push_blocking(&self, item: T) -> Result<u64, StreamClosed> {
         self.tx.room_blocking()?.send(item)?;
-        self.delivered.store(number, Ordering::Release);
-        Ok(true)
+        Ok(self.delivered.fetch_add(1, Ordering::AcqRel) + 1)
     }
 }
 
@@ -263,7 +260,6 @@ impl<T: Send + 'static> Producer<T> {
 /// caller dropped the stream: the method should then stop.
 pub struct ItemSender<T> {
     producer: Producer<T>,
-    sent: std::cell::Cell<u64>,
     marks: std::cell::RefCell<Marks>,
     /// The call the method runs as: cancelled, it sends no more.
     call: Option<crate::CurrentTask>,
@@ -283,12 +279,8 @@ impl<T: Send + 'static> ItemSender<T> {
         {
             return Err(StreamClosed);
         }
-        let number = self.sent.get() + 1;
-        self.sent.set(number);
-        let delivered = self.producer.send_blocking(number, item)?;
-        if delivered {
-            self.marks.borrow_mut().note(number);
-        }
+        let number = self.producer.push_blocking(item)?;
+        self.marks.borrow_mut().note(number);
         Ok(())
     }
 
@@ -301,7 +293,7 @@ impl<T: Send + 'static> ItemSender<T> {
 impl<T> fmt::Debug for ItemSender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ItemSender")
-            .field("sent", &self.sent.get())
+            .field("sent", &self.producer.delivered.load(Ordering::Acquire))
             .finish()
     }
 }
@@ -321,7 +313,6 @@ pub(crate) fn channel<T>(backpressure: Option<usize>) -> (Producer<T>, ItemRx<T>
 pub(crate) fn sender<T>(producer: Producer<T>) -> ItemSender<T> {
     ItemSender {
         producer,
-        sent: std::cell::Cell::new(0),
         marks: std::cell::RefCell::new(Marks::of_current_task()),
         call: crate::task::current_task(),
     }
@@ -596,7 +587,7 @@ impl<F, L, K> StreamFn<F, L, K> {
     /// consumer bounds the memory the stream holds. `0` is taken as 1.
     #[must_use = "options return a new `StreamFn`; use the returned value"]
     pub fn backpressure(mut self, n: usize) -> Self {
-        self.backpressure = Some(n.max(1));
+        self.backpressure = Some(n);
         self
     }
 

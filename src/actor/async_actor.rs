@@ -216,7 +216,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         F: FnOnce(Arc<S>) -> St + Send + 'static,
         St: futures::Stream<Item = T> + Send + 'static,
     {
-        self.call_stream_with_backpressure(Some(n.max(1)), method)
+        self.call_stream_with_backpressure(Some(n), method)
     }
 
     #[track_caller]
