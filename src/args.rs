@@ -12,7 +12,6 @@ use std::pin::Pin;
 
 use crate::error::Error;
 use crate::identity::TaskInfo;
-use crate::object_ref::edge_to;
 use crate::waits::Edge;
 use crate::ObjectRef;
 
@@ -165,7 +164,7 @@ impl<T: Clone + Send + 'static> Arg<T> for ObjectRef<T> {
 
     fn pending(&self, into: &mut PendingArgs) {
         if !ObjectRef::is_ready(self) {
-            into.edges.push(edge_to(&self.slot));
+            into.edges.push(self.slot.edge());
         }
     }
 }

@@ -364,11 +364,6 @@ impl<T> ObjectRef<T> {
     }
 }
 
-/// The task behind a ref, as a wait-for edge.
-pub(crate) fn edge_to<T>(slot: &Arc<Slot<T>>) -> crate::waits::Edge {
-    slot.edge()
-}
-
 /// The observer of the runtime that runs the slot's task (`None` for `put`).
 fn observer_of<T>(slot: &Slot<T>) -> Option<&Observer> {
     slot.context().map(|context| context.observer())
@@ -445,7 +440,7 @@ impl<T: Clone> Future for Get<'_, T> {
             this.location,
             this.call,
             pending,
-            || edge_to(slot),
+            || slot.edge(),
             this.call == "get_timeout" || this.call == "block_get_timeout",
         );
         if let Err(denied) = started {
@@ -506,7 +501,7 @@ impl<T: Clone> Future for IntoGet<T> {
                 location,
                 "await",
                 pending,
-                || edge_to(slot),
+                || slot.edge(),
                 false,
             );
             if let Err(denied) = started {

@@ -13,7 +13,7 @@ use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::gather::{Readiness, Traced};
 use crate::identity::ObjectId;
-use crate::object_ref::{edge_to, ObjectRef};
+use crate::object_ref::ObjectRef;
 use crate::observe::AllOf;
 
 /// Waits for every ref and returns their values in the same order as provided:
@@ -177,7 +177,7 @@ impl<T: Clone> Gather<T> {
                     Ok(outcome) => slots[index] = Some(store(outcome)?),
                     Err(object) => {
                         if in_task {
-                            waited.push(object.task(), edge_to(&object.slot));
+                            waited.push(object.task(), object.slot.edge());
                         }
                         self.pending.push(Readiness::new(index, object));
                     }
@@ -231,7 +231,7 @@ impl<T: Clone> Gather<T> {
         for readiness in std::mem::take(&mut self.pending) {
             match readiness.object() {
                 Some(object) if any && !in_cycle(&readiness) => {
-                    rest.push(object.task(), edge_to(&object.slot));
+                    rest.push(object.task(), object.slot.edge());
                     self.pending.push(readiness);
                 }
                 _ => slots[readiness.index()] = Some(store(Err(refused.clone()))?),

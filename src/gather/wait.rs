@@ -14,7 +14,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::Error;
 use crate::gather::Readiness;
-use crate::object_ref::{edge_to, ObjectRef};
+use crate::object_ref::ObjectRef;
 use crate::observe::{AllOf, Waiting, MAX_WAIT_IDS};
 use crate::timer::LazyTimeout;
 
@@ -353,7 +353,7 @@ impl<T> Future for Wait<'_, T> {
                 // It ends only when every ref is done: a wait on all of them.
                 let mut waited = AllOf::default();
                 for r in not_ready {
-                    waited.push(r.task(), edge_to(&r.slot));
+                    waited.push(r.task(), r.slot.edge());
                 }
                 this.waiting
                     .note_all(this.call, this.location, waited, context)?;
