@@ -160,6 +160,18 @@ fn two_actors_that_call_each_other_and_block_are_refused() {
     });
 }
 
+/// An actor method that waits (with the other actor's method, at the
+/// barrier) then blocks on a call to `other`.
+fn call_other(
+    other: taskref::ActorHandle<u32>,
+    gate: Arc<Barrier>,
+) -> impl FnOnce(&mut u32) -> Result<u32, Error> + Send + 'static {
+    move |_: &mut u32| {
+        gate.wait();
+        other.call(|n: &mut u32| *n).block_get()
+    }
+}
+
 #[test]
 fn two_actors_cycle_names_every_task_in_the_error() {
     within_deadline(|| {
@@ -167,12 +179,6 @@ fn two_actors_cycle_names_every_task_in_the_error() {
         let a = rt.actor_builder().name("alpha").spawn(|| 1u32).unwrap();
         let b = rt.actor_builder().name("beta").spawn(|| 2u32).unwrap();
         let both = Arc::new(Barrier::new(2));
-        let call_other = |other: taskref::ActorHandle<u32>, gate: Arc<Barrier>| {
-            move |_: &mut u32| -> Result<u32, Error> {
-                gate.wait();
-                other.call(|n: &mut u32| *n).block_get()
-            }
-        };
         let on_a = a.call(call_other(b.clone(), Arc::clone(&both)));
         let on_b = b.call(call_other(a.clone(), Arc::clone(&both)));
         let results = [on_a.block_get().unwrap(), on_b.block_get().unwrap()];
@@ -194,12 +200,6 @@ fn when_two_waits_close_one_cycle_at_once_exactly_one_is_refused() {
         let b = rt.actor_builder().name("right").spawn(|| 2u32).unwrap();
         for _ in 0..200 {
             let both = Arc::new(Barrier::new(2));
-            let call_other = |other: taskref::ActorHandle<u32>, gate: Arc<Barrier>| {
-                move |_: &mut u32| -> Result<u32, Error> {
-                    gate.wait();
-                    other.call(|n: &mut u32| *n).block_get()
-                }
-            };
             let on_a = a.call(call_other(b.clone(), Arc::clone(&both)));
             let on_b = b.call(call_other(a.clone(), Arc::clone(&both)));
             the_deadlock([on_a.block_get().unwrap(), on_b.block_get().unwrap()]);
