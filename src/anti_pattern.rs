@@ -20,6 +20,14 @@ pub enum AntiPatternKind {
     /// or passed inside another value): Ray's "calling ray.get on task
     /// arguments".
     GetOnArguments,
+    /// Many tasks from one line, each running for far less than what it
+    /// costs the runtime to submit and finish it: Ray's "over-parallelizing
+    /// with too fine-grained tasks".
+    TooFineGrained,
+    /// Tasks from one line pile up, not started, far beyond what the
+    /// runtime's CPUs can run, while the line keeps submitting: Ray's
+    /// "limit the number of pending tasks".
+    UnboundedBacklog,
 }
 
 /// A detected anti-pattern: what, where, and how to fix it.

@@ -21,6 +21,7 @@
 mod detector;
 
 mod stats;
+mod submissions;
 mod svg;
 mod timeline;
 mod waiting;
@@ -39,8 +40,10 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
 use crate::identity::TaskInfo;
 use crate::ObjectId;
+use submissions::Submissions;
 
 /// A moment, as nanoseconds since the process's first use of the clock: 8
 /// bytes where an `Instant` takes 16 (tasks carry two of them).
@@ -85,6 +88,8 @@ pub(crate) struct Observer {
     capacity: usize,
     /// What the waits at each call site cost (see `WaitCost`).
     costs: dashmap::DashMap<(&'static Location<'static>, &'static str), WaitCost>,
+    /// A sample of the tasks each line submits, for the detector.
+    submissions: Submissions,
 }
 
 impl Observer {
@@ -101,6 +106,7 @@ impl Observer {
             last_submitted: AtomicU64::new(0),
             capacity,
             costs: dashmap::DashMap::new(),
+            submissions: Submissions::new(capacity),
         }
     }
 
@@ -116,6 +122,50 @@ impl Observer {
         self.last_submitted
             .store(task.id().as_u64(), Ordering::Relaxed);
         tracing::debug!(task.id = task.id().as_u64(), task.name = task.name(), loc = %task.location(), "task submitted");
+    }
+
+    /// Whether the detector follows the task `id` (one in
+    /// `submissions::SAMPLE_EVERY`, while the detector is on): its
+    /// submission, start and end are then accounted to its line.
+    pub(crate) fn follows(&self, id: ObjectId) -> bool {
+        self.detector.is_on() && submissions::is_sampled(id)
+    }
+
+    /// The task `task` passes its submission checks: for a followed task,
+    /// its line's backlog and granularity are looked at, and under `Deny` a
+    /// line found at fault has the task refused.
+    pub(crate) fn admit(&self, task: &TaskInfo) -> Result<(), Error> {
+        if !self.follows(task.id()) {
+            return Ok(());
+        }
+        let location = task.location();
+        let (backlog, too_fine) = self.submissions.submitting(location);
+        if let Some(backlog) = backlog {
+            self.detector.unbounded_backlog(location, &backlog)?;
+        }
+        // Under `Warn` it was reported when found.
+        match too_fine {
+            Some(found) if self.detector.denies() => {
+                self.detector.too_fine_grained(location, &found)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Submitting `task`, from `since` (its submission's stamp), is done.
+    pub(crate) fn submit_done(&self, task: &TaskInfo, since: Stamp) {
+        if self.follows(task.id()) {
+            let took = Stamp::now().instant().saturating_duration_since(since.instant());
+            self.submissions.submitted(task.location(), took);
+        }
+    }
+
+    /// `task` starts running (its first start).
+    pub(crate) fn started(&self, task: &TaskInfo) {
+        self.counters.started();
+        if self.follows(task.id()) {
+            self.submissions.left(task.location());
+        }
     }
 
     /// Whether `id` is the latest submission and nothing else is unfinished.
@@ -142,18 +192,24 @@ impl Observer {
         found
     }
 
+    /// `task` ended. `finishing`: for a followed task, when its code was
+    /// done and the runtime began to finish it.
     pub(crate) fn task_ended(
         &self,
         task: &TaskInfo,
         submitted: Stamp,
         started: Option<(Stamp, u32)>,
         outcome: Outcome,
+        finishing: Option<Stamp>,
     ) {
         let now = Instant::now();
         self.counters.ended(
             outcome,
             started.map(|(at, _)| now.saturating_duration_since(at.instant())),
         );
+        if self.follows(task.id()) {
+            self.followed_task_ended(task, started.map(|(at, _)| at), finishing, now);
+        }
         if let Some(recorder) = &self.recorder {
             recorder.record_task(TaskRecord {
                 task: task.clone(),
@@ -163,6 +219,35 @@ impl Observer {
                 outcome,
                 worker: started.map(|(_, worker)| worker as usize),
             });
+        }
+    }
+
+    fn followed_task_ended(
+        &self,
+        task: &TaskInfo,
+        started: Option<Stamp>,
+        finishing: Option<Stamp>,
+        now: Instant,
+    ) {
+        let location = task.location();
+        let (Some(started), Some(finishing)) = (started, finishing) else {
+            if started.is_none() {
+                self.submissions.left(location);
+            }
+            return;
+        };
+        // An actor's methods are as small as they are: a call is not a task
+        // that could do more of the work.
+        if task.actor_seat().is_some() {
+            return;
+        }
+        let finishing = finishing.instant();
+        let run = finishing.saturating_duration_since(started.instant());
+        let finish = now.saturating_duration_since(finishing);
+        if let Some(found) = self.submissions.ran(location, run, finish) {
+            if !self.detector.denies() {
+                let _ = self.detector.too_fine_grained(location, &found);
+            }
         }
     }
 

@@ -178,7 +178,7 @@ impl<T: Send + 'static> Completer<T> {
         if self.started.is_none() {
             let worker = u32::try_from(observe::worker_index()).unwrap_or(u32::MAX);
             self.started = Some((Stamp::now(), worker));
-            self.context().observer().counters.started();
+            self.context().observer().started(self.slot.info());
             tracing::debug!(task.id = self.info().id().as_u64(), "task started");
         }
     }
@@ -202,7 +202,10 @@ impl<T: Send + 'static> Completer<T> {
     /// Records how the task ended (counters, timeline, events): with the
     /// outcome the slot holds, which may be a cancel's or a shutdown's that
     /// came first.
-    fn ended(&self, succeeded: bool) {
+    ///
+    /// `finishing`: when the task's code was done, for a task the detector
+    /// follows (see `Observer::follows`).
+    fn ended(&self, succeeded: bool, finishing: Option<Stamp>) {
         let info = self.info();
         // A success we stored ourselves needs no second look at the slot.
         let read = match succeeded {
@@ -229,7 +232,7 @@ impl<T: Send + 'static> Completer<T> {
         };
         self.context()
             .observer()
-            .task_ended(info, self.submitted_at, self.started, outcome);
+            .task_ended(info, self.submitted_at, self.started, outcome, finishing);
     }
 
     /// Runs `call(args)` on this thread as this task (`current_task()` is
@@ -290,12 +293,14 @@ impl<T: Send + 'static> Completer<T> {
     /// whoever fills it.
     pub(crate) fn hand_over(mut self) -> Arc<Slot<T>> {
         self.armed = false;
-        self.ended(true);
+        self.ended(true, None);
         Arc::clone(&self.slot)
     }
 
     pub(crate) fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
+        let follows = self.context().observer().follows(self.info().id());
+        let finishing = follows.then(Stamp::now);
         // The task's own failures are reported if nobody reads them; a
         // dependency's error is reported where it happened.
         let own_failure = matches!(&outcome, Err(err) if is_own_failure(err));
@@ -308,7 +313,7 @@ impl<T: Send + 'static> Completer<T> {
                 None
             }
         };
-        self.ended(is_ok && wake.is_some());
+        self.ended(is_ok && wake.is_some(), finishing);
         // Let go of the slot before waking anyone: a reader that holds the last
         // ref then moves the value out instead of cloning it. If every ref is
         // gone already, this drops the value: quietly, see `drop_quietly`.
@@ -351,7 +356,7 @@ impl<T: Send + 'static> Drop for Completer<T> {
     fn drop(&mut self) {
         if self.armed {
             self.slot.fail(|task| Error::Shutdown { task });
-            self.ended(false);
+            self.ended(false, None);
         }
     }
 }

@@ -17,6 +17,8 @@ use crate::error::Error;
 use crate::identity::{ObjectId, TaskInfo};
 use crate::snapshot::TaskSnapshot;
 
+use super::submissions::{Backlog, Granularity};
+
 /// What the runtime does when it sees one of Ray's parallelism anti-patterns;
 /// set with [`Builder::anti_patterns`](crate::Builder::anti_patterns).
 ///
@@ -85,6 +87,10 @@ impl Detector {
 
     pub(crate) fn is_on(&self) -> bool {
         self.mode != AntiPatterns::Off
+    }
+
+    pub(crate) fn denies(&self) -> bool {
+        self.mode == AntiPatterns::Deny
     }
 
     fn raise(&self, report: AntiPatternReport) -> Result<(), Error> {
@@ -192,18 +198,8 @@ impl Detector {
         location: &'static Location<'static>,
         call: &str,
     ) -> Result<(), Error> {
-        if !self.is_on() {
+        if !self.is_on() || !self.due(location, AntiPatternKind::BlockingInAsync) {
             return Ok(());
-        }
-        {
-            let mut site = self
-                .sites
-                .entry((location, AntiPatternKind::BlockingInAsync))
-                .or_default();
-            if site.reported && self.mode != AntiPatterns::Deny {
-                return Ok(());
-            }
-            site.reported = true;
         }
         self.raise(AntiPatternReport {
             kind: AntiPatternKind::BlockingInAsync,
@@ -285,6 +281,72 @@ impl Detector {
         })
     }
 
+    /// Whether a report of `kind` at `location` is due: the first there, or
+    /// any under `Deny` (where each offending call is refused).
+    fn due(&self, location: &'static Location<'static>, kind: AntiPatternKind) -> bool {
+        let mut site = self.sites.entry((location, kind)).or_default();
+        let due = !site.reported || self.mode == AntiPatterns::Deny;
+        site.reported = true;
+        due
+    }
+
+    /// The tasks submitted at `location` run for far less than what each
+    /// costs the runtime.
+    pub(crate) fn too_fine_grained(
+        &self,
+        location: &'static Location<'static>,
+        found: &Granularity,
+    ) -> Result<(), Error> {
+        if !self.is_on() || !self.due(location, AntiPatternKind::TooFineGrained) {
+            return Ok(());
+        }
+        self.raise(AntiPatternReport {
+            kind: AntiPatternKind::TooFineGrained,
+            location,
+            message: format!(
+                "too fine-grained tasks at {location}: the tasks submitted here ({} so far) \
+                 ran for a median of {} each, while each cost the runtime at least {} to submit \
+                 and finish (measured here): {:.0}% of their time is overhead. Give each task a \
+                 batch of the work: with {} of these tasks' work in one, the overhead falls \
+                 under 5% (or do work this small inline, without a task).",
+                about(found.tasks),
+                short(found.median_run),
+                short(found.overhead),
+                found.overhead_percent(),
+                found.batch_for(5.0),
+            ),
+        })
+    }
+
+    /// The tasks submitted at `location` pile up, not started, without end.
+    pub(crate) fn unbounded_backlog(
+        &self,
+        location: &'static Location<'static>,
+        found: &Backlog,
+    ) -> Result<(), Error> {
+        if !self.is_on() || !self.due(location, AntiPatternKind::UnboundedBacklog) {
+            return Ok(());
+        }
+        let cpus = found.cpus.max(1);
+        self.raise(AntiPatternReport {
+            kind: AntiPatternKind::UnboundedBacklog,
+            location,
+            message: format!(
+                "an unbounded backlog at {location}: {} tasks submitted here are waiting \
+                 to start ({} per CPU of the runtime's {cpus}), and the line kept \
+                 submitting for {:.1} s while that grew from {}. Each waiting task holds \
+                 its arguments in memory until it runs. Bound the tasks in flight: \
+                 `map_unordered(items, max_in_flight, f)` (a few per CPU is enough, e.g. {}), \
+                 or `wait` for some to finish before submitting more.",
+                about(found.waiting),
+                about(found.waiting / cpus as u64),
+                found.growing_for.as_secs_f64(),
+                about(found.waiting_before),
+                4 * cpus,
+            ),
+        })
+    }
+
     /// A task's error was never read before its last ref was dropped.
     pub(crate) fn unread_error(&self, err: &Error) {
         if !self.is_on() {
@@ -302,6 +364,34 @@ impl Detector {
     }
 }
 
+/// A short duration for a message: nanoseconds, microseconds or milliseconds.
+fn short(d: Duration) -> String {
+    match d.as_nanos() {
+        n if n < 1_000 => format!("{n} ns"),
+        n if n < 1_000_000 => format!("{:.1} µs", n as f64 / 1e3),
+        n => format!("{:.1} ms", n as f64 / 1e6),
+    }
+}
+
+/// An estimate for a message: "about" and two significant digits.
+fn about(n: u64) -> String {
+    let mut scale = 1;
+    while n / scale >= 100 {
+        scale *= 10;
+    }
+    let rounded = (n + scale / 2) / scale * scale;
+    let digits = rounded.to_string();
+    // Thousands separated by commas, as the rest of the messages.
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("about {grouped}")
+}
+
 fn submission_order_report(location: &'static Location<'static>, site: &Site) -> AntiPatternReport {
     AntiPatternReport {
         kind: AntiPatternKind::SubmissionOrder,
@@ -313,5 +403,38 @@ fn submission_order_report(location: &'static Location<'static>, site: &Site) ->
             site.out_of_order,
             site.lost.as_secs_f64() * 1e3
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_read_as_two_significant_digits() {
+        let read: Vec<String> = [0, 7, 99, 2048, 4096, 10_000, 123_456, 1_950_000]
+            .map(about)
+            .to_vec();
+        assert_eq!(
+            read,
+            [
+                "about 0",
+                "about 7",
+                "about 99",
+                "about 2,000",
+                "about 4,100",
+                "about 10,000",
+                "about 120,000",
+                "about 2,000,000"
+            ]
+        );
+    }
+
+    #[test]
+    fn durations_read_in_their_unit() {
+        let read: Vec<String> = [170, 1_332, 717_400, 12_500_000]
+            .map(|n| short(Duration::from_nanos(n)))
+            .to_vec();
+        assert_eq!(read, ["170 ns", "1.3 µs", "717.4 µs", "12.5 ms"]);
     }
 }

@@ -401,6 +401,7 @@ where
     let Some(admitted) = admitted else {
         return object;
     };
+    let submitted_at = admitted.completer.submitted_at;
     // A task submitted under a deadline (from inside a task that has one)
     // runs at most until then, unless its own timeout ends it sooner.
     let policy = Policy {
@@ -432,6 +433,7 @@ where
         ))
     };
     register(context, &object, join);
+    context.observer().submit_done(object.task(), submitted_at);
     object
 }
 
@@ -486,9 +488,15 @@ pub(crate) fn new_task<T: Send + 'static>(
         inherited,
     } = identify(context, options, location);
     let cpus = options.num_cpus.unwrap_or(default_cpus);
+    // First, so that a refused task still counts as submitted where it ends.
     let request = context
-        .resources()
-        .request(&info, cpus, &options.resources, location)
+        .observer()
+        .admit(&info)
+        .and_then(|()| {
+            context
+                .resources()
+                .request(&info, cpus, &options.resources, location)
+        })
         .and_then(|request| match context.is_closed() {
             true => Err(Error::Shutdown { task: info.clone() }),
             false => Ok(request),
@@ -517,7 +525,7 @@ pub(crate) fn new_task<T: Send + 'static>(
             };
             context
                 .observer()
-                .task_ended(slot.info(), submitted_at, None, outcome);
+                .task_ended(slot.info(), submitted_at, None, outcome, None);
             slot.complete(Err(err));
             (object, None)
         }
