@@ -1,6 +1,7 @@
 //! Ray's three get-related anti-patterns, each run next to its fix on the same
 //! workload (W1, W2, W4, W5 of WORKLOADS.md), through the async API and through
-//! the blocking facade, with real timings.
+//! the blocking facade, with real timings; and Ray's over-parallelizing
+//! example (10,000 tiny tasks, 10 batches, serial).
 //!
 //! Then it writes pictures of the get-in-a-loop workload and its fix
 //! (`docs/get_in_a_loop.svg`, `docs/gathered.svg`, both on one time axis in
@@ -8,7 +9,7 @@
 //! crate's, whatever the working or target directory), and shows the
 //! anti-pattern detector's report for each pattern.
 //!
-//! Run with `cargo run --release --example anti_patterns` (about 20 s).
+//! Run with `cargo run --release --example anti_patterns` (about 30 s).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -144,6 +145,105 @@ fn get_in_a_loop(
     )
 }
 
+/// Ray's "over-parallelizing with too fine-grained tasks": double 10,000
+/// numbers as 10,000 tasks, as 10 tasks of 1,000 numbers, and serially.
+fn too_fine_grained_table(rt: &Runtime) {
+    const NUMBERS: u64 = 10_000;
+    const BATCH: u64 = 1_000;
+    // Ray's `double` sleeps 10 µs (a thread sleep here lasts about 60 µs:
+    // the kernel's timer slack); the bare `x * 2` is the truly tiny case.
+    fn ray_double(x: u64) -> u64 {
+        std::thread::sleep(Duration::from_micros(10));
+        x * 2
+    }
+    fn bare_double(x: u64) -> u64 {
+        std::hint::black_box(x) * 2
+    }
+    println!(
+        "Too fine-grained tasks, Ray's example: double 10,000 numbers (gathered from a plain thread)"
+    );
+    println!(
+        "{:<38} {:>14} {:>17} {:>13}",
+        "work per number, tasks", "10,000 tasks", "10 of 1,000 each", "serial"
+    );
+    println!("{}", "-".repeat(85));
+    type Case = (&'static str, bool, fn(u64) -> u64);
+    let cases: [Case; 3] = [
+        ("x * 2, async tasks", false, bare_double),
+        ("x * 2, blocking tasks", true, bare_double),
+        ("sleep 10 µs, x * 2 (Ray's), blocking", true, ray_double),
+    ];
+    for (label, blocking, double) in cases {
+        let one = move |x: u64| double(x);
+        let many = move |xs: Vec<u64>| xs.into_iter().map(double).collect::<Vec<_>>();
+        let (tasks, batches): (Box<dyn Fn() -> Duration>, Box<dyn Fn() -> Duration>) =
+            match blocking {
+                true => {
+                    let (f, g) = (rt.remote_blocking(one), rt.remote_blocking(many));
+                    (
+                        Box::new(move || timed(|| gather((0..NUMBERS).map(|x| f.remote(x))))),
+                        Box::new(move || {
+                            timed(|| gather(batches_of(NUMBERS, BATCH).map(|b| g.remote(b))))
+                        }),
+                    )
+                }
+                false => {
+                    let f = rt.remote(move |x: u64| async move { one(x) });
+                    let g = rt.remote(move |xs: Vec<u64>| async move { many(xs) });
+                    (
+                        Box::new(move || timed(|| gather((0..NUMBERS).map(|x| f.remote(x))))),
+                        Box::new(move || {
+                            timed(|| gather(batches_of(NUMBERS, BATCH).map(|b| g.remote(b))))
+                        }),
+                    )
+                }
+            };
+        let serial = || {
+            timed(|| {
+                drop(std::hint::black_box(
+                    (0..NUMBERS).map(double).collect::<Vec<_>>(),
+                ))
+            })
+        };
+        let (mut t, mut b, mut s) = (Vec::new(), Vec::new(), Vec::new());
+        for run in 0..=RUNS {
+            let (tt, bb, ss) = (tasks(), batches(), serial());
+            // The first round warms up.
+            if run > 0 {
+                t.push(tt);
+                b.push(bb);
+                s.push(ss);
+            }
+        }
+        println!(
+            "{:<38} {:>11.2} ms {:>14.2} ms {:>10.2} ms",
+            label,
+            median(t).as_secs_f64() * 1e3,
+            median(b).as_secs_f64() * 1e3,
+            median(s).as_secs_f64() * 1e3,
+        );
+    }
+    println!(
+        "(median of {RUNS} runs. A task costs taskref about a microsecond, Ray about a hundred: \
+         Ray's 10 µs tasks are\n worth running as tasks here, the bare ones are not, and only \
+         those are what the detector reports.)"
+    );
+}
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn gather<T: Clone + Send + 'static>(refs: impl IntoIterator<Item = ObjectRef<T>>) {
+    taskref::block_get_all(refs).expect("tasks");
+}
+
+fn batches_of(n: u64, size: u64) -> impl Iterator<Item = Vec<u64>> {
+    (0..n / size).map(move |b| (b * size..(b + 1) * size).collect())
+}
+
 /// Runs W2 (100 tasks of a 10 ms sleep) on a fresh runtime, looped or
 /// gathered, writes its timeline as an SVG picture and a Chrome trace, and
 /// returns it.
@@ -219,6 +319,11 @@ fn detector_demo() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     taskref::block_get_all(waiters)?;
+    println!("\n6. too fine-grained tasks (10,000 tasks that each double a number):");
+    let double = rt.remote(|x: u64| async move { x * 2 });
+    taskref::block_get_all((0..10_000).map(|x| double.remote(x)))?;
+    println!("\n7. an unbounded backlog (a line that keeps submitting faster than tasks start):");
+    unbounded_backlog()?;
     println!(
         "\n(the unnecessary get is not detected: telling it from a legitimate get \
          needs data flow the runtime cannot see; the W5 rows above show its cost)"
@@ -227,6 +332,40 @@ fn detector_demo() -> Result<(), Box<dyn std::error::Error>> {
     for cost in rt.wait_costs().iter().take(5) {
         println!("  {cost}");
     }
+    Ok(())
+}
+
+/// A stream of 1 ms tasks submitted ten times faster than one CPU runs
+/// them, until the detector reports it (about 5 s); then the same stream
+/// through `map_unordered`, which keeps 4 in flight, and no report.
+fn unbounded_backlog() -> Result<(), Box<dyn std::error::Error>> {
+    let rt = Runtime::builder().num_cpus(1).build()?;
+    let work = rt.remote_blocking(|x: u64| {
+        std::thread::sleep(Duration::from_millis(1));
+        x
+    });
+    let start = Instant::now();
+    let mut refs = Vec::new();
+    while start.elapsed() < Duration::from_secs(6) {
+        let r = work.remote(refs.len() as u64);
+        refs.push(r);
+        if refs.len() > 10_000 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+    println!(
+        "   ({} submitted in 6 s, {} still waiting; the runtime is shut down to drop them)",
+        refs.len(),
+        refs.iter().filter(|r| !r.is_ready()).count()
+    );
+    rt.shutdown();
+    let rt = Runtime::builder().num_cpus(1).build()?;
+    let work = rt.remote_blocking(|x: u64| {
+        std::thread::sleep(Duration::from_millis(1));
+        x
+    });
+    let done = taskref::block_map_unordered(0..2_000u64, 4, |x| work.remote(x))?.count();
+    println!("   the fix, map_unordered(items, 4, f): {done} done, at most 4 in flight, no report");
     Ok(())
 }
 
@@ -241,7 +380,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Panicking tasks are expected below; keep the output to the reports.
     std::panic::set_hook(Box::new(|_| {}));
 
-    let rt = Runtime::new()?;
+    // The timings run with the detector off; its reports come at the end,
+    // one pattern at a time.
+    let rt = Runtime::builder()
+        .anti_patterns(AntiPatterns::Off)
+        .build()?;
     let mut rows = Vec::new();
 
     // W1, seed: 100 tasks f(i) = i.
@@ -342,6 +485,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("(median of {RUNS} runs each, wrong and fixed alternated)");
+    println!();
+    too_fine_grained_table(&rt);
     println!();
     println!("Pictures of W2 (open the SVGs in a browser, the traces in Perfetto):");
     // Next to the crate's sources, whatever the working directory and the

@@ -5,6 +5,43 @@ use std::fmt;
 use std::panic::Location;
 
 /// Which anti-pattern a report is about.
+///
+/// The detector ([`AntiPatterns`](crate::AntiPatterns)) reports each at the
+/// user's line, once per line under `Warn`; under `Deny` the offending call
+/// fails with [`Error::AntiPattern`](crate::Error::AntiPattern). The two
+/// rules about submissions judge a line from a sample of its tasks (one in
+/// 64), so they need thousands of tasks before they say anything.
+///
+/// # Examples
+///
+/// Ray's over-parallelizing example: ten thousand tasks that each double a
+/// number. Under `Deny`, once the line's tasks are found too fine-grained,
+/// its next submissions are refused:
+///
+/// ```
+/// use taskref::{AntiPatterns, Error, Runtime};
+/// use taskref::observe::AntiPatternKind;
+///
+/// let rt = Runtime::builder().anti_patterns(AntiPatterns::Deny).build()?;
+/// let double = rt.remote(|x: u64| async move { x * 2 });
+/// let refused = (0..20)
+///     .find_map(|_| taskref::block_get_all((0..5_000).map(|x| double.remote(x))).err())
+///     .expect("refused within a few rounds");
+/// match refused {
+///     Error::AntiPattern { report, .. } => {
+///         assert_eq!(report.kind, AntiPatternKind::TooFineGrained);
+///         assert!(report.message.contains("batch"), "{report}");
+///     }
+///     other => panic!("{other}"),
+/// }
+/// // The fix: each task doubles a batch.
+/// let double_all = rt.remote(|xs: Vec<u64>| async move {
+///     xs.into_iter().map(|x| x * 2).collect::<Vec<_>>()
+/// });
+/// let batches = (0..10u64).map(|b| double_all.remote((b * 1_000..(b + 1) * 1_000).collect::<Vec<_>>()));
+/// assert_eq!(taskref::block_get_all(batches)?.concat().len(), 10_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AntiPatternKind {
@@ -18,15 +55,25 @@ pub enum AntiPatternKind {
     UnreadError,
     /// A task waits on a ref it could have taken as an argument (captured,
     /// or passed inside another value): Ray's "calling ray.get on task
-    /// arguments".
+    /// arguments". Reported after three such waits at one line.
     GetOnArguments,
-    /// Many tasks from one line, each running for far less than what it
-    /// costs the runtime to submit and finish it: Ray's "over-parallelizing
-    /// with too fine-grained tasks".
+    /// Many tasks from one line (a sample of about 2,000 at least), whose
+    /// median run time is below what each cost the runtime to submit and
+    /// finish (measured on the spot; scheduling and gathering cost more on
+    /// top): Ray's "over-parallelizing with too fine-grained tasks". The
+    /// report says the median run time, the overhead, and how many tasks'
+    /// work one task should do to bring the overhead under 5%. Actor calls
+    /// are not judged. Found when tasks finish: under `Deny`, the line's
+    /// later submissions are refused.
     TooFineGrained,
-    /// Tasks from one line pile up, not started, far beyond what the
-    /// runtime's CPUs can run, while the line keeps submitting: Ray's
-    /// "limit the number of pending tasks".
+    /// Tasks from one line waiting to start pile up past 10,000 (and 1,000
+    /// per CPU), while the line keeps submitting (again within every 2 s)
+    /// for 5 s and the backlog grows (never shrinking between looks a
+    /// second apart, doubled overall): Ray's "limit the number of pending
+    /// tasks". A finite batch, however large, is submitted before then and
+    /// is not reported. The report suggests `map_unordered(items,
+    /// max_in_flight, f)`; under `Deny` the submission that finds it is
+    /// refused.
     UnboundedBacklog,
 }
 

@@ -155,7 +155,9 @@ impl Observer {
     /// Submitting `task`, from `since` (its submission's stamp), is done.
     pub(crate) fn submit_done(&self, task: &TaskInfo, since: Stamp) {
         if self.follows(task.id()) {
-            let took = Stamp::now().instant().saturating_duration_since(since.instant());
+            let took = Stamp::now()
+                .instant()
+                .saturating_duration_since(since.instant());
             self.submissions.submitted(task.location(), took);
         }
     }

@@ -230,9 +230,13 @@ impl<T: Send + 'static> Completer<T> {
             }
             None => Outcome::Shutdown,
         };
-        self.context()
-            .observer()
-            .task_ended(info, self.submitted_at, self.started, outcome, finishing);
+        self.context().observer().task_ended(
+            info,
+            self.submitted_at,
+            self.started,
+            outcome,
+            finishing,
+        );
     }
 
     /// Runs `call(args)` on this thread as this task (`current_task()` is
