@@ -176,28 +176,28 @@ fn too_fine_grained_table(rt: &Runtime) {
     for (label, blocking, double) in cases {
         let one = move |x: u64| double(x);
         let many = move |xs: Vec<u64>| xs.into_iter().map(double).collect::<Vec<_>>();
-        let (tasks, batches): (Box<dyn Fn() -> Duration>, Box<dyn Fn() -> Duration>) =
-            match blocking {
-                true => {
-                    let (f, g) = (rt.remote_blocking(one), rt.remote_blocking(many));
-                    (
-                        Box::new(move || timed(|| gather((0..NUMBERS).map(|x| f.remote(x))))),
-                        Box::new(move || {
-                            timed(|| gather(batches_of(NUMBERS, BATCH).map(|b| g.remote(b))))
-                        }),
-                    )
-                }
-                false => {
-                    let f = rt.remote(move |x: u64| async move { one(x) });
-                    let g = rt.remote(move |xs: Vec<u64>| async move { many(xs) });
-                    (
-                        Box::new(move || timed(|| gather((0..NUMBERS).map(|x| f.remote(x))))),
-                        Box::new(move || {
-                            timed(|| gather(batches_of(NUMBERS, BATCH).map(|b| g.remote(b))))
-                        }),
-                    )
-                }
-            };
+        type Timer = Box<dyn Fn() -> Duration>;
+        let (tasks, batches): (Timer, Timer) = match blocking {
+            true => {
+                let (f, g) = (rt.remote_blocking(one), rt.remote_blocking(many));
+                (
+                    Box::new(move || timed(|| gather((0..NUMBERS).map(|x| f.remote(x))))),
+                    Box::new(move || {
+                        timed(|| gather(batches_of(NUMBERS, BATCH).map(|b| g.remote(b))))
+                    }),
+                )
+            }
+            false => {
+                let f = rt.remote(move |x: u64| async move { one(x) });
+                let g = rt.remote(move |xs: Vec<u64>| async move { many(xs) });
+                (
+                    Box::new(move || timed(|| gather((0..NUMBERS).map(|x| f.remote(x))))),
+                    Box::new(move || {
+                        timed(|| gather(batches_of(NUMBERS, BATCH).map(|b| g.remote(b))))
+                    }),
+                )
+            }
+        };
         let serial = || {
             timed(|| {
                 drop(std::hint::black_box(
