@@ -447,9 +447,10 @@ impl<T: Clone> Future for Get<'_, T> {
             return Poll::Ready(Err(denied));
         }
         if !pending {
-            let id = std::iter::once(info.id());
+            let (call, location) = (this.call, this.location);
+            let fanned_out = slot.has_children();
             this.waiting
-                .finish(observer, this.call, this.location, id, 1);
+                .finish_get(observer, call, location, info.id(), fanned_out);
         }
         poll
     }
@@ -509,8 +510,9 @@ impl<T: Clone> Future for IntoGet<T> {
                 return Poll::Ready(Err(denied));
             }
             if !pending {
-                let id = std::iter::once(info.id());
-                this.waiting.finish(observer, "await", location, id, 1);
+                let fanned_out = slot.has_children();
+                this.waiting
+                    .finish_get(observer, "await", location, info.id(), fanned_out);
             }
         }
         if pending {

@@ -1,6 +1,7 @@
 //! Property test: random programs built only from the idiomatic forms (gather
 //! once, pass refs as arguments, drain in completion order, bound what is in
-//! flight, gather a task's children, stream) run under `AntiPatterns::Deny`
+//! flight, gather a task's children, stream, batch small items, a burst of
+//! tasks that do real work) run under `AntiPatterns::Deny`
 //! and are never refused: the detector has no false alarm on them.
 //!
 //! `TASKREF_PROPTEST_CASES=N cargo test --test idiomatic_programs` runs N
@@ -34,6 +35,12 @@ enum Form {
     Streamed { n: u64 },
     /// Actor calls submitted, then gathered.
     ActorCalls { n: u64 },
+    /// Many small items, processed as a few tasks of a batch each.
+    Chunked { items: u64, batch: u64 },
+    /// A legitimate burst: thousands of tasks that each do real work (20 µs),
+    /// submitted at once (a backlog far beyond the CPUs, for a moment), then
+    /// gathered.
+    Burst { n: u64 },
 }
 
 fn form() -> impl Strategy<Value = Form> {
@@ -60,6 +67,8 @@ fn form() -> impl Strategy<Value = Form> {
         (n.clone(), ms).prop_map(|(n, ms)| Form::WaitAll { n, ms }),
         (0u64..200).prop_map(|n| Form::Streamed { n }),
         n.prop_map(|n| Form::ActorCalls { n }),
+        (2_000u64..20_000, 500u64..2_000).prop_map(|(items, batch)| Form::Chunked { items, batch }),
+        (2_000u64..12_000).prop_map(|n| Form::Burst { n }),
     ]
 }
 
@@ -139,6 +148,28 @@ fn run(rt: &Runtime, form: &Form) -> Result<(), Error> {
                 })
                 .collect();
             assert_eq!(taskref::block_get_all(calls)?, (1..=n).collect::<Vec<_>>());
+        }
+        Form::Chunked { items, batch } => {
+            let double_all = rt
+                .remote_blocking(|xs: Vec<u64>| xs.into_iter().map(|x| x * 2).collect::<Vec<_>>());
+            let items: Vec<u64> = (0..items).collect();
+            let refs: Vec<_> = items
+                .chunks(batch as usize)
+                .map(|chunk| double_all.remote(chunk.to_vec()))
+                .collect();
+            let doubled = taskref::block_get_all(refs)?.concat();
+            assert_eq!(doubled.len(), items.len());
+        }
+        Form::Burst { n } => {
+            let work = rt.remote_blocking(|i: u64| {
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_micros(20) {
+                    std::hint::spin_loop();
+                }
+                i
+            });
+            let refs: Vec<_> = (0..n).map(|i| work.remote(i)).collect();
+            assert_eq!(taskref::block_get_all(refs)?.len() as u64, n);
         }
     }
     Ok(())

@@ -356,3 +356,29 @@ fn passing_refs_as_arguments_and_awaiting_children_are_not_gets_on_arguments() {
         assert_eq!(taskref::block_get_all(parents).unwrap(), [4; 5]);
     });
 }
+
+#[test]
+fn waiting_in_turn_on_tasks_that_fan_out_is_not_a_get_in_a_loop() {
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let leaf = rt.remote(|i: u64| async move { i });
+        // Each root is alone and the latest when the wait begins, but runs
+        // its work as 20 tasks side by side.
+        let root = rt.remote(move |n: u64| {
+            let leaf = leaf.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                taskref::get_all((0..n).map(|i| leaf.remote(i))).await
+            }
+        });
+        for _ in 0..5 {
+            let sum: u64 = root.remote(20).block_get().unwrap().unwrap().iter().sum();
+            assert_eq!(sum, 190);
+        }
+        rt.handle().block_on(async {
+            for _ in 0..5 {
+                root.remote(20).await.unwrap().unwrap();
+            }
+        });
+    });
+}

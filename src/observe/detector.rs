@@ -147,6 +147,14 @@ impl Detector {
         self.raise(report)
     }
 
+    /// A get at `location` waited on a task that submitted tasks of its
+    /// own: its waits in a row so far were not a loop of lone tasks.
+    pub(crate) fn get_fanned_out(&self, location: &'static Location<'static>) {
+        if let Some(mut site) = self.sites.get_mut(&(location, AntiPatternKind::GetInLoop)) {
+            site.in_a_row = 0;
+        }
+    }
+
     /// The get at `location` waits on a pending ref while a ref submitted
     /// later from the same line is already done. Returns whether the wait
     /// should be timed and reported when it ends (`Ok(true)`), or the denial.

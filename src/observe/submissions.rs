@@ -29,8 +29,8 @@ fn sampled(number: u64) -> bool {
     number.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SAMPLE_EVERY.trailing_zeros()) == 0
 }
 
-/// How many followed tasks' run times a line keeps (the latest).
-const RECENT_RUNS: usize = 64;
+/// How many of its followed tasks' figures a line keeps (the latest).
+const RECENT: usize = 64;
 
 /// How many followed tasks of a line must have run before it can be called
 /// too fine-grained: about 2,000 tasks. A few hundred small tasks cost a
@@ -165,35 +165,41 @@ struct Site {
     left: u64,
     /// The backlog while it is above the floor.
     piling: Option<Piling>,
-    /// The latest run times, in nanoseconds (a ring), and how many ran.
-    runs: Vec<u32>,
-    ran: u64,
-    /// The runtime's own time: submitting and finishing followed tasks.
-    submit: Mean,
-    finish: Mean,
+    /// The latest run times of its followed tasks, and what the runtime
+    /// spent submitting and finishing them.
+    runs: Recent,
+    submits: Recent,
+    finishes: Recent,
     /// Set once the line's tasks are found too fine-grained.
     too_fine: Option<Granularity>,
 }
 
+/// The latest `RECENT` durations of something (a ring), and how many there
+/// were in all. Judged by their median: a thread preempted in the middle of
+/// one (likely when the machine's cores are all busy) makes that one
+/// absurdly long, and a mean would follow it.
 #[derive(Default)]
-struct Mean {
-    nanos: u64,
-    count: u64,
+struct Recent {
+    nanos: Vec<u32>,
+    seen: u64,
 }
 
-impl Mean {
-    fn add(&mut self, d: Duration) {
-        self.nanos = self.nanos.saturating_add(nanos(d));
-        self.count += 1;
+impl Recent {
+    fn push(&mut self, d: Duration) {
+        let nanos = u32::try_from(d.as_nanos()).unwrap_or(u32::MAX);
+        match self.nanos.len() < RECENT {
+            true => self.nanos.push(nanos),
+            false => self.nanos[(self.seen % RECENT as u64) as usize] = nanos,
+        }
+        self.seen += 1;
     }
 
-    fn get(&self) -> Option<Duration> {
-        (self.count > 0).then(|| Duration::from_nanos(self.nanos / self.count))
+    fn median(&self) -> Option<Duration> {
+        let mut sorted = self.nanos.clone();
+        sorted.sort_unstable();
+        let middle = *sorted.get(sorted.len() / 2)?;
+        Some(Duration::from_nanos(u64::from(middle)))
     }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Site {
@@ -202,14 +208,10 @@ impl Site {
     }
 
     fn granularity(&self) -> Option<Granularity> {
-        let overhead = self.submit.get()? + self.finish.get()?;
-        let mut recent = self.runs.clone();
-        recent.sort_unstable();
-        let median_run = Duration::from_nanos(u64::from(*recent.get(recent.len() / 2)?));
         Some(Granularity {
-            tasks: self.ran * SAMPLE_EVERY,
-            median_run,
-            overhead,
+            tasks: self.runs.seen * SAMPLE_EVERY,
+            median_run: self.runs.median()?,
+            overhead: self.submits.median()? + self.finishes.median()?,
         })
     }
 }
@@ -258,7 +260,7 @@ impl Submissions {
     /// Submitting a followed task from `location` took `took`.
     pub(crate) fn submitted(&self, location: &'static Location<'static>, took: Duration) {
         if let Some(mut site) = self.sites.get_mut(location) {
-            site.submit.add(took);
+            site.submits.push(took);
         }
     }
 
@@ -280,18 +282,10 @@ impl Submissions {
         finish: Duration,
     ) -> Option<Granularity> {
         let mut site = self.sites.get_mut(location)?;
-        let run = u32::try_from(nanos(run)).unwrap_or(u32::MAX);
-        match site.runs.len() < RECENT_RUNS {
-            true => site.runs.push(run),
-            false => {
-                let at = (site.ran % RECENT_RUNS as u64) as usize;
-                site.runs[at] = run;
-            }
-        }
-        site.ran += 1;
-        site.finish.add(finish);
+        site.runs.push(run);
+        site.finishes.push(finish);
         // Judged every 16 runs from `MIN_RUNS` on, until found.
-        if site.too_fine.is_some() || site.ran < MIN_RUNS || site.ran % 16 != 0 {
+        if site.too_fine.is_some() || site.runs.seen < MIN_RUNS || site.runs.seen % 16 != 0 {
             return None;
         }
         let granularity = site.granularity()?;

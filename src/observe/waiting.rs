@@ -238,6 +238,27 @@ impl Waiting {
     }
 }
 
+impl Waiting {
+    /// A single-ref get of the task `id` returned: `finish`; and if that
+    /// task submitted tasks of its own (`fanned_out`), the get was no get in
+    /// a loop, whatever it looked like when it began: the work ran in
+    /// parallel below the task.
+    pub(crate) fn finish_get(
+        &mut self,
+        observer: Option<&Observer>,
+        call: &'static str,
+        location: &'static Location<'static>,
+        id: ObjectId,
+        fanned_out: bool,
+    ) {
+        let waited = self.since.is_some();
+        self.finish(observer, call, location, std::iter::once(id), 1);
+        if let Some(observer) = observer.filter(|_| waited && fanned_out) {
+            observer.detector.get_fanned_out(location);
+        }
+    }
+}
+
 impl fmt::Debug for Waiting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiting")
