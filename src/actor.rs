@@ -25,7 +25,10 @@
 // panic.
 
 mod async_actor;
+mod life;
+mod pending;
 mod pool;
+mod registry;
 
 mod on_cluster;
 
@@ -33,13 +36,18 @@ pub use async_actor::AsyncActorHandle;
 pub use pool::ActorPool;
 
 pub use pool::PoolMap;
+pub(crate) use registry::Registry;
+
+use life::{Life, QueuedAtRestarts};
+use pending::{PendingCall, PendingCalls};
+use registry::{Named, Registration};
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::Poll;
 
 use futures::future::{select, Either};
@@ -58,8 +66,25 @@ use crate::waits::ActorSeat;
 use crate::{ObjectId, ObjectRef};
 
 /// What the mailbox loop is handed: a call to run on the state, or, if the
-/// actor is dead, to fail with the cause.
-type Call<S> = Box<dyn FnOnce(Result<&mut S, &str>) + Send>;
+/// actor is dead, to fail with the cause; and how many restarts it may wait
+/// through and still run (see `life`).
+struct Call<S> {
+    retries: u32,
+    run: RunCall<S>,
+}
+
+/// A call's work: run on the state, or fail with the cause of death.
+type RunCall<S> = Box<dyn FnOnce(Result<&mut S, &str>) + Send>;
+
+impl<S> Call<S> {
+    /// A message that only wakes the actor's thread (after a kill).
+    fn wake() -> Call<S> {
+        Call {
+            retries: 0,
+            run: Box::new(|_| {}),
+        }
+    }
+}
 
 /// Why an actor is dead, once it is, and a way to wait for it.
 #[derive(Default)]
@@ -70,6 +95,8 @@ struct Death {
     /// Wakes whoever waits in [`died`](Death::died): a call waiting for its
     /// argument, an actor waiting for its resources or a concurrency slot.
     notify: Notify,
+    /// For a named actor: its runtime and name, told of the death.
+    registered: OnceLock<(Weak<RuntimeContext>, Registration)>,
 }
 
 impl Death {
@@ -85,12 +112,18 @@ impl Death {
     }
 
     fn set(&self, cause: String) {
-        {
+        let cause = {
             let mut death = self.cause.lock().unwrap_or_else(|p| p.into_inner());
-            death.get_or_insert(cause);
+            let cause = death.get_or_insert(cause).clone();
             self.dead.store(true, Ordering::Release);
-        }
+            cause
+        };
         self.notify.notify_waiters();
+        if let Some((context, registration)) = self.registered.get() {
+            if let Some(context) = context.upgrade() {
+                context.actors().died(registration, &cause);
+            }
+        }
     }
 
     /// Resolves with the cause once the actor is dead.
@@ -165,6 +198,90 @@ impl Runtime {
     pub fn actor_builder(&self) -> ActorBuilder {
         ActorBuilder::new(self.clone())
     }
+
+    /// The live actor named `name` ([`ActorBuilder::name`]) whose state is
+    /// an `S`: Ray's `ray.get_actor`. Any thread can look it up; the handle
+    /// it returns is one more handle to the same actor.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let _log = rt.actor_builder().name("log").spawn(Vec::<String>::new)?;
+    /// let worker = {
+    ///     let rt = rt.clone();
+    ///     std::thread::spawn(move || {
+    ///         let log = rt.get_actor::<Vec<String>>("log")?;
+    ///         log.call(|l: &mut Vec<String>| l.push("from a thread".into())).block_get()
+    ///     })
+    /// };
+    /// worker.join().unwrap()?;
+    /// assert!(rt.get_actor::<Vec<String>>("nope").unwrap_err().is_actor_not_found());
+    /// assert!(rt.get_actor::<u8>("log").unwrap_err().is_invalid_argument(), "wrong type");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ActorNotFound`] if no live actor has the name: none ever
+    /// had it, or the one that had it died (the reason says how: "it died:
+    /// it was killed") or stopped; [`Error::InvalidArgument`] if the actor
+    /// holds another type than `S`, or is an async actor (use
+    /// [`get_async_actor`](Runtime::get_async_actor)).
+    #[track_caller]
+    pub fn get_actor<S: Send + 'static>(&self, name: &str) -> Result<ActorHandle<S>, Error> {
+        let handle = registry::handle_name::<ActorHandle<S>>();
+        let actors = self.context().actors();
+        let inner = actors.get::<Core<Call<S>>>(name, handle, Location::caller())?;
+        Ok(ActorHandle {
+            retries: inner.call_retries,
+            inner,
+        })
+    }
+
+    /// [`get_actor`](Runtime::get_actor) for an async actor
+    /// ([`ActorBuilder::spawn_async`]).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// let rt = taskref::Runtime::new()?;
+    /// let _hits = rt.actor_builder().name("hits").spawn_async(|| AtomicU32::new(0))?;
+    /// let hits = rt.get_async_actor::<AtomicU32>("hits")?;
+    /// let n = hits.call(|h: Arc<AtomicU32>| async move { h.fetch_add(1, Ordering::SeqCst) + 1 });
+    /// assert_eq!(n.block_get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`get_actor`](Runtime::get_actor).
+    #[track_caller]
+    pub fn get_async_actor<S: Send + Sync + 'static>(
+        &self,
+        name: &str,
+    ) -> Result<AsyncActorHandle<S>, Error> {
+        let handle = registry::handle_name::<AsyncActorHandle<S>>();
+        let actors = self.context().actors();
+        let inner =
+            actors.get::<Core<async_actor::AsyncCall<S>>>(name, handle, Location::caller())?;
+        Ok(AsyncActorHandle { inner })
+    }
+
+    /// The names of the runtime's live named actors, sorted: Ray's
+    /// `ray.util.list_named_actors()`.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let b = rt.actor_builder().name("b").spawn(|| ())?;
+    /// let a = rt.actor_builder().name("a").spawn(|| ())?;
+    /// b.kill(); // dead: forgotten
+    /// assert_eq!(rt.actor_names(), ["a"]);
+    /// drop(a); // stopped: forgotten
+    /// assert!(rt.actor_names().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn actor_names(&self) -> Vec<String> {
+        self.context().actors().names()
+    }
 }
 
 /// What both kinds of actor handle share: the runtime, the mailbox of calls
@@ -180,6 +297,30 @@ struct Core<M> {
     /// Set for an actor on a Ray cluster: its calls go there, not to the
     /// mailbox (see `actor/on_cluster.rs`).
     remote: Option<on_cluster::RemoteActor>,
+    /// Its bound on pending calls (`max_pending_calls`), if it has one.
+    pending: Option<Arc<PendingCalls>>,
+    /// Its restarts.
+    life: Arc<Life>,
+    /// Retries its calls have unless a handle says otherwise
+    /// (`max_task_retries`).
+    call_retries: u32,
+    /// Its name in the runtime's registry, for a named actor.
+    registration: Option<Registration>,
+}
+
+impl<M: Send + 'static> Named for Core<M> {
+    fn death_cause(&self) -> Option<String> {
+        self.death.cause()
+    }
+}
+
+impl<M> Drop for Core<M> {
+    fn drop(&mut self) {
+        // The last handle is gone: the actor stops, and its name is free.
+        if let Some(registration) = &self.registration {
+            self.runtime.context().actors().stopped(registration);
+        }
+    }
 }
 
 impl<M> Core<M> {
@@ -202,6 +343,30 @@ impl<M> Core<M> {
     fn kill(&self, wake: M) {
         self.death.set("it was killed".to_owned());
         let _ = self.mailbox.send(wake);
+    }
+
+    /// Kills the actor's instance and asks for a new one, if restarts are
+    /// left (the actor's loop decides, at its next call, and dies if none
+    /// is).
+    fn kill_and_restart(&self, wake: M) {
+        self.life.ask_restart();
+        let _ = self.mailbox.send(wake);
+    }
+
+    /// A place for one more call under the actor's bound, or the error that
+    /// refuses `task` (`Err`); `Ok(None)` when the actor has no bound.
+    fn admit_call(&self, task: &TaskInfo) -> Result<Option<PendingCall>, Error> {
+        let Some(bound) = &self.pending else {
+            return Ok(None);
+        };
+        bound
+            .admit()
+            .map(Some)
+            .ok_or_else(|| Error::PendingCallsLimitExceeded {
+                task: task.clone(),
+                actor: self.name().to_owned(),
+                limit: bound.limit(),
+            })
     }
 }
 
@@ -229,12 +394,16 @@ impl<M> Core<M> {
 /// ```
 pub struct ActorHandle<S> {
     inner: Arc<Core<Call<S>>>,
+    /// How many restarts the calls made through this handle may wait
+    /// through (`max_retries`).
+    retries: u32,
 }
 
 impl<S> Clone for ActorHandle<S> {
     fn clone(&self) -> Self {
         ActorHandle {
             inner: Arc::clone(&self.inner),
+            retries: self.retries,
         }
     }
 }
@@ -261,6 +430,9 @@ pub struct ActorBuilder {
     resources: Vec<(Arc<str>, f64)>,
     max_restarts: u32,
     max_concurrency: usize,
+    get_if_exists: bool,
+    max_pending_calls: Option<usize>,
+    max_task_retries: u32,
 }
 
 impl ActorBuilder {
@@ -271,9 +443,78 @@ impl ActorBuilder {
         }
     }
 
-    /// Names the actor (errors and the timeline show it).
+    /// Names the actor: errors and the timeline show it, and the runtime
+    /// registers it, so [`Runtime::get_actor`] finds it from anywhere (Ray's
+    /// named actors). Names are unique among a runtime's live actors: `spawn`
+    /// fails with [`Error::InvalidArgument`] for a name a live actor has,
+    /// unless [`get_if_exists`](ActorBuilder::get_if_exists) asks for that
+    /// actor instead. The runtime forgets the actor when it dies or its last
+    /// handle is dropped.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let counter = rt.actor_builder().name("counter").spawn(|| 0u64)?;
+    /// let from_elsewhere = rt.get_actor::<u64>("counter")?;
+    /// let _ = from_elsewhere.call(|n: &mut u64| *n += 1);
+    /// assert_eq!(counter.call(|n: &mut u64| *n).block_get()?, 1);
+    /// assert!(rt.actor_builder().name("counter").spawn(|| 0u64).is_err(), "taken");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> ActorBuilder {
         self.name = Some(name.into());
+        self
+    }
+
+    /// With a [`name`](ActorBuilder::name): if a live actor of this runtime
+    /// has the name, `spawn` returns a handle to it instead of starting
+    /// another (its constructor is not run), as Ray's `get_if_exists=True`.
+    /// Two threads racing to create it get one actor between them.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let first = rt.actor_builder().name("cache").get_if_exists().spawn(Vec::<u8>::new)?;
+    /// let second = rt.actor_builder().name("cache").get_if_exists().spawn(Vec::<u8>::new)?;
+    /// let _ = first.call(|v: &mut Vec<u8>| v.push(1));
+    /// assert_eq!(second.call(|v: &mut Vec<u8>| v.len()).block_get()?, 1, "one actor");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_if_exists(mut self) -> ActorBuilder {
+        self.get_if_exists = true;
+        self
+    }
+
+    /// Bounds the actor's pending calls (queued or running) to `calls`: a
+    /// call beyond it fails at once with
+    /// [`Error::PendingCallsLimitExceeded`] instead of queueing (Ray's
+    /// `max_pending_calls`). Unbounded by default. To wait for room instead
+    /// of failing, keep the refs of the calls in flight and
+    /// [`wait`](crate::wait) for one before making the next (or submit
+    /// through [`map_unordered`](crate::map_unordered) with
+    /// `max_in_flight` at most the bound).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    /// let slow = rt.actor_builder().max_pending_calls(1).spawn(|| ())?;
+    /// let g = gate.clone();
+    /// let busy = slow.call(move |_: &mut ()| { g.wait(); });
+    /// let refused = slow.call(|_: &mut ()| ()).block_get().unwrap_err();
+    /// assert!(refused.is_pending_calls_limit_exceeded(), "{refused}");
+    /// gate.wait();
+    /// busy.block_get()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_pending_calls(mut self, calls: usize) -> ActorBuilder {
+        self.max_pending_calls = Some(calls);
+        self
+    }
+
+    /// How many restarts a call may wait through, queued, and still run on
+    /// the new instance (Ray's `max_task_retries`); 0 by default: a call
+    /// queued when the actor restarts fails with [`Error::ActorDied`].
+    /// [`ActorHandle::max_retries`] sets it for the calls of one handle.
+    pub fn max_task_retries(mut self, retries: u32) -> ActorBuilder {
+        self.max_task_retries = retries;
         self
     }
 
@@ -291,9 +532,14 @@ impl ActorBuilder {
         self
     }
 
-    /// How many times a constructor that panics is run again before the actor
-    /// is declared dead (Ray's `max_restarts`, for the one death a process can
-    /// recover from here: its constructor failing).
+    /// How many times the actor may be restarted, its constructor run again,
+    /// before a death is final (Ray's `max_restarts`): after its constructor
+    /// panics, and after [`kill_and_restart`](ActorHandle::kill_and_restart)
+    /// (Ray's `ray.kill(actor, no_restart=False)`). Calls queued at a
+    /// restart run on the new instance only if marked safe to repeat
+    /// ([`max_task_retries`](ActorBuilder::max_task_retries),
+    /// [`ActorHandle::max_retries`]); the others fail with
+    /// [`Error::ActorDied`]. [`ActorHandle::restarts`] counts them.
     pub fn max_restarts(mut self, restarts: u32) -> ActorBuilder {
         self.max_restarts = restarts;
         self
@@ -320,33 +566,30 @@ impl ActorBuilder {
         S: Send + Sync + 'static,
         F: Fn() -> S + Send + 'static,
     {
-        let (runtime, name, request) = self.admit(Location::caller())?;
-        let context = Arc::clone(runtime.context());
-        let (mailbox, inbox) = mpsc::unbounded_channel();
-        let death = Arc::new(Death::default());
-        let restarts = self.max_restarts;
+        let location = Location::caller();
+        let (runtime, name, request) = self.admit(location)?;
         let max_concurrency = self.max_concurrency.max(1);
-        let dispatcher_death = Arc::clone(&death);
-        let actor_name = name.clone();
-        let dispatcher_context = Arc::clone(&context);
-        drop(context.spawn(async move {
-            let death = dispatcher_death;
-            let Some(permit) = admitted(&dispatcher_context, request, &death).await else {
-                return async_actor::fail_queued(inbox, &death).await;
-            };
-            let state = construct(&make, restarts, &actor_name).map(Arc::new);
-            let context = &dispatcher_context;
-            async_actor::dispatch(context, state, permit, inbox, death, max_concurrency).await;
-        }));
-        Ok(AsyncActorHandle {
-            inner: Arc::new(Core {
-                runtime,
-                mailbox,
-                label: ActorSeat::label(name, max_concurrency),
-                death,
-                remote: None,
-            }),
-        })
+        let handle = registry::handle_name::<AsyncActorHandle<S>>();
+        let inner = self.registered(&runtime, &name, location, handle, |registration| {
+            let context = Arc::clone(runtime.context());
+            let (mailbox, inbox) = mpsc::unbounded_channel();
+            let (death, life) = self.life(&context, registration.as_ref());
+            let (dispatcher_death, dispatcher_life) = (Arc::clone(&death), Arc::clone(&life));
+            let actor_name = name.clone();
+            let dispatcher_context = Arc::clone(&context);
+            drop(context.spawn(async move {
+                let death = dispatcher_death;
+                let Some(permit) = admitted(&dispatcher_context, request, &death).await else {
+                    return async_actor::fail_queued(inbox, &death).await;
+                };
+                let state = dispatcher_life.construct(&make, &actor_name).map(Arc::new);
+                let context = &dispatcher_context;
+                async_actor::dispatch(context, state, permit, inbox, death, max_concurrency).await;
+            }));
+            let label = ActorSeat::label(name.clone(), max_concurrency);
+            Ok(self.core(&runtime, mailbox, label, (death, life), registration))
+        })?;
+        Ok(AsyncActorHandle { inner })
     }
 
     /// Starts the actor: `make` builds its state on the actor's thread, once
@@ -379,19 +622,20 @@ impl ActorBuilder {
         S: Send + 'static,
         F: Fn() -> S + Send + 'static,
     {
-        let (runtime, name, request) = self.admit(Location::caller())?;
-        let context = Arc::clone(runtime.context());
-        let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
-        let death = Arc::new(Death::default());
-        {
+        let location = Location::caller();
+        let (runtime, name, request) = self.admit(location)?;
+        let handle = registry::handle_name::<ActorHandle<S>>();
+        let inner = self.registered(&runtime, &name, location, handle, |registration| {
+            let context = Arc::clone(runtime.context());
+            let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
+            let (death, life) = self.life(&context, registration.as_ref());
             let executor = Arc::clone(&context);
-            let actor_death = Arc::clone(&death);
-            let name = name.clone();
-            let restarts = self.max_restarts;
+            let (actor_death, actor_life) = (Arc::clone(&death), Arc::clone(&life));
+            let actor_name = name.clone();
             let start = move |permit: Permit, inbox: mpsc::UnboundedReceiver<Call<S>>| {
                 drop(executor.spawn_blocking(move || {
                     let scope = BlockingTaskScope::enter(permit);
-                    run_actor(make, restarts, inbox, &actor_death, &name);
+                    run_actor(make, &actor_life, inbox, &actor_death, &actor_name);
                     if let Some((job, permit)) = scope.finish().release_for_handoff() {
                         job.run_chain(permit);
                     }
@@ -416,15 +660,76 @@ impl ActorBuilder {
                     }));
                 }
             }
-        }
+            let label = ActorSeat::label(name.clone(), 1);
+            Ok(self.core(&runtime, mailbox, label, (death, life), registration))
+        })?;
         Ok(ActorHandle {
-            inner: Arc::new(Core {
-                runtime,
-                mailbox,
-                label: ActorSeat::label(name, 1),
-                death,
-                remote: None,
-            }),
+            retries: inner.call_retries,
+            inner,
+        })
+    }
+
+    /// A new actor's death record and life; a named actor's death is told
+    /// to the registry.
+    fn life(
+        &self,
+        context: &Arc<RuntimeContext>,
+        registration: Option<&Registration>,
+    ) -> (Arc<Death>, Arc<Life>) {
+        let death = Arc::new(Death::default());
+        if let Some(registration) = registration {
+            let _ = death
+                .registered
+                .set((Arc::downgrade(context), registration.clone()));
+        }
+        (death, Arc::new(Life::new(self.max_restarts)))
+    }
+
+    /// What the handles of a new actor share.
+    fn core<M>(
+        &self,
+        runtime: &Runtime,
+        mailbox: mpsc::UnboundedSender<M>,
+        label: Arc<Label>,
+        (death, life): (Arc<Death>, Arc<Life>),
+        registration: Option<Registration>,
+    ) -> Arc<Core<M>> {
+        Arc::new(Core {
+            runtime: runtime.clone(),
+            mailbox,
+            label,
+            death,
+            remote: None,
+            pending: self.max_pending_calls.map(PendingCalls::new),
+            life,
+            call_retries: self.max_task_retries,
+            registration,
+        })
+    }
+
+    /// Makes the actor with `make`, taking its name in the runtime's
+    /// registry if it has one (`make` is not run when `get_if_exists` finds
+    /// a live actor of that name: that one is returned).
+    fn registered<M: Send + 'static>(
+        &self,
+        runtime: &Runtime,
+        name: &Arc<str>,
+        location: &'static Location<'static>,
+        handle: &'static str,
+        make: impl FnOnce(Option<Registration>) -> Result<Arc<Core<M>>, Error>,
+    ) -> Result<Arc<Core<M>>, Error> {
+        if self.name.is_none() {
+            if self.get_if_exists {
+                return Err(Error::InvalidArgument {
+                    message: "`get_if_exists` needs a `name` to look the actor up by".to_owned(),
+                    location,
+                });
+            }
+            return make(None);
+        }
+        let registry = runtime.context().actors();
+        registry.claim(name, self.get_if_exists, handle, location, |registration| {
+            make(Some(registration))
         })
     }
 }
@@ -496,15 +801,21 @@ impl ActorBuilder {
                 let remote = on_cluster::start(runtime, connection, part, args, options, location)?;
                 let name: Arc<str> = Arc::from(self.name.as_deref().unwrap_or("actor"));
                 let (mailbox, _) = mpsc::unbounded_channel();
+                // Its calls run on the cluster: no mailbox here, and Ray
+                // keeps its restarts, its bounds and its name.
                 return Ok(ActorHandle {
                     inner: Arc::new(Core {
                         runtime: runtime.clone(),
                         mailbox,
-                        // Its calls run on the cluster: no mailbox here.
                         label: ActorSeat::label(name, usize::MAX),
                         death: Arc::new(Death::default()),
                         remote: Some(remote),
+                        pending: None,
+                        life: Arc::new(Life::new(0)),
+                        call_retries: 0,
+                        registration: None,
                     }),
+                    retries: 0,
                 });
             }
         }
@@ -569,29 +880,8 @@ async fn fail_queued<S>(mut inbox: mpsc::UnboundedReceiver<Call<S>>, death: &Dea
         .cause()
         .unwrap_or_else(|| "its runtime was shut down before it started".to_owned());
     while let Some(call) = inbox.recv().await {
-        call(Err(&cause));
+        (call.run)(Err(&cause));
     }
-}
-
-/// Runs the constructor, again after a panic while restarts remain. `Err` is
-/// the cause of death when every attempt panicked.
-fn construct<S>(make: &impl Fn() -> S, restarts: u32, name: &str) -> Result<S, String> {
-    let mut cause = String::new();
-    for attempt in 0..=restarts {
-        match catch_unwind(AssertUnwindSafe(make)) {
-            Ok(built) => return Ok(built),
-            Err(payload) => {
-                let message = crate::error::panic_message(payload.as_ref());
-                tracing::warn!(
-                    actor = name,
-                    attempt = attempt + 1,
-                    "actor constructor panicked: {message}"
-                );
-                cause = format!("its constructor panicked: {message:?}");
-            }
-        }
-    }
-    Err(cause)
 }
 
 /// Makes the ref of one method call of the actor `name`, and its completer
@@ -650,10 +940,11 @@ fn actor_died(task: &TaskInfo, actor: &str, cause: String) -> Error {
 }
 
 /// The actor's life on its thread: build the state, then run calls in order
-/// until every handle is gone or the actor dies.
+/// until every handle is gone or the actor dies; restart it when a kill asks
+/// for that and the budget allows.
 fn run_actor<S, F: Fn() -> S>(
     make: F,
-    restarts: u32,
+    life: &Life,
     mut inbox: mpsc::UnboundedReceiver<Call<S>>,
     death: &Death,
     name: &str,
@@ -663,22 +954,47 @@ fn run_actor<S, F: Fn() -> S>(
     let mut state = if death.is_dead() {
         None
     } else {
-        construct(&make, restarts, name)
+        life.construct(&make, name)
             .map_err(|cause| death.set(cause))
             .ok()
     };
-    if let Some(state) = &mut state {
-        while let Some(call) = inbox.blocking_recv() {
-            if let Some(cause) = death.cause() {
-                call(Err(&cause));
-                break;
+    let mut queued_at_restarts = QueuedAtRestarts::default();
+    while state.is_some() {
+        let Some(call) = inbox.blocking_recv() else {
+            break;
+        };
+        if let Some(cause) = death.cause() {
+            (call.run)(Err(&cause));
+            break;
+        }
+        if life.take_restart_request() {
+            // The instance dies here, between two calls; this call and those
+            // queued behind it were all queued at its death.
+            state = None;
+            match restart(&make, life, name) {
+                Ok(fresh) => state = Some(fresh),
+                Err(cause) => {
+                    death.set(cause.clone());
+                    (call.run)(Err(&cause));
+                    break;
+                }
             }
-            call(Ok(state));
-            // A kill during the call (or one that ended its wait for an
-            // argument) ends the actor now, not at the next mail.
-            if death.is_dead() {
-                break;
-            }
+            queued_at_restarts.restarted(inbox.len() + 1);
+        }
+        let Some(current) = state.as_mut() else {
+            unreachable!("restarted above, or the loop had ended")
+        };
+        match queued_at_restarts.take() {
+            crossed if crossed > call.retries => (call.run)(Err(
+                "it was restarted while this call was queued, and the call is not marked \
+                 safe to repeat (`max_retries`)",
+            )),
+            _ => (call.run)(Ok(current)),
+        }
+        // A kill during the call (or one that ended its wait for an
+        // argument) ends the actor now, not at the next mail.
+        if death.is_dead() {
+            break;
         }
     }
     // Every handle is gone, or the actor died. A dead actor ends here too, so
@@ -689,8 +1005,21 @@ fn run_actor<S, F: Fn() -> S>(
     inbox.close();
     let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
     while let Some(call) = inbox.blocking_recv() {
-        call(Err(&cause));
+        (call.run)(Err(&cause));
     }
+}
+
+/// A kill asked for a restart: a new instance if the budget allows, or the
+/// cause of death.
+fn restart<S>(make: &impl Fn() -> S, life: &Life, name: &str) -> Result<S, String> {
+    if !life.spend() {
+        return Err(format!(
+            "it was killed and asked to restart, with no restarts left (max_restarts({}))",
+            life.max_restarts()
+        ));
+    }
+    life.restarted(name, "it was killed and asked to restart");
+    life.construct(make, name)
 }
 
 /// How a call's wait for its argument ended.
@@ -774,7 +1103,12 @@ impl<S: Send + 'static> ActorHandle<S> {
                 label: ActorSeat::label(name, 1),
                 death: Arc::new(death),
                 remote: None,
+                pending: None,
+                life: Arc::new(Life::new(0)),
+                call_retries: 0,
+                registration: None,
             }),
+            retries: 0,
         }
     }
 
@@ -1013,11 +1347,20 @@ impl<S: Send + 'static> ActorHandle<S> {
         let Some((completer, deadline)) = call else {
             return object;
         };
+        let counted = match self.inner.admit_call(completer.info()) {
+            Ok(counted) => counted,
+            Err(refused) => {
+                completer.complete(Err(refused));
+                return object;
+            }
+        };
         let pending = crate::args::PendingArgs::of_arg(&arg);
         let resolving = arg.resolve();
         let actor = self.inner.name_arc();
         let death = Arc::clone(&self.inner.death);
-        let call: Call<S> = Box::new(move |state| {
+        let run = Box::new(move |state: Result<&mut S, &str>| {
+            // Its place under the actor's bound, given back when it ends.
+            let _counted = counted;
             let state = match state {
                 Ok(state) => state,
                 Err(cause) => {
@@ -1064,10 +1407,14 @@ impl<S: Send + 'static> ActorHandle<S> {
             let method = move |args| method(state, args);
             completer.run_blocking::<_, _, _, Erased>(method, args, deadline);
         });
+        let call = Call {
+            retries: self.retries,
+            run,
+        };
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
             // The actor's thread is gone: it died, or its runtime shut down.
             let cause = self.inner.death.cause();
-            call(Err(cause.as_deref().unwrap_or("its thread stopped")));
+            (call.run)(Err(cause.as_deref().unwrap_or("its thread stopped")));
         }
         object
     }
@@ -1091,8 +1438,71 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// ```
     pub fn kill(&self) {
         if let Some(remote) = &self.inner.remote {
-            remote.connection.actor_kill(remote.id);
+            remote.connection.actor_kill(remote.id, false);
         }
-        self.inner.kill(Box::new(|_| {}));
+        self.inner.kill(Call::wake());
+    }
+
+    /// Kills the actor's instance and starts a new one, as Ray's
+    /// `ray.kill(actor, no_restart=False)`: the call running now finishes,
+    /// then the state is dropped and the constructor runs again, spending
+    /// one of [`max_restarts`](ActorBuilder::max_restarts) (with none left,
+    /// this is [`kill`](ActorHandle::kill)). Calls queued at that moment run
+    /// on the new instance if they may be retried
+    /// ([`max_retries`](ActorHandle::max_retries)); the others fail with
+    /// [`Error::ActorDied`]. Later calls run on the new instance.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let counter = rt.actor_builder().max_restarts(1).spawn(|| 0u64)?;
+    /// counter.call(|n: &mut u64| *n += 5).block_get()?;
+    /// counter.kill_and_restart();
+    /// assert_eq!(counter.call(|n: &mut u64| *n).block_get()?, 0, "a fresh state");
+    /// assert_eq!(counter.restarts(), 1);
+    /// counter.kill_and_restart(); // no restart left: dead
+    /// assert!(counter.call(|n: &mut u64| *n).block_get().unwrap_err().is_actor_died());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kill_and_restart(&self) {
+        if let Some(remote) = &self.inner.remote {
+            return remote.connection.actor_kill(remote.id, true);
+        }
+        self.inner.kill_and_restart(Call::wake());
+    }
+
+    /// How many times the actor was restarted (its constructor run again
+    /// after a panic, or after [`kill_and_restart`](ActorHandle::kill_and_restart)).
+    pub fn restarts(&self) -> u32 {
+        self.inner.life.restarts()
+    }
+
+    /// A handle whose calls may wait, queued, through `retries` restarts of
+    /// the actor and still run on the new instance: for calls that are safe
+    /// to run on a fresh state (Ray's per-call `max_task_retries`). Calls
+    /// made through other handles keep theirs
+    /// ([`max_task_retries`](ActorBuilder::max_task_retries), 0 by default).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Barrier};
+    /// let rt = taskref::Runtime::new()?;
+    /// let cache = rt.actor_builder().max_restarts(1).spawn(Vec::<u32>::new)?;
+    /// let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    /// let (s, r) = (started.clone(), release.clone());
+    /// let running = cache.call(move |_: &mut Vec<u32>| { s.wait(); r.wait(); });
+    /// started.wait(); // the first call runs
+    /// let plain = cache.call(|v: &mut Vec<u32>| v.len());
+    /// let safe = cache.max_retries(1).call(|v: &mut Vec<u32>| v.len());
+    /// cache.kill_and_restart(); // while both calls are queued
+    /// release.wait();
+    /// running.block_get()?;
+    /// assert!(plain.block_get().unwrap_err().is_actor_died());
+    /// assert_eq!(safe.block_get()?, 0, "ran on the new instance");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_retries(&self, retries: u32) -> ActorHandle<S> {
+        ActorHandle {
+            inner: Arc::clone(&self.inner),
+            retries,
+        }
     }
 }

@@ -68,6 +68,8 @@ pub(crate) struct RuntimeContext {
     /// The Ray cluster distributable functions run on, for a runtime built
     /// with `Builder::ray`.
     cluster: Option<Arc<Connection>>,
+    /// The names of its named actors.
+    actors: crate::actor::Registry,
 }
 
 impl RuntimeContext {
@@ -92,7 +94,13 @@ impl RuntimeContext {
             timer,
             num_cpus,
             cluster: None,
+            actors: crate::actor::Registry::default(),
         }
+    }
+
+    /// The names of its named actors.
+    pub(crate) fn actors(&self) -> &crate::actor::Registry {
+        &self.actors
     }
 
     /// The same context, running distributable functions on `cluster`.

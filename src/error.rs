@@ -193,6 +193,34 @@ pub enum Error {
         /// Why it died.
         cause: String,
     },
+    /// The actor's mailbox already held its
+    /// [`max_pending_calls`](crate::ActorBuilder::max_pending_calls) calls
+    /// (queued or running), so this call was refused at once, never queued
+    /// (Ray's `PendingCallsLimitExceeded`). To wait for room instead, keep
+    /// the refs of the calls in flight and [`wait`](crate::wait) for one
+    /// before making the next.
+    #[non_exhaustive]
+    PendingCallsLimitExceeded {
+        /// The call that was refused.
+        task: TaskInfo,
+        /// The actor's name.
+        actor: String,
+        /// Its bound on pending calls.
+        limit: usize,
+    },
+    /// [`Runtime::get_actor`](crate::Runtime::get_actor) found no live actor
+    /// of that name in the runtime: none was ever named so, or the one that
+    /// was died or stopped.
+    #[non_exhaustive]
+    ActorNotFound {
+        /// The name asked for.
+        name: String,
+        /// Why there is none: no actor has the name, or how the one that had
+        /// it died.
+        reason: String,
+        /// Where it was asked for.
+        location: &'static Location<'static>,
+    },
     /// A task on a Ray cluster failed in a way that has no in-process twin:
     /// its worker died, the worker did not know the function (driver and
     /// workers built from different code), a value did not (de)serialize, Ray
@@ -260,11 +288,13 @@ impl Error {
             | Error::Shutdown { task }
             | Error::Infeasible { task, .. }
             | Error::ActorDied { task, .. }
+            | Error::PendingCallsLimitExceeded { task, .. }
             | Error::Deadlock { task, .. }
             | Error::Cluster { task, .. } => Some(task),
             Error::BlockingInAsyncContext { .. }
             | Error::InvalidArgument { .. }
             | Error::AntiPattern { .. }
+            | Error::ActorNotFound { .. }
             | Error::NoTimer { .. } => None,
         }
     }
@@ -408,6 +438,18 @@ impl Error {
         matches!(self, Error::ActorDied { .. })
     }
 
+    /// Whether the call was refused because its actor had as many calls
+    /// pending as it allows ([`Error::PendingCallsLimitExceeded`]).
+    pub fn is_pending_calls_limit_exceeded(&self) -> bool {
+        matches!(self, Error::PendingCallsLimitExceeded { .. })
+    }
+
+    /// Whether no live actor had the name asked for
+    /// ([`Error::ActorNotFound`]).
+    pub fn is_actor_not_found(&self) -> bool {
+        matches!(self, Error::ActorNotFound { .. })
+    }
+
     /// Whether a dependency of the task failed.
     pub fn is_dependency_failed(&self) -> bool {
         matches!(self, Error::DependencyFailed { .. })
@@ -541,6 +583,19 @@ impl fmt::Display for Error {
             Error::ActorDied { task, actor, cause } => {
                 write!(f, "{task} did not run: actor `{actor}` is dead ({cause})")
             }
+            Error::PendingCallsLimitExceeded { task, actor, limit } => write!(
+                f,
+                "{task} was refused: actor `{actor}` already has {limit} calls pending, its \
+                 `max_pending_calls`; wait for some to finish before making more"
+            ),
+            Error::ActorNotFound {
+                name,
+                reason,
+                location,
+            } => write!(
+                f,
+                "no live actor named `{name}` (asked at {location}): {reason}"
+            ),
             Error::NoTimer { location } => write!(
                 f,
                 "timeout asked at {location}, but the tokio runtime has no timer: build it \

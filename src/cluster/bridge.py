@@ -501,9 +501,15 @@ def main():
         elif op == "actor_new":
             _actor_new(h, payload)
         elif op == "actor_kill":
-            actor = _actors.pop(h["actor"], None)
-            if actor is not None:
-                ray.kill(actor, no_restart=True)
+            if h.get("restart"):
+                # Ray restarts it if its max_restarts allows; the handle stays.
+                actor = _actors.get(h["actor"])
+                if actor is not None:
+                    ray.kill(actor, no_restart=False)
+            else:
+                actor = _actors.pop(h["actor"], None)
+                if actor is not None:
+                    ray.kill(actor, no_restart=True)
         elif op == "actor_release":
             _actors.pop(h["actor"], None)
         elif op == "release":

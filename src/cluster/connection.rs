@@ -378,9 +378,13 @@ impl Connection {
         })
     }
 
-    /// Kills actor `actor` (Ray's `ray.kill`, no restart).
-    pub(crate) fn actor_kill(&self, actor: u64) {
-        self.send(&json!({"op": "actor_kill", "actor": actor}), &[]);
+    /// Kills actor `actor` (Ray's `ray.kill`): for good, or with `restart`
+    /// for Ray to restart it if its `max_restarts` allows.
+    pub(crate) fn actor_kill(&self, actor: u64, restart: bool) {
+        self.send(
+            &json!({"op": "actor_kill", "actor": actor, "restart": restart}),
+            &[],
+        );
     }
 
     /// The last handle to actor `actor` is gone: Ray may stop it once its
