@@ -10,7 +10,9 @@ use std::panic::Location;
 /// user's line, once per line under `Warn`; under `Deny` the offending call
 /// fails with [`Error::AntiPattern`](crate::Error::AntiPattern). The two
 /// rules about submissions judge a line from a sample of its tasks (one in
-/// 64), so they need thousands of tasks before they say anything.
+/// 64, chosen by id), so they need thousands of tasks before they say
+/// anything, and under `Deny` they refuse some of the line's submissions
+/// (sampled ones), not all. Tasks on a Ray cluster are not judged by them.
 ///
 /// # Examples
 ///
@@ -57,23 +59,28 @@ pub enum AntiPatternKind {
     /// or passed inside another value): Ray's "calling ray.get on task
     /// arguments". Reported after three such waits at one line.
     GetOnArguments,
-    /// Many tasks from one line (a sample of about 2,000 at least), whose
-    /// median run time is below what each cost the runtime to submit and
-    /// finish (measured on the spot; scheduling and gathering cost more on
-    /// top): Ray's "over-parallelizing with too fine-grained tasks". The
-    /// report says the median run time, the overhead, and how many tasks'
-    /// work one task should do to bring the overhead under 5%. Actor calls
-    /// are not judged. Found when tasks finish: under `Deny`, the line's
-    /// later submissions are refused.
+    /// Many tasks from one line (about 2,000 at least), whose code's
+    /// median run time is below what each cost the runtime to submit,
+    /// start and finish (measured on the spot, medians of the latest 64
+    /// followed tasks; scheduling and gathering cost more on top): Ray's
+    /// "over-parallelizing with too fine-grained tasks". The report says
+    /// the median run time, the overhead, and how many tasks' work one task
+    /// should do to bring the overhead under 5%. Actor calls and the parts
+    /// of a `remote_split` are not judged. Found when tasks finish, and
+    /// judged again as more finish (a line whose tasks grow is let through
+    /// again); under `Deny`, every other followed submission of the line is
+    /// refused while the finding holds (the others keep the evidence
+    /// current).
     TooFineGrained,
     /// Tasks from one line waiting to start pile up past 10,000 (and 1,000
-    /// per CPU), while the line keeps submitting (again within every 2 s)
-    /// for 5 s and the backlog grows (never shrinking between looks a
-    /// second apart, doubled overall): Ray's "limit the number of pending
-    /// tasks". A finite batch, however large, is submitted before then and
-    /// is not reported. The report suggests `map_unordered(items,
-    /// max_in_flight, f)`; under `Deny` the submission that finds it is
-    /// refused.
+    /// per CPU), while the line keeps submitting (again within every 2 s,
+    /// or three of its usual gaps if it submits slowly) for 5 s and the
+    /// backlog grows (never shrinking between looks a second apart, doubled
+    /// overall): Ray's "limit the number of pending tasks". A batch, however
+    /// large, whose submission is over within 5 s is not reported; one that
+    /// takes longer to submit, while its tasks cannot keep up, is. The
+    /// report suggests `map_unordered(items, max_in_flight, f)`; under
+    /// `Deny` the followed submissions that find it are refused.
     UnboundedBacklog,
 }
 

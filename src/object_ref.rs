@@ -448,7 +448,7 @@ impl<T: Clone> Future for Get<'_, T> {
         }
         if !pending {
             let (call, location) = (this.call, this.location);
-            let fanned_out = slot.has_children();
+            let fanned_out = slot.fanned_out();
             this.waiting
                 .finish_get(observer, call, location, info.id(), fanned_out);
         }
@@ -510,7 +510,7 @@ impl<T: Clone> Future for IntoGet<T> {
                 return Poll::Ready(Err(denied));
             }
             if !pending {
-                let fanned_out = slot.has_children();
+                let fanned_out = slot.fanned_out();
                 this.waiting
                     .finish_get(observer, "await", location, info.id(), fanned_out);
             }

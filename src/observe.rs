@@ -77,6 +77,43 @@ impl Stamp {
     }
 }
 
+/// What the detector follows of a task that ended (see
+/// [`Observer::follows`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Follow {
+    /// Nothing: the task is not followed.
+    Not,
+    /// It ended before its code did (it never started, was cancelled, or
+    /// shut down).
+    Unfinished,
+    /// Its code was done at `at`, and the runtime finished it. Its code
+    /// began at `code_began`, if that was seen (on the thread that finished
+    /// it).
+    Finishing {
+        code_began: Option<Stamp>,
+        at: Stamp,
+    },
+}
+
+thread_local! {
+    /// The task (its id) whose code began last on this thread, and when:
+    /// noted for followed tasks only, read when they finish.
+    static CODE_BEGAN: std::cell::Cell<(u64, Stamp)> = const { std::cell::Cell::new((0, Stamp(0))) };
+}
+
+/// The code of the followed task `id` is entered for the first time.
+pub(crate) fn code_begins(id: ObjectId) {
+    CODE_BEGAN.with(|began| began.set((id.as_u64(), Stamp::now())));
+}
+
+/// When the code of the followed task `id` began, if this thread noted it.
+pub(crate) fn code_began(id: ObjectId) -> Option<Stamp> {
+    CODE_BEGAN.with(|began| {
+        let (task, at) = began.get();
+        (task == id.as_u64()).then_some(at)
+    })
+}
+
 /// A runtime's observers.
 pub(crate) struct Observer {
     pub(crate) counters: Counters,
@@ -131,41 +168,36 @@ impl Observer {
         self.detector.is_on() && submissions::is_sampled(id)
     }
 
-    /// The task `task` passes its submission checks: for a followed task,
-    /// its line's backlog and granularity are looked at, and under `Deny` a
-    /// line found at fault has the task refused.
-    pub(crate) fn admit(&self, task: &TaskInfo) -> Result<(), Error> {
-        if !self.follows(task.id()) {
-            return Ok(());
-        }
+    /// The followed task `task` is being submitted: its line's backlog and
+    /// granularity are looked at, and under `Deny` a line found at fault
+    /// has the task refused. Returns when the checks were done: the cost
+    /// of submitting the task is measured from there (not counting the
+    /// detector's own work, which only followed tasks do).
+    pub(crate) fn follow_submission(&self, task: &TaskInfo) -> Result<Stamp, Error> {
         let location = task.location();
         let (backlog, too_fine) = self.submissions.submitting(location);
         if let Some(backlog) = backlog {
             self.detector.unbounded_backlog(location, &backlog)?;
         }
         // Under `Warn` it was reported when found.
-        match too_fine {
-            Some(found) if self.detector.denies() => {
-                self.detector.too_fine_grained(location, &found)
-            }
-            _ => Ok(()),
+        if let Some(found) = too_fine.filter(|_| self.detector.denies()) {
+            self.detector.too_fine_grained(location, &found)?;
         }
+        Ok(Stamp::now())
     }
 
-    /// Submitting `task`, from `since` (its submission's stamp), is done.
+    /// Submitting the followed task `task`, from `since`, is done.
     pub(crate) fn submit_done(&self, task: &TaskInfo, since: Stamp) {
-        if self.follows(task.id()) {
-            let took = Stamp::now()
-                .instant()
-                .saturating_duration_since(since.instant());
-            self.submissions.submitted(task.location(), took);
-        }
+        let took = Stamp::now()
+            .instant()
+            .saturating_duration_since(since.instant());
+        self.submissions.submitted(task.location(), took);
     }
 
     /// `task` starts running (its first start).
-    pub(crate) fn started(&self, task: &TaskInfo) {
+    pub(crate) fn started(&self, task: &TaskInfo, followed: bool) {
         self.counters.started();
-        if self.follows(task.id()) {
+        if followed {
             self.submissions.left(task.location());
         }
     }
@@ -194,22 +226,26 @@ impl Observer {
         found
     }
 
-    /// `task` ended. `finishing`: for a followed task, when its code was
-    /// done and the runtime began to finish it.
+    /// `task` ended; `follow` says what the detector follows of it.
     pub(crate) fn task_ended(
         &self,
         task: &TaskInfo,
         submitted: Stamp,
         started: Option<(Stamp, u32)>,
         outcome: Outcome,
-        finishing: Option<Stamp>,
+        follow: Follow,
     ) {
         let now = Instant::now();
         self.counters.ended(
             outcome,
             started.map(|(at, _)| now.saturating_duration_since(at.instant())),
         );
-        if self.follows(task.id()) {
+        let finishing = match follow {
+            Follow::Not => None,
+            Follow::Unfinished => Some(None),
+            Follow::Finishing { code_began, at } => Some(Some((code_began, at))),
+        };
+        if let Some(finishing) = finishing {
             self.followed_task_ended(task, started.map(|(at, _)| at), finishing, now);
         }
         if let Some(recorder) = &self.recorder {
@@ -228,7 +264,7 @@ impl Observer {
         &self,
         task: &TaskInfo,
         started: Option<Stamp>,
-        finishing: Option<Stamp>,
+        finishing: Option<(Option<Stamp>, Stamp)>,
         now: Instant,
     ) {
         let location = task.location();
@@ -243,10 +279,25 @@ impl Observer {
         if task.actor_seat().is_some() {
             return;
         }
-        let finishing = finishing.instant();
-        let run = finishing.saturating_duration_since(started.instant());
-        let finish = now.saturating_duration_since(finishing);
-        if let Some(found) = self.submissions.ran(location, run, finish) {
+        let (code_began, finishing) = finishing;
+        // The run is the task's code; what the runtime did before it (from
+        // the start: entering the task) counts with its overhead.
+        let (entered, run) = match code_began.filter(|began| *began >= started) {
+            Some(began) => (
+                Some(began.instant().saturating_duration_since(started.instant())),
+                finishing
+                    .instant()
+                    .saturating_duration_since(began.instant()),
+            ),
+            None => (
+                None,
+                finishing
+                    .instant()
+                    .saturating_duration_since(started.instant()),
+            ),
+        };
+        let finish = now.saturating_duration_since(finishing.instant());
+        if let Some(found) = self.submissions.ran(location, run, entered, finish) {
             if !self.detector.denies() {
                 let _ = self.detector.too_fine_grained(location, &found);
             }

@@ -55,6 +55,10 @@ pub(crate) trait Registered: Send + Sync {
     /// a deadline have descendants to reach.
     fn note_child(&self);
 
+    /// Whether this is the first time the task's code is entered (asked
+    /// for the tasks the detector follows only).
+    fn first_entry(&self) -> bool;
+
     /// The runtime that runs the task.
     fn context(&self) -> Option<&Arc<RuntimeContext>>;
 

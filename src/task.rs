@@ -28,7 +28,7 @@ use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::identity::TaskInfo;
 use crate::object_ref::slot::{self, Slot};
-use crate::observe::{self, Outcome, Stamp};
+use crate::observe::{self, Follow, Outcome, Stamp};
 use crate::resources::Request;
 use crate::store::Registered;
 
@@ -47,6 +47,9 @@ pub(crate) struct TaskOptions {
     pub(crate) resources: Vec<(Arc<str>, f64)>,
     /// Retries and timeout.
     pub(crate) policy: Policy,
+    /// Not judged by the detector's rules about submissions: the parts of
+    /// a split, whose work is their whole's.
+    pub(crate) unjudged: bool,
 }
 
 impl fmt::Debug for TaskOptions {
@@ -59,6 +62,7 @@ impl fmt::Debug for TaskOptions {
             .field("num_cpus", &self.num_cpus)
             .field("resources", &self.resources)
             .field("policy", &self.policy)
+            .field("unjudged", &self.unjudged)
             .finish()
     }
 }
@@ -69,16 +73,19 @@ impl fmt::Debug for TaskOptions {
 pub(crate) struct Completer<T: Send + 'static> {
     slot: Arc<Slot<T>>,
     armed: bool,
+    /// The detector follows this task (`Observer::follows`).
+    followed: bool,
     submitted_at: Stamp,
     /// When the task first started running, and on which thread.
     started: Option<(Stamp, u32)>,
 }
 
 impl<T: Send + 'static> Completer<T> {
-    pub(crate) fn new(slot: Arc<Slot<T>>, submitted_at: Stamp) -> Self {
+    pub(crate) fn new(slot: Arc<Slot<T>>, submitted_at: Stamp, followed: bool) -> Self {
         Completer {
             slot,
             armed: true,
+            followed,
             submitted_at,
             started: None,
         }
@@ -169,6 +176,7 @@ impl<T: Send + 'static> Completer<T> {
             runtime,
             deadline,
             children: std::sync::OnceLock::new(),
+            followed: self.followed,
         }
     }
 
@@ -178,7 +186,9 @@ impl<T: Send + 'static> Completer<T> {
         if self.started.is_none() {
             let worker = u32::try_from(observe::worker_index()).unwrap_or(u32::MAX);
             self.started = Some((Stamp::now(), worker));
-            self.context().observer().started(self.slot.info());
+            self.context()
+                .observer()
+                .started(self.slot.info(), self.followed);
             tracing::debug!(task.id = self.info().id().as_u64(), "task started");
         }
     }
@@ -203,9 +213,9 @@ impl<T: Send + 'static> Completer<T> {
     /// outcome the slot holds, which may be a cancel's or a shutdown's that
     /// came first.
     ///
-    /// `finishing`: when the task's code was done, for a task the detector
-    /// follows (see `Observer::follows`).
-    fn ended(&self, succeeded: bool, finishing: Option<Stamp>) {
+    /// `finishing`: when the task's code began, if this thread saw it, and
+    /// when it was done (taken for a followed task only).
+    fn ended(&self, succeeded: bool, finishing: Option<(Option<Stamp>, Stamp)>) {
         let info = self.info();
         // A success we stored ourselves needs no second look at the slot.
         let read = match succeeded {
@@ -230,12 +240,17 @@ impl<T: Send + 'static> Completer<T> {
             }
             None => Outcome::Shutdown,
         };
+        let follow = match (self.followed, finishing) {
+            (false, _) => Follow::Not,
+            (true, None) => Follow::Unfinished,
+            (true, Some((code_began, at))) => Follow::Finishing { code_began, at },
+        };
         self.context().observer().task_ended(
             info,
             self.submitted_at,
             self.started,
             outcome,
-            finishing,
+            follow,
         );
     }
 
@@ -303,8 +318,10 @@ impl<T: Send + 'static> Completer<T> {
 
     pub(crate) fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
-        let follows = self.context().observer().follows(self.info().id());
-        let finishing = follows.then(Stamp::now);
+        let finishing = self.followed.then(|| {
+            let at = Stamp::now();
+            (observe::code_began(self.info().id()), at)
+        });
         // The task's own failures are reported if nobody reads them; a
         // dependency's error is reported where it happened.
         let own_failure = matches!(&outcome, Err(err) if is_own_failure(err));
@@ -389,4 +406,7 @@ pub(crate) struct Admitted<T: Send + 'static> {
     pub(crate) request: Request,
     /// The deadline of the task that submitted it, which it inherits.
     pub(crate) inherited: Option<(std::time::Instant, crate::ObjectId)>,
+    /// For a task the detector follows: when its submission's checks were
+    /// done (what follows is the cost of submitting it).
+    pub(crate) followed_since: Option<Stamp>,
 }

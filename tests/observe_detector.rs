@@ -382,3 +382,23 @@ fn waiting_in_turn_on_tasks_that_fan_out_is_not_a_get_in_a_loop() {
         });
     });
 }
+
+#[test]
+fn tasks_that_work_serially_and_fire_one_small_task_are_still_a_get_in_a_loop() {
+    within_deadline(|| {
+        let rt = rt(AntiPatterns::Deny);
+        let inner = rt.clone();
+        // Serial work, then one metric write as a task of its own.
+        let step = rt.remote(move |x: u64| {
+            let inner = inner.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                drop(inner.spawn(async {}));
+                x
+            }
+        });
+        let refused = (0..6).find_map(|i| step.remote(i).block_get().err());
+        let refused = refused.expect("refused as a get in a loop");
+        assert_eq!(denied_kind(refused), AntiPatternKind::GetInLoop);
+    });
+}

@@ -193,9 +193,10 @@ pub(crate) struct Slot<T> {
     /// cluster may free it when this slot drops.
     remote: bool,
     /// Marks set once, never cleared: `CHILDREN` (a task was submitted from
-    /// inside this one: a cancel or a deadline then looks for descendants)
-    /// and `WAITED_ON` (a task waited on this one: only then can a wait of
-    /// this one close a cycle).
+    /// inside this one: a cancel or a deadline then looks for descendants),
+    /// `SIBLINGS` (two or more were: its work fanned out) and `WAITED_ON` (a
+    /// task waited on this one: only then can a wait of this one close a
+    /// cycle).
     marks: AtomicU8,
     /// Where the task is in its life, for the snapshot (`Phase`).
     phase: AtomicU8,
@@ -214,6 +215,10 @@ pub(crate) struct Slot<T> {
 const CHILDREN: u8 = 1;
 /// `marks`: a task waited (or waits) on this one.
 const WAITED_ON: u8 = 2;
+/// `marks`: at least two tasks were submitted from inside this one.
+const SIBLINGS: u8 = 4;
+/// `marks`: the task's code was entered (noted for followed tasks only).
+const ENTERED: u8 = 8;
 
 /// Where a task is in its life (the slot's `phase`), before it completes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,6 +336,12 @@ impl<T> Slot<T> {
     /// Whether a task was submitted from inside this one.
     pub(crate) fn has_children(&self) -> bool {
         self.marks.load(Ordering::Relaxed) & CHILDREN != 0
+    }
+
+    /// Whether two or more tasks were submitted from inside this one: its
+    /// work ran as tasks side by side, not only in its own code.
+    pub(crate) fn fanned_out(&self) -> bool {
+        self.marks.load(Ordering::Relaxed) & SIBLINGS != 0
     }
 
     /// Whether the task runs on a Ray cluster.
@@ -674,10 +685,18 @@ impl<T: Send> Registered for Slot<T> {
         self.fail(make)
     }
 
+    fn first_entry(&self) -> bool {
+        self.marks.fetch_or(ENTERED, Ordering::Relaxed) & ENTERED == 0
+    }
+
     fn note_child(&self) {
-        // A load first: a parent of many children writes its line once.
-        if self.marks.load(Ordering::Relaxed) & CHILDREN == 0 {
-            self.marks.fetch_or(CHILDREN, Ordering::Relaxed);
+        // A load first: a parent of many children writes its line twice.
+        let marks = self.marks.load(Ordering::Relaxed);
+        if marks & SIBLINGS == 0 {
+            let before = self.marks.fetch_or(CHILDREN, Ordering::Relaxed);
+            if before & CHILDREN != 0 {
+                self.marks.fetch_or(SIBLINGS, Ordering::Relaxed);
+            }
         }
     }
 

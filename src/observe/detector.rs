@@ -292,10 +292,27 @@ impl Detector {
     /// Whether a report of `kind` at `location` is due: the first there, or
     /// any under `Deny` (where each offending call is refused).
     fn due(&self, location: &'static Location<'static>, kind: AntiPatternKind) -> bool {
+        let first = self.first_at(location, kind);
+        first || self.mode == AntiPatterns::Deny
+    }
+
+    /// Whether this is the first report of `kind` at `location`.
+    fn first_at(&self, location: &'static Location<'static>, kind: AntiPatternKind) -> bool {
         let mut site = self.sites.entry((location, kind)).or_default();
-        let due = !site.reported || self.mode == AntiPatterns::Deny;
-        site.reported = true;
-        due
+        !std::mem::replace(&mut site.reported, true)
+    }
+
+    /// Reports `report` once per line (the rules about submissions refuse
+    /// many calls of one line under `Deny`: one log line says it), and
+    /// under `Deny` refuses the call each time.
+    fn raise_once(&self, report: AntiPatternReport) -> Result<(), Error> {
+        if self.first_at(report.location, report.kind) {
+            return self.raise(report);
+        }
+        match self.mode {
+            AntiPatterns::Deny => Err(Error::AntiPattern { report }),
+            _ => Ok(()),
+        }
     }
 
     /// The tasks submitted at `location` run for far less than what each
@@ -305,16 +322,16 @@ impl Detector {
         location: &'static Location<'static>,
         found: &Granularity,
     ) -> Result<(), Error> {
-        if !self.is_on() || !self.due(location, AntiPatternKind::TooFineGrained) {
+        if !self.is_on() {
             return Ok(());
         }
-        self.raise(AntiPatternReport {
+        self.raise_once(AntiPatternReport {
             kind: AntiPatternKind::TooFineGrained,
             location,
             message: format!(
-                "too fine-grained tasks at {location}: the tasks submitted here ({} so far) \
-                 ran for a median of {} each, while each cost the runtime at least {} to submit \
-                 and finish (measured here): {:.0}% of their time is overhead. Give each task a \
+                "too fine-grained tasks at {location}: the tasks submitted here ({} ran so far) \
+                 ran for a median of {} each, while each cost the runtime at least {} to submit, \
+                 start and finish (measured here): {:.0}% of their time is overhead. Give each task a \
                  batch of the work: with {} of these tasks' work in one, the overhead falls \
                  under 5% (or do work this small inline, without a task).",
                 about(found.tasks),
@@ -332,11 +349,11 @@ impl Detector {
         location: &'static Location<'static>,
         found: &Backlog,
     ) -> Result<(), Error> {
-        if !self.is_on() || !self.due(location, AntiPatternKind::UnboundedBacklog) {
+        if !self.is_on() {
             return Ok(());
         }
         let cpus = found.cpus.max(1);
-        self.raise(AntiPatternReport {
+        self.raise_once(AntiPatternReport {
             kind: AntiPatternKind::UnboundedBacklog,
             location,
             message: format!(

@@ -53,8 +53,10 @@ const BACKLOG_SUSTAINED: Duration = Duration::from_secs(5);
 /// submission): it must not have shrunk since the last look...
 const BACKLOG_LOOK_EVERY: Duration = Duration::from_secs(1);
 
-/// ...and the line must have submitted again within this long: a batch
-/// that waits while its line is quiet is not a stream of submissions.
+/// ...and the line must have submitted again within this long (or within
+/// three of its usual gaps between followed submissions, for a line that
+/// submits slowly): a batch that waits while its line is quiet is not a
+/// stream of submissions.
 const BACKLOG_QUIET_GAP: Duration = Duration::from_secs(2);
 
 /// And by how much the backlog must have grown over the whole time: a
@@ -82,13 +84,14 @@ impl Piling {
     }
 
     /// The backlog is `waiting` at `now`: the episode goes on, or starts
-    /// over when the line was quiet or the backlog shrank.
-    fn look(&mut self, now: Instant, waiting: u64) {
+    /// over when the line was quiet (for longer than `quiet`) or the
+    /// backlog shrank.
+    fn look(&mut self, now: Instant, waiting: u64, quiet: Duration) {
         let gap = now.saturating_duration_since(self.looked_at);
         if gap < BACKLOG_LOOK_EVERY {
             return;
         }
-        if gap > BACKLOG_QUIET_GAP || waiting < self.last {
+        if gap > quiet || waiting < self.last {
             *self = Piling::new(now, waiting);
         } else {
             (self.looked_at, self.last) = (now, waiting);
@@ -108,10 +111,11 @@ pub(crate) struct Granularity {
     pub(crate) tasks: u64,
     /// Their median run time (from start to finish, awaits included).
     pub(crate) median_run: Duration,
-    /// What the runtime spent on each, measured: submitting it (from the
-    /// call to `remote` until it returned) and finishing it (storing the
-    /// value, waking the waiters). Scheduling and gathering cost more on
-    /// top: this is a floor.
+    /// What the runtime spent on each, measured (medians): submitting it
+    /// (from the call to `remote` until it returned), entering it (from
+    /// its start to its code) and finishing it (storing the value and
+    /// recording the end). Scheduling, waking the waiters and gathering
+    /// cost more on top: this is a floor.
     pub(crate) overhead: Duration,
 }
 
@@ -165,13 +169,22 @@ struct Site {
     left: u64,
     /// The backlog while it is above the floor.
     piling: Option<Piling>,
+    /// When the last followed task was submitted here, and the usual gap
+    /// between two (a moving average).
+    last_submitted: Option<Instant>,
+    usual_gap: Duration,
     /// The latest run times of its followed tasks, and what the runtime
     /// spent submitting and finishing them.
     runs: Recent,
     submits: Recent,
+    entries: Recent,
     finishes: Recent,
-    /// Set once the line's tasks are found too fine-grained.
+    /// Set while the line's tasks are found too fine-grained.
     too_fine: Option<Granularity>,
+    /// Whether the next followed submission carries the finding (to be
+    /// refused under `Deny`): every other one does, so that the others run
+    /// and keep the evidence current.
+    carry_next: bool,
 }
 
 /// The latest `RECENT` durations of something (a ring), and how many there
@@ -211,7 +224,9 @@ impl Site {
         Some(Granularity {
             tasks: self.runs.seen * SAMPLE_EVERY,
             median_run: self.runs.median()?,
-            overhead: self.submits.median()? + self.finishes.median()?,
+            overhead: self.submits.median()?
+                + self.entries.median().unwrap_or_default()
+                + self.finishes.median()?,
         })
     }
 }
@@ -232,29 +247,42 @@ impl Submissions {
 
     /// A followed task is being submitted from `location`. Returns what
     /// the line was found doing, if anything: its backlog, when it has
-    /// become unbounded, and its tasks' granularity, once found too fine.
+    /// become unbounded, and its tasks' granularity while found too fine
+    /// (every other followed submission: see `Site::carry_next`).
     pub(crate) fn submitting(
         &self,
         location: &'static Location<'static>,
     ) -> (Option<Backlog>, Option<Granularity>) {
         let mut site = self.sites.entry(location).or_default();
         site.submitted += 1;
+        let now = Instant::now();
+        if let Some(last) = site.last_submitted.replace(now) {
+            let gap = now.saturating_duration_since(last);
+            site.usual_gap = (site.usual_gap * 7 + gap) / 8;
+        }
         let waiting = site.waiting();
         let floor = BACKLOG_FLOOR.max(BACKLOG_PER_CPU.saturating_mul(self.cpus as u64));
+        let too_fine = match site.too_fine.clone() {
+            Some(found) => {
+                site.carry_next = !site.carry_next;
+                site.carry_next.then_some(found)
+            }
+            None => None,
+        };
         if waiting < floor {
             site.piling = None;
-            return (None, site.too_fine.clone());
+            return (None, too_fine);
         }
-        let now = Instant::now();
+        let quiet = BACKLOG_QUIET_GAP.max(site.usual_gap * 3);
         let piling = site.piling.get_or_insert_with(|| Piling::new(now, waiting));
-        piling.look(now, waiting);
+        piling.look(now, waiting, quiet);
         let backlog = piling.is_unbounded(now, waiting).then(|| Backlog {
             waiting,
             waiting_before: piling.first,
             growing_for: now.saturating_duration_since(piling.since),
             cpus: self.cpus,
         });
-        (backlog, site.too_fine.clone())
+        (backlog, too_fine)
     }
 
     /// Submitting a followed task from `location` took `took`.
@@ -272,20 +300,27 @@ impl Submissions {
         }
     }
 
-    /// A followed task from `location` ran for `run`, and finishing it took
-    /// `finish`. Returns the line's granularity when this run makes the
-    /// evidence that its tasks are too fine-grained.
+    /// A followed task from `location` ran its code for `run`; entering
+    /// it (from its start to its code, when seen) took `entered`, and
+    /// finishing it took `finish`. Returns the line's granularity when this
+    /// run makes the evidence that its tasks are too fine-grained.
     pub(crate) fn ran(
         &self,
         location: &'static Location<'static>,
         run: Duration,
+        entered: Option<Duration>,
         finish: Duration,
     ) -> Option<Granularity> {
         let mut site = self.sites.get_mut(location)?;
         site.runs.push(run);
+        if let Some(entered) = entered {
+            site.entries.push(entered);
+        }
         site.finishes.push(finish);
-        // Judged every 16 runs from `MIN_RUNS` on, until found.
-        if site.too_fine.is_some() || site.runs.seen < MIN_RUNS || site.runs.seen % 16 != 0 {
+        // Judged every 16 runs from `MIN_RUNS` on, and again after it is
+        // found (a line's tasks may grow with their input: a finding holds
+        // only while its evidence does).
+        if site.runs.seen < MIN_RUNS || site.runs.seen % 16 != 0 {
             return None;
         }
         let granularity = site.granularity()?;
@@ -294,10 +329,11 @@ impl Submissions {
         // out scheduling and gathering, and the run time includes some of
         // the runtime's own work (entering the task, leaving it).
         if granularity.median_run >= granularity.overhead {
+            site.too_fine = None;
             return None;
         }
-        site.too_fine = Some(granularity.clone());
-        Some(granularity)
+        let newly = site.too_fine.replace(granularity.clone()).is_none();
+        newly.then_some(granularity)
     }
 }
 
@@ -342,16 +378,51 @@ mod tests {
         let mut found = None;
         for i in 0..MIN_RUNS {
             assert!(found.is_none(), "found after {i} runs");
-            found = subs.ran(at, Duration::from_nanos(40), Duration::from_nanos(200));
+            found = subs.ran(
+                at,
+                Duration::from_nanos(40),
+                None,
+                Duration::from_nanos(200),
+            );
         }
         let found = found.expect("found at MIN_RUNS");
         assert_eq!(found.overhead, Duration::from_nanos(600));
         assert_eq!(found.median_run, Duration::from_nanos(40));
-        // Found once; the next submission carries it.
+        // Found once; every other submission carries it.
         assert!(subs
-            .ran(at, Duration::from_nanos(40), Duration::ZERO)
+            .ran(at, Duration::from_nanos(40), None, Duration::ZERO)
             .is_none());
         assert!(subs.submitting(at).1.is_some());
+        assert!(subs.submitting(at).1.is_none());
+        assert!(subs.submitting(at).1.is_some());
+    }
+
+    #[test]
+    fn a_finding_holds_only_while_its_evidence_does() {
+        let subs = Submissions::new(2);
+        let at = Location::caller();
+        subs.submitting(at);
+        subs.submitted(at, Duration::from_nanos(400));
+        for _ in 0..MIN_RUNS {
+            subs.ran(
+                at,
+                Duration::from_nanos(40),
+                None,
+                Duration::from_nanos(200),
+            );
+        }
+        assert!(subs.sites.get(at).unwrap().too_fine.is_some());
+        // The line's tasks grow: 64 runs of 20 µs make the median.
+        for _ in 0..RECENT {
+            subs.ran(
+                at,
+                Duration::from_micros(20),
+                None,
+                Duration::from_nanos(200),
+            );
+        }
+        assert!(subs.sites.get(at).unwrap().too_fine.is_none());
+        assert!((0..4).all(|_| subs.submitting(at).1.is_none()));
     }
 
     #[test]
@@ -361,7 +432,12 @@ mod tests {
         subs.submitting(at);
         subs.submitted(at, Duration::from_nanos(400));
         for _ in 0..10 * MIN_RUNS {
-            let found = subs.ran(at, Duration::from_nanos(600), Duration::from_nanos(200));
+            let found = subs.ran(
+                at,
+                Duration::from_nanos(600),
+                None,
+                Duration::from_nanos(200),
+            );
             assert!(found.is_none());
         }
     }
@@ -392,7 +468,7 @@ mod tests {
         let mut piling = Piling::new(at(looks[0].0), looks[0].1);
         let mut unbounded = false;
         for &(secs, waiting) in &looks[1..] {
-            piling.look(at(secs), waiting);
+            piling.look(at(secs), waiting, BACKLOG_QUIET_GAP);
             unbounded = piling.is_unbounded(at(secs), waiting);
         }
         (piling, unbounded)

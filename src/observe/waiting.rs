@@ -240,9 +240,11 @@ impl Waiting {
 
 impl Waiting {
     /// A single-ref get of the task `id` returned: `finish`; and if that
-    /// task submitted tasks of its own (`fanned_out`), the get was no get in
-    /// a loop, whatever it looked like when it began: the work ran in
-    /// parallel below the task.
+    /// task submitted two or more tasks of its own (`fanned_out`), the get
+    /// was no get in a loop, whatever it looked like when it began: the work
+    /// ran side by side below the task. (One child is not enough: a task
+    /// that does its work serially and fires off one small task still ran
+    /// one at a time.)
     pub(crate) fn finish_get(
         &mut self,
         observer: Option<&Observer>,

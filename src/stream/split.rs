@@ -43,6 +43,8 @@ fn part<T: Send + 'static>(
 ) -> (ObjectRef<T>, Option<Completer<T>>) {
     let options = TaskOptions {
         num_cpus: Some(0.0),
+        // Its task is the whole's: judged there.
+        unjudged: true,
         ..TaskOptions::default()
     };
     let (object, admitted) = crate::task::new_task::<T>(context, &options, location, 0.0);

@@ -27,6 +27,8 @@ pub(crate) struct Running {
     /// The lineage of the tasks submitted during this poll, made by the
     /// first of them and shared by the rest.
     pub(crate) children: OnceLock<Arc<Lineage>>,
+    /// The detector follows the task: its code's first moment is noted.
+    pub(crate) followed: bool,
 }
 
 /// A task's parent, as a task submitted now sees it.
@@ -98,6 +100,11 @@ thread_local! {
 
 /// Makes `running` the current task on this thread until the guard drops.
 pub(crate) fn enter(running: Running) -> EnterGuard {
+    // Its first entry only: a later poll, maybe on another thread, is not
+    // where its code began.
+    if running.followed && running.slot.first_entry() {
+        crate::observe::code_begins(running.slot.info().id());
+    }
     let previous = CURRENT.with(|c| c.replace(Some(running)));
     EnterGuard { previous }
 }

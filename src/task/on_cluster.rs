@@ -133,7 +133,7 @@ where
         submitted_at,
     ));
     let object = ObjectRef::from_slot(Arc::clone(&slot));
-    let completer = Completer::new(slot, submitted_at);
+    let completer = Completer::new(slot, submitted_at, false);
     let admitted = match &target.actor {
         // Submitted by a task cancelled meanwhile: never sent to Ray.
         _ if parent_cancelled => Err(Error::Cancelled {

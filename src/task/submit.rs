@@ -304,6 +304,7 @@ impl<R: Send + 'static> Executor<R> for Blocking {
                 completer,
                 request,
                 inherited: None,
+                followed_since: None,
             },
             call,
             args,
@@ -401,7 +402,7 @@ where
     let Some(admitted) = admitted else {
         return object;
     };
-    let submitted_at = admitted.completer.submitted_at;
+    let followed_since = admitted.followed_since;
     // A task submitted under a deadline (from inside a task that has one)
     // runs at most until then, unless its own timeout ends it sooner.
     let policy = Policy {
@@ -433,7 +434,9 @@ where
         ))
     };
     register(context, &object, join);
-    context.observer().submit_done(object.task(), submitted_at);
+    if let Some(since) = followed_since {
+        context.observer().submit_done(object.task(), since);
+    }
     object
 }
 
@@ -488,11 +491,17 @@ pub(crate) fn new_task<T: Send + 'static>(
         inherited,
     } = identify(context, options, location);
     let cpus = options.num_cpus.unwrap_or(default_cpus);
+    let observer = context.observer();
+    let followed = !options.unjudged && observer.follows(info.id());
     // First, so that a refused task still counts as submitted where it ends.
-    let request = context
-        .observer()
-        .admit(&info)
-        .and_then(|()| {
+    let admitted = match followed {
+        true => observer.follow_submission(&info).map(Some),
+        false => Ok(None),
+    };
+    let mut followed_since = None;
+    let request = admitted
+        .and_then(|since| {
+            followed_since = since;
             context
                 .resources()
                 .request(&info, cpus, &options.resources, location)
@@ -509,15 +518,20 @@ pub(crate) fn new_task<T: Send + 'static>(
     let object = ObjectRef::from_slot(Arc::clone(&slot));
     match request {
         Ok(request) => {
-            let completer = Completer::new(slot, submitted_at);
+            let completer = Completer::new(slot, submitted_at, followed);
             let admitted = Admitted {
                 completer,
                 request,
                 inherited,
+                followed_since,
             };
             (object, Some(admitted))
         }
         Err(err) => {
+            let follow = match followed {
+                true => crate::observe::Follow::Unfinished,
+                false => crate::observe::Follow::Not,
+            };
             let outcome = match (err.is_shutdown(), err.is_cancelled()) {
                 (true, _) => Outcome::Shutdown,
                 (_, true) => Outcome::Cancelled,
@@ -525,7 +539,7 @@ pub(crate) fn new_task<T: Send + 'static>(
             };
             context
                 .observer()
-                .task_ended(slot.info(), submitted_at, None, outcome, None);
+                .task_ended(slot.info(), submitted_at, None, outcome, follow);
             slot.complete(Err(err));
             (object, None)
         }
