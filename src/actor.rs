@@ -38,10 +38,11 @@ pub use pool::ActorPool;
 pub use pool::PoolMap;
 pub(crate) use registry::Registry;
 
-use life::{Life, QueuedAtRestarts};
+use life::Life;
 use pending::{PendingCall, PendingCalls};
 use registry::{Named, Registration};
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -71,6 +72,9 @@ use crate::{ObjectId, ObjectRef};
 struct Call<S> {
     retries: u32,
     run: RunCall<S>,
+    /// Not a call: where a kill that asked for a restart happened (see
+    /// `life`).
+    restart_marker: bool,
 }
 
 /// A call's work: run on the state, or fail with the cause of death.
@@ -82,6 +86,15 @@ impl<S> Call<S> {
         Call {
             retries: 0,
             run: Box::new(|_| {}),
+            restart_marker: false,
+        }
+    }
+
+    /// The mark of a kill that asked for a restart.
+    fn restart_marker() -> Call<S> {
+        Call {
+            restart_marker: true,
+            ..Call::wake()
         }
     }
 }
@@ -346,11 +359,11 @@ impl<M> Core<M> {
     }
 
     /// Kills the actor's instance and asks for a new one, if restarts are
-    /// left (the actor's loop decides, at its next call, and dies if none
-    /// is).
-    fn kill_and_restart(&self, wake: M) {
+    /// left (the actor's loop decides, before its next call, and dies if
+    /// none is); `marker` marks the moment in the mailbox.
+    fn kill_and_restart(&self, marker: M) {
         self.life.ask_restart();
-        let _ = self.mailbox.send(wake);
+        let _ = self.mailbox.send(marker);
     }
 
     /// A place for one more call under the actor's bound, or the error that
@@ -958,44 +971,77 @@ fn run_actor<S, F: Fn() -> S>(
             .map_err(|cause| death.set(cause))
             .ok()
     };
-    let mut queued_at_restarts = QueuedAtRestarts::default();
+    // Calls queued at a restart, with how many restarts each waited
+    // through, ahead of the mailbox.
+    let mut queued: VecDeque<(Call<S>, u32)> = VecDeque::new();
     while state.is_some() {
-        let Some(call) = inbox.blocking_recv() else {
-            break;
+        let (call, restarts_waited) = match queued.pop_front() {
+            Some(queued) => queued,
+            None => match inbox.blocking_recv() {
+                Some(call) => (call, 0),
+                None => break,
+            },
         };
         if let Some(cause) = death.cause() {
             (call.run)(Err(&cause));
             break;
         }
         if life.take_restart_request() {
-            // The instance dies here, between two calls; this call and those
-            // queued behind it were all queued at its death.
+            // The instance dies here, between two calls. The calls up to the
+            // restart's marker were queued at its death.
+            let mut at_death = VecDeque::new();
+            let mut marked = call.restart_marker;
+            if !marked {
+                at_death.push_back((call, restarts_waited));
+            }
+            at_death.append(&mut queued);
+            while !marked {
+                match inbox.blocking_recv() {
+                    Some(next) if next.restart_marker => marked = true,
+                    Some(next) => at_death.push_back((next, 0)),
+                    None => break,
+                }
+            }
             state = None;
             match restart(&make, life, name) {
                 Ok(fresh) => state = Some(fresh),
                 Err(cause) => {
                     death.set(cause.clone());
-                    (call.run)(Err(&cause));
+                    for (call, _) in at_death {
+                        (call.run)(Err(&cause));
+                    }
                     break;
                 }
             }
-            queued_at_restarts.restarted(inbox.len() + 1);
+            queued = at_death
+                .into_iter()
+                .map(|(call, waited)| (call, waited + 1))
+                .collect();
+            continue;
+        }
+        if call.restart_marker {
+            continue; // its restart was done with an earlier request
         }
         let Some(current) = state.as_mut() else {
-            unreachable!("restarted above, or the loop had ended")
+            unreachable!("the loop runs while there is a state")
         };
-        match queued_at_restarts.take() {
-            crossed if crossed > call.retries => (call.run)(Err(
+        match restarts_waited > call.retries {
+            true => (call.run)(Err(
                 "it was restarted while this call was queued, and the call is not marked \
                  safe to repeat (`max_retries`)",
             )),
-            _ => (call.run)(Ok(current)),
+            false => (call.run)(Ok(current)),
         }
         // A kill during the call (or one that ended its wait for an
         // argument) ends the actor now, not at the next mail.
         if death.is_dead() {
             break;
         }
+    }
+    // Calls taken out of the mailbox at a restart and not run yet.
+    let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
+    for (call, _) in queued {
+        (call.run)(Err(&cause));
     }
     // Every handle is gone, or the actor died. A dead actor ends here too, so
     // its state goes and its resources come back now (as Ray's kill does),
@@ -1359,13 +1405,19 @@ impl<S: Send + 'static> ActorHandle<S> {
         let actor = self.inner.name_arc();
         let death = Arc::clone(&self.inner.death);
         let run = Box::new(move |state: Result<&mut S, &str>| {
-            // Its place under the actor's bound, given back when it ends.
-            let _counted = counted;
+            // Its place under the actor's bound: given back before the call's
+            // outcome is stored (a waiter woken then finds the room), and in
+            // any case when the call is dropped.
+            let mut counted = counted;
+            let mut give_back = move || drop(counted.take());
             let state = match state {
                 Ok(state) => state,
                 Err(cause) => {
                     let err = actor_died(completer.info(), &actor, cause.to_owned());
-                    return completer.complete(Err(err));
+                    {
+                        give_back();
+                        return completer.complete(Err(err));
+                    }
                 }
             };
             if completer.is_decided() {
@@ -1378,7 +1430,10 @@ impl<S: Send + 'static> ActorHandle<S> {
                 let detector = &completer.context().observer().detector;
                 match crate::waits::check(detector, waiting, true) {
                     Ok(waiting) => noted = Some(waiting),
-                    Err(deadlock) => return completer.complete(Err(deadlock)),
+                    Err(deadlock) => {
+                        give_back();
+                        return completer.complete(Err(deadlock));
+                    }
                 }
             }
             let awaited = wait_for_args(resolving, &death, &completer);
@@ -1387,11 +1442,17 @@ impl<S: Send + 'static> ActorHandle<S> {
                 Awaited::Args(Ok(args)) => args,
                 Awaited::Args(Err(upstream)) => {
                     let err = completer.upstream_failed(&upstream);
-                    return completer.complete(Err(err));
+                    {
+                        give_back();
+                        return completer.complete(Err(err));
+                    }
                 }
                 Awaited::Died(cause) => {
                     let err = actor_died(completer.info(), &actor, cause);
-                    return completer.complete(Err(err));
+                    {
+                        give_back();
+                        return completer.complete(Err(err));
+                    }
                 }
                 Awaited::Decided => return,
             };
@@ -1402,14 +1463,18 @@ impl<S: Send + 'static> ActorHandle<S> {
             }
             if let Some(cause) = death.cause() {
                 let err = actor_died(completer.info(), &actor, cause);
-                return completer.complete(Err(err));
+                {
+                    give_back();
+                    return completer.complete(Err(err));
+                }
             }
             let method = move |args| method(state, args);
-            completer.run_blocking::<_, _, _, Erased>(method, args, deadline);
+            completer.run_blocking::<_, _, _, Erased>(method, args, deadline, give_back);
         });
         let call = Call {
             retries: self.retries,
             run,
+            restart_marker: false,
         };
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
             // The actor's thread is gone: it died, or its runtime shut down.
@@ -1467,7 +1532,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         if let Some(remote) = &self.inner.remote {
             return remote.connection.actor_kill(remote.id, true);
         }
-        self.inner.kill_and_restart(Call::wake());
+        self.inner.kill_and_restart(Call::restart_marker());
     }
 
     /// How many times the actor was restarted (its constructor run again

@@ -260,12 +260,22 @@ impl<T: Send + 'static> Completer<T> {
     ///
     /// `deadline`: what it inherited from the task that submitted it; past
     /// it, the call does not run (it fails with `TaskTimedOut`).
-    pub(crate) fn run_blocking<C, L, R, K>(mut self, call: C, args: L, deadline: Deadline)
-    where
+    ///
+    /// `before_complete` runs once the outcome is known, before the slot is
+    /// completed (and its waiters woken): an actor gives the call's place
+    /// under its bound back there, so a waiter woken can make the next call.
+    pub(crate) fn run_blocking<C, L, R, K>(
+        mut self,
+        call: C,
+        args: L,
+        deadline: Deadline,
+        before_complete: impl FnOnce(),
+    ) where
         C: FnOnce(L) -> R,
         K: Finish<R, Value = T>,
     {
         if let Some(late) = self.past(deadline) {
+            before_complete();
             return self.complete(Err(late));
         }
         self.start();
@@ -273,6 +283,7 @@ impl<T: Send + 'static> Completer<T> {
         let running = self.running_until(None, deadline);
         let result = attempt::run_as(running, span.as_deref(), move || call(args));
         let outcome = attempt::outcome::<K, _>(self.info(), result, 1);
+        before_complete();
         self.complete(outcome);
     }
 
@@ -289,13 +300,19 @@ impl<T: Send + 'static> Completer<T> {
 
     /// The async form of [`run_blocking`](Completer::run_blocking): one
     /// attempt of `call(args)`, polled as this task, then the slot completed.
-    pub(crate) async fn run_async<C, L, Fut, K>(mut self, call: C, args: L, deadline: Deadline)
-    where
+    pub(crate) async fn run_async<C, L, Fut, K>(
+        mut self,
+        call: C,
+        args: L,
+        deadline: Deadline,
+        before_complete: impl FnOnce(),
+    ) where
         C: FnOnce(L) -> Fut,
         Fut: Future,
         K: Finish<Fut::Output, Value = T>,
     {
         if let Some(late) = self.past(deadline) {
+            before_complete();
             return self.complete(Err(late));
         }
         self.start();
@@ -304,6 +321,7 @@ impl<T: Send + 'static> Completer<T> {
         let running = || self.running_until(None, deadline);
         let result = std::future::poll_fn(|cx| attempt.as_mut().poll_as(cx, running())).await;
         let outcome = attempt::outcome::<K, _>(self.info(), result, 1);
+        before_complete();
         self.complete(outcome);
     }
 

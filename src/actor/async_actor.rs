@@ -274,12 +274,25 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         let Some((completer, deadline)) = call else {
             return object;
         };
+        let counted = match self.inner.admit_call(completer.info()) {
+            Ok(counted) => counted,
+            Err(refused) => {
+                completer.complete(Err(refused));
+                return object;
+            }
+        };
         let actor = self.inner.name_arc();
         let call: AsyncCall<S> = Box::new(move |state| {
             async move {
+                // Its place under the actor's bound: given back before the
+                // call's outcome is stored (a waiter woken then finds the
+                // room), and in any case when the call is dropped.
+                let mut counted = counted;
+                let mut give_back = move || drop(counted.take());
                 let state = match state {
                     Ok(state) => state,
                     Err(cause) => {
+                        give_back();
                         let err = actor_died(completer.info(), &actor, cause);
                         return completer.complete(Err(err));
                     }
@@ -288,7 +301,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
                     return;
                 }
                 completer
-                    .run_async::<_, _, _, Erased>(method, state, deadline)
+                    .run_async::<_, _, _, Erased>(method, state, deadline, give_back)
                     .await;
             }
             .boxed()

@@ -5,23 +5,25 @@
 // Two deaths can be recovered from in one process: a constructor that
 // panics, and a kill that asks for a restart (`kill_and_restart`, Ray's
 // `ray.kill(actor, no_restart=False)`). Both spend one restart of the
-// actor's budget. A call still queued when a restart happens did not run on
-// the instance that died; it runs on the new one only if it was marked safe
-// to repeat (`max_retries`, Ray's `max_task_retries`), using one retry per
-// restart it waited through, and fails with `ActorDied` otherwise, as in
-// Ray. (A call that was running finishes first: a thread cannot be stopped
-// in the middle of a method.)
+// actor's budget. A kill that asks for a restart counts one request and
+// puts a marker in the mailbox: the calls ahead of the marker were queued at
+// the death. The actor's loop sees the request after the call running
+// finishes (a thread cannot be stopped in the middle of a method), takes
+// the calls up to the marker, builds the new instance, and then runs each
+// of those calls on it only if it was marked safe to repeat (`max_retries`,
+// Ray's `max_task_retries`), using one retry per restart it waited through;
+// the others fail with `ActorDied`, as in Ray. Calls behind the marker are
+// new calls.
 
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-/// An actor's restarts: its budget, how many it had, and a kill that asks
-/// for one.
+/// An actor's restarts: its budget, how many it had, and the kills that
+/// asked for one and were not seen yet.
 pub(super) struct Life {
     max_restarts: u32,
     restarts: AtomicU32,
-    restart_asked: AtomicBool,
+    restarts_asked: AtomicU32,
 }
 
 impl Life {
@@ -29,7 +31,7 @@ impl Life {
         Life {
             max_restarts,
             restarts: AtomicU32::new(0),
-            restart_asked: AtomicBool::new(false),
+            restarts_asked: AtomicU32::new(0),
         }
     }
 
@@ -42,15 +44,19 @@ impl Life {
         self.max_restarts
     }
 
-    /// A kill asks for a restart: the actor's thread does it before it
-    /// takes its next call.
+    /// A kill asks for a restart (its marker goes into the mailbox next):
+    /// the actor's loop does it before it runs its next call.
     pub(super) fn ask_restart(&self) {
-        self.restart_asked.store(true, Ordering::Release);
+        self.restarts_asked.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Whether a restart was asked for since the last look.
+    /// Takes one restart request, if one is waiting.
     pub(super) fn take_restart_request(&self) -> bool {
-        self.restart_asked.swap(false, Ordering::AcqRel)
+        self.restarts_asked
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |asked| {
+                asked.checked_sub(1)
+            })
+            .is_ok()
     }
 
     /// Takes one restart from the budget, if any is left.
@@ -91,48 +97,17 @@ impl Life {
     }
 }
 
-/// The calls that were queued at each restart and are not taken yet: a call
-/// taken while `n` of these windows are open waited through `n` restarts.
-#[derive(Default)]
-pub(super) struct QueuedAtRestarts {
-    windows: VecDeque<usize>,
-}
-
-impl QueuedAtRestarts {
-    /// A restart happened with `queued` calls waiting.
-    pub(super) fn restarted(&mut self, queued: usize) {
-        if queued > 0 {
-            self.windows.push_back(queued);
-        }
-    }
-
-    /// The next call is taken: how many restarts it waited through.
-    pub(super) fn take(&mut self) -> u32 {
-        let crossed = self.windows.len() as u32;
-        for left in &mut self.windows {
-            *left -= 1;
-        }
-        self.windows.retain(|&left| left > 0);
-        crossed
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_call_is_charged_one_retry_per_restart_it_waited_through() {
-        let mut queued = QueuedAtRestarts::default();
-        queued.restarted(2); // calls a, b queued at the first restart
-        assert_eq!(queued.take(), 1); // a
-        queued.restarted(3); // b, c, d queued at the second
-        assert_eq!(queued.take(), 2); // b: through both
-        assert_eq!(queued.take(), 1); // c
-        assert_eq!(queued.take(), 1); // d
-        assert_eq!(queued.take(), 0); // e came after
-        queued.restarted(0);
-        assert_eq!(queued.take(), 0);
+    fn restart_requests_are_taken_one_at_a_time() {
+        let life = Life::new(5);
+        life.ask_restart();
+        life.ask_restart();
+        assert!(life.take_restart_request() && life.take_restart_request());
+        assert!(!life.take_restart_request());
     }
 
     #[test]
