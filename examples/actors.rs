@@ -8,6 +8,9 @@
 //!    gradients in parallel, and the server applies them.
 //! 3. An `ActorPool` of two stateful "models" labelling a batch of inputs,
 //!    every model kept busy.
+//! 4. Ray's actor model beyond calls: a named actor found from another
+//!    thread (`get_actor`), a restart (`kill_and_restart`, `max_restarts`)
+//!    with a call marked safe to repeat, and a bound on pending calls.
 //!
 //! Run with `cargo run --release --example actors`.
 
@@ -125,6 +128,55 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "actor pool: 8 inputs x 20 ms on 2 models in {:.0} ms (one model: 160 ms): {}",
         ms(start.elapsed()),
         labels.join(", ")
+    );
+
+    // 4. A named cache, found by name from another thread, restarted once.
+    named_and_restarted(&rt)?;
+    Ok(())
+}
+
+/// A session cache, named so that any part of the program finds it, with
+/// one restart allowed (its constructor "reloads" it), and at most 100
+/// calls pending.
+fn named_and_restarted(rt: &Runtime) -> Result<(), Box<dyn std::error::Error>> {
+    let cache = rt
+        .actor_builder()
+        .name("sessions")
+        .max_restarts(1)
+        .max_pending_calls(100)
+        .spawn(|| vec!["loaded at start".to_owned()])?;
+    let elsewhere = {
+        let rt = rt.clone();
+        std::thread::spawn(move || -> Result<usize, taskref::Error> {
+            // Another part of the program knows the name, not the handle.
+            let cache = rt.get_actor::<Vec<String>>("sessions")?;
+            let _ = cache.call(|s: &mut Vec<String>| s.push("from a thread".to_owned()));
+            cache.call(|s: &mut Vec<String>| s.len()).block_get()
+        })
+    };
+    let seen = elsewhere.join().expect("the thread")?;
+    println!("named actor: `sessions` found from another thread, {seen} entries");
+    // A call that only reads is safe to repeat on a fresh instance.
+    let (started, release) = (
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+    );
+    let (s, r) = (started.clone(), release.clone());
+    let busy = cache.call(move |_: &mut Vec<String>| {
+        s.wait();
+        r.wait();
+    });
+    started.wait();
+    let write = cache.call(|s: &mut Vec<String>| s.push("lost".to_owned()));
+    let read = cache.max_retries(1).call(|s: &mut Vec<String>| s.clone());
+    cache.kill_and_restart(); // both calls are queued behind `busy`
+    release.wait();
+    busy.block_get()?;
+    println!(
+        "restart: {} restart(s); the queued write failed ({}); the read, safe to repeat, ran on the new instance: {:?}",
+        cache.restarts(),
+        write.block_get().map_or_else(|e| e.to_string(), |_| "ran".to_owned()),
+        read.block_get()?
     );
     Ok(())
 }

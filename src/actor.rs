@@ -1027,8 +1027,8 @@ fn run_actor<S, F: Fn() -> S>(
         };
         match restarts_waited > call.retries {
             true => (call.run)(Err(
-                "it was restarted while this call was queued, and the call is not marked \
-                 safe to repeat (`max_retries`)",
+                "it was restarted while this call was queued; the call ran on no instance, not \
+                 being marked safe to repeat (`max_retries`)",
             )),
             false => (call.run)(Ok(current)),
         }

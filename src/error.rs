@@ -183,7 +183,9 @@ pub enum Error {
         cycle: Vec<crate::snapshot::TaskSnapshot>,
     },
     /// The actor is dead (killed, its constructor panicked, or every handle
-    /// was dropped), so this call never ran.
+    /// was dropped), or the instance the call was queued for died in a
+    /// restart and the call was not marked safe to repeat, so this call
+    /// never ran.
     #[non_exhaustive]
     ActorDied {
         /// The call that did not run.
@@ -581,7 +583,7 @@ impl fmt::Display for Error {
                 message,
             } => write!(f, "{task} failed on the Ray cluster ({failure}): {message}"),
             Error::ActorDied { task, actor, cause } => {
-                write!(f, "{task} did not run: actor `{actor}` is dead ({cause})")
+                write!(f, "{task} did not run: the instance of actor `{actor}` it was sent to died ({cause})")
             }
             Error::PendingCallsLimitExceeded { task, actor, limit } => write!(
                 f,
