@@ -16,6 +16,9 @@
 #[path = "workloads/fresh.rs"]
 mod fresh;
 #[allow(dead_code)]
+#[path = "workloads/overhead.rs"]
+mod overhead;
+#[allow(dead_code)]
 #[path = "workloads/report.rs"]
 mod report;
 #[allow(dead_code)]
@@ -46,10 +49,11 @@ fn runtime(mode: AntiPatterns) -> Runtime {
         .expect("runtime")
 }
 
+/// O1's forms as the workloads bench measures them, and W6's gathered form.
 const PROBES: &[Probe] = &[
     Probe {
         name: "O1/spawn+gather",
-        run: |system, n| one_run(system, n, spawn_gather),
+        run: |system, n| one_run(system, n, overhead::spawn_gather_taskref),
     },
     Probe {
         name: "O1/remote+gather",
@@ -57,7 +61,7 @@ const PROBES: &[Probe] = &[
     },
     Probe {
         name: "O1/get_all-in-task",
-        run: |system, n| one_run(system, n, get_all_in_task),
+        run: |system, n| one_run(system, n, overhead::get_all_in_task),
     },
 ];
 
@@ -68,33 +72,11 @@ fn one_run(system: System, n: usize, workload: fn(&Runtime, u64) -> Duration) ->
     workload(&rt, n as u64).as_nanos() as f64
 }
 
-/// O1 as the workloads bench measures it: `spawn`, then `get_all`, in async code.
-fn spawn_gather(rt: &Runtime, n: u64) -> Duration {
-    timed(|| {
-        rt.handle().block_on(async {
-            let refs: Vec<_> = (0..n).map(|i| rt.spawn(async move { i })).collect();
-            taskref::get_all(refs).await.unwrap();
-        })
-    })
-}
-
 /// W6's gathered form: a remote function, gathered from a plain thread.
 fn remote_gather(rt: &Runtime, n: u64) -> Duration {
     let f = rt.remote(|i: u64| async move { i });
     timed(|| {
         taskref::block_get_all((0..n).map(|i| f.remote(i))).unwrap();
-    })
-}
-
-fn get_all_in_task(rt: &Runtime, n: u64) -> Duration {
-    let inner = rt.clone();
-    timed(|| {
-        rt.spawn(async move {
-            let refs: Vec<_> = (0..n).map(|i| inner.spawn(async move { i })).collect();
-            taskref::get_all(refs).await.unwrap().len()
-        })
-        .block_get()
-        .unwrap();
     })
 }
 

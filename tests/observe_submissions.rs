@@ -225,6 +225,15 @@ fn gated(mode: AntiPatterns) -> (Runtime, Arc<RwLock<()>>) {
     (rt, Arc::new(RwLock::new(())))
 }
 
+/// A task's code that returns its argument once `gate` opens.
+fn wait_for(gate: &Arc<RwLock<()>>) -> impl Fn(u64) -> u64 + Send + Sync + Clone + 'static {
+    let gate = Arc::clone(gate);
+    move |x| {
+        drop(gate.read().unwrap());
+        x
+    }
+}
+
 /// How long the backlog rule wants a line to keep submitting, with margin.
 const SUSTAINED: Duration = Duration::from_millis(5_300);
 
@@ -234,14 +243,7 @@ fn a_line_that_keeps_submitting_faster_than_tasks_start_is_reported() {
     within_deadline(|| {
         let (rt, gate) = gated(AntiPatterns::Warn);
         let shut = gate.write().unwrap();
-        let wait_for_gate = {
-            let gate = Arc::clone(&gate);
-            move |x: u64| {
-                drop(gate.read().unwrap());
-                x
-            }
-        };
-        let task = rt.remote_blocking(wait_for_gate);
+        let task = rt.remote_blocking(wait_for(&gate));
         let mut refs = Vec::new();
         let line = line!() + 6;
         let start = Instant::now();
@@ -328,14 +330,7 @@ fn a_large_batch_submitted_at_once_is_not_a_backlog_however_long_it_waits() {
     within_deadline(|| {
         let (rt, gate) = gated(AntiPatterns::Deny);
         let shut = gate.write().unwrap();
-        let wait_for_gate = {
-            let gate = Arc::clone(&gate);
-            move |x: u64| {
-                drop(gate.read().unwrap());
-                x
-            }
-        };
-        let task = rt.remote_blocking(wait_for_gate);
+        let task = rt.remote_blocking(wait_for(&gate));
         let line = line!() + 1;
         let refs: Vec<_> = (0..200_000).map(|x| task.remote(x)).collect();
         // The batch waits well past the sustained time; nothing more is

@@ -58,7 +58,7 @@ fn one_run(
     elapsed.as_nanos() as f64
 }
 
-fn spawn_gather_taskref(rt: &Runtime, n: u64) -> std::time::Duration {
+pub(crate) fn spawn_gather_taskref(rt: &Runtime, n: u64) -> std::time::Duration {
     timed(|| {
         rt.handle().block_on(async {
             let refs: Vec<_> = (0..n).map(|i| rt.spawn(async move { i })).collect();
@@ -76,7 +76,7 @@ fn spawn_join_all_tokio(rt: &tokio::runtime::Runtime, n: u64) -> std::time::Dura
     })
 }
 
-fn get_all_in_task(rt: &Runtime, n: u64) -> std::time::Duration {
+pub(crate) fn get_all_in_task(rt: &Runtime, n: u64) -> std::time::Duration {
     let inner = rt.clone();
     timed(|| {
         rt.spawn(async move {
