@@ -33,7 +33,7 @@ mod registry;
 mod on_cluster;
 
 pub use async_actor::AsyncActorHandle;
-pub use pool::ActorPool;
+pub use pool::{ActorPool, PoolActor};
 
 pub use pool::PoolMap;
 pub(crate) use registry::Registry;

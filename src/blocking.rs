@@ -467,7 +467,7 @@ impl<T: Clone> WaitSet<T> {
     }
 }
 
-impl<S: Send + 'static> ActorPool<S> {
+impl<S: Send + 'static> ActorPool<crate::ActorHandle<S>> {
     /// [`map_unordered`](ActorPool::map_unordered) for plain threads: an
     /// iterator that blocks in `next()`.
     ///

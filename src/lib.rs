@@ -174,7 +174,7 @@ mod waits;
 #[cfg(all(test, taskref_loom))]
 mod loom_tests;
 
-pub use actor::{ActorBuilder, ActorHandle, ActorPool, AsyncActorHandle, PoolMap};
+pub use actor::{ActorBuilder, ActorHandle, ActorPool, AsyncActorHandle, PoolActor, PoolMap};
 pub use args::{Arg, IntoArgs};
 pub use blocking::{
     block_as_completed, block_get_all, block_get_all_settled, block_map_unordered, block_wait,

@@ -1,20 +1,33 @@
 //! `ActorPool`: Ray's `ray.util.ActorPool`, a set of actors kept busy with a
 //! stream of items.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
 
-use super::ActorHandle;
+use super::{ActorHandle, AsyncActorHandle};
 use crate::error::Error;
 use crate::gather::Readiness;
+use crate::ObjectRef;
 
 /// A set of actors that share work: each item goes to an idle actor, so every
-/// actor stays busy while items remain.
+/// actor stays busy while items remain (Ray's `ray.util.ActorPool`).
+///
+/// `A` is the actors' handle type ([`ActorHandle`] or
+/// [`AsyncActorHandle`]); `R`, the type of the results of
+/// [`submit`](ActorPool::submit).
+///
+/// Two ways to use it, as in Ray: `map` / `map_unordered` (and their
+/// `block_*` twins) over an iterator of items, for actors with `&mut S`
+/// methods; and the stateful interface for both kinds of actor: `submit`
+/// one item at a time, take results with `get_next` (submission order) or
+/// `get_next_unordered` (completion order), check `has_next` / `has_free`,
+/// and grow or shrink the pool with `push` / `pop_idle`.
 ///
 /// # Examples
 ///
@@ -32,38 +45,299 @@ use crate::gather::Readiness;
 /// assert_eq!(doubled, [2, 4, 6, 8, 10, 12], "`map` keeps input order");
 /// # }
 /// ```
-pub struct ActorPool<S> {
-    actors: Vec<ActorHandle<S>>,
+///
+/// Ray's stateful interface, over async actors:
+///
+/// ```
+/// use std::sync::Arc;
+/// let rt = taskref::Runtime::new()?;
+/// let models = (0..2).map(|i| rt.actor_builder().spawn_async(move || i * 100)).collect::<Result<Vec<_>, _>>()?;
+/// let mut pool = taskref::ActorPool::new(models);
+/// for x in 1..=5u64 {
+///     pool.submit(|model, x| model.call(move |base: Arc<u64>| async move { *base + x }), x);
+/// }
+/// let mut got = Vec::new();
+/// while pool.has_next() {
+///     got.push(pool.block_get_next().unwrap()?);
+/// }
+/// assert_eq!(got.len(), 5);
+/// assert_eq!(got[0] % 100, 1, "submission order");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ActorPool<A, R = ()> {
+    /// Every actor in the pool, busy or idle.
+    actors: Vec<A>,
+    /// The actors free for `submit`, longest idle first.
+    idle: VecDeque<A>,
+    /// Submitted items running on an actor: which actor, by index.
+    running: HashMap<usize, A>,
+    in_flight: FuturesUnordered<Readiness<R>>,
+    /// Submitted items waiting for a free actor, in submission order.
+    queued: VecDeque<(usize, Submission<A, R>)>,
+    /// Finished results not taken yet, by index.
+    done: BTreeMap<usize, Result<R, Error>>,
+    /// Results taken out of submission order (by `get_next_unordered`)
+    /// that `get_next` must step over.
+    taken: BTreeSet<usize>,
+    /// The next submission's index, and the next `get_next` returns.
+    submitted: usize,
+    next_out: usize,
 }
 
-impl<S> Clone for ActorPool<S> {
-    fn clone(&self) -> Self {
-        ActorPool {
-            actors: self.actors.clone(),
-        }
+/// One submitted item: calls its actor and returns the call's ref.
+type Submission<A, R> = Box<dyn FnOnce(&A) -> ObjectRef<R> + Send>;
+
+/// The handle types an [`ActorPool`] holds: [`ActorHandle`] and
+/// [`AsyncActorHandle`] (sealed).
+pub trait PoolActor: Clone + Send + Sync + 'static + sealed::Sealed {
+    /// Whether two handles reach the same actor.
+    #[doc(hidden)]
+    fn same_actor(&self, other: &Self) -> bool;
+}
+
+impl<S: Send + 'static> PoolActor for ActorHandle<S> {
+    fn same_actor(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
 
-impl<S> fmt::Debug for ActorPool<S> {
+impl<S: Send + Sync + 'static> PoolActor for AsyncActorHandle<S> {
+    fn same_actor(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<S> Sealed for super::ActorHandle<S> {}
+    impl<S> Sealed for super::AsyncActorHandle<S> {}
+}
+
+impl<A: Clone, R> Clone for ActorPool<A, R> {
+    /// A pool of the same actors, with none of this one's submissions.
+    fn clone(&self) -> Self {
+        ActorPool::from_actors(self.actors.clone())
+    }
+}
+
+impl<A, R> fmt::Debug for ActorPool<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorPool")
             .field("actors", &self.actors.len())
-            .finish()
+            .field("idle", &self.idle.len())
+            .field("running", &self.running.len())
+            .field("queued", &self.queued.len())
+            .finish_non_exhaustive()
     }
 }
 
-impl<S: Send + 'static> ActorPool<S> {
+impl<A: Clone, R> ActorPool<A, R> {
     /// A pool of `actors` (at least one).
     ///
     /// # Panics
     ///
     /// If `actors` is empty: a pool without actors could never make progress.
-    pub fn new(actors: impl IntoIterator<Item = ActorHandle<S>>) -> Self {
-        let actors: Vec<_> = actors.into_iter().collect();
+    pub fn new(actors: impl IntoIterator<Item = A>) -> Self {
+        let actors: Vec<A> = actors.into_iter().collect();
         assert!(!actors.is_empty(), "an ActorPool needs at least one actor");
-        ActorPool { actors }
+        ActorPool::from_actors(actors)
     }
 
+    fn from_actors(actors: Vec<A>) -> Self {
+        ActorPool {
+            idle: actors.iter().cloned().collect(),
+            actors,
+            running: HashMap::new(),
+            in_flight: FuturesUnordered::new(),
+            queued: VecDeque::new(),
+            done: BTreeMap::new(),
+            taken: BTreeSet::new(),
+            submitted: 0,
+            next_out: 0,
+        }
+    }
+}
+
+impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
+    /// Submits `value` to the pool: `call(actor, value)` runs on the
+    /// longest-idle actor now, or once one is free (Ray's `submit`). `call`
+    /// makes one call on the actor it is given and returns its ref.
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let mut pool = taskref::ActorPool::new([rt.actor(10u64)]);
+    /// pool.submit(|a, x| a.call(move |base: &mut u64| *base + x), 1);
+    /// pool.submit(|a, x| a.call(move |base: &mut u64| *base + x), 2); // queued
+    /// assert!(!pool.has_free());
+    /// assert_eq!(pool.block_get_next().unwrap()?, 11);
+    /// assert_eq!(pool.block_get_next().unwrap()?, 12);
+    /// assert!(!pool.has_next());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit<V, F>(&mut self, call: F, value: V)
+    where
+        V: Send + 'static,
+        F: FnOnce(&A, V) -> ObjectRef<R> + Send + 'static,
+    {
+        let index = self.submitted;
+        self.submitted += 1;
+        let submission: Submission<A, R> = Box::new(move |actor| call(actor, value));
+        match self.idle.pop_front() {
+            Some(actor) => self.start(index, submission, actor),
+            None => self.queued.push_back((index, submission)),
+        }
+    }
+
+    fn start(&mut self, index: usize, submission: Submission<A, R>, actor: A) {
+        let r = submission(&actor);
+        self.running.insert(index, actor);
+        self.in_flight.push(Readiness::new(index, r));
+    }
+
+    /// Whether a submitted result has not been taken yet (Ray's
+    /// `has_next`).
+    pub fn has_next(&self) -> bool {
+        !(self.running.is_empty() && self.queued.is_empty() && self.done.is_empty())
+    }
+
+    /// Whether an actor is idle: the next `submit` starts at once (Ray's
+    /// `has_free`).
+    pub fn has_free(&self) -> bool {
+        !self.idle.is_empty()
+    }
+
+    /// Adds `actor` to the pool; it takes queued work at once (Ray's
+    /// `push`).
+    pub fn push(&mut self, actor: A) {
+        self.actors.push(actor.clone());
+        self.free(actor);
+    }
+
+    /// Takes an idle actor out of the pool, if one is idle (Ray's
+    /// `pop_idle`).
+    ///
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let mut pool: taskref::ActorPool<_, u8> = taskref::ActorPool::new([rt.actor(1u8), rt.actor(2u8)]);
+    /// let taken = pool.pop_idle().expect("both are idle");
+    /// pool.submit(|a, ()| a.call(|n: &mut u8| *n), ());
+    /// assert!(pool.pop_idle().is_none(), "the other is busy");
+    /// pool.push(taken);
+    /// assert!(pool.has_free());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pop_idle(&mut self) -> Option<A> {
+        let actor = self.idle.pop_front()?;
+        if let Some(at) = self.actors.iter().position(|a| a.same_actor(&actor)) {
+            self.actors.remove(at);
+        }
+        Some(actor)
+    }
+
+    /// An actor finished its item: it takes the next queued one, or idles.
+    fn free(&mut self, actor: A) {
+        match self.queued.pop_front() {
+            Some((index, submission)) => self.start(index, submission, actor),
+            None => self.idle.push_back(actor),
+        }
+    }
+
+    /// The next result, in submission order (Ray's `get_next`); `None` when
+    /// none is left ([`has_next`](ActorPool::has_next) is false). A call
+    /// that failed gives its `Err`.
+    pub async fn get_next(&mut self) -> Option<Result<R, Error>> {
+        std::future::poll_fn(|cx| self.poll_next_in(cx, true)).await
+    }
+
+    /// The next result to finish, in completion order (Ray's
+    /// `get_next_unordered`); `None` when none is left.
+    pub async fn get_next_unordered(&mut self) -> Option<Result<R, Error>> {
+        std::future::poll_fn(|cx| self.poll_next_in(cx, false)).await
+    }
+
+    /// [`get_next`](ActorPool::get_next) for plain threads: blocks. On a
+    /// thread that must not block, `Some(Err(BlockingInAsyncContext))`.
+    #[track_caller]
+    pub fn block_get_next(&mut self) -> Option<Result<R, Error>> {
+        self.block_next(true, Location::caller())
+    }
+
+    /// [`get_next_unordered`](ActorPool::get_next_unordered) for plain
+    /// threads: blocks.
+    #[track_caller]
+    pub fn block_get_next_unordered(&mut self) -> Option<Result<R, Error>> {
+        self.block_next(false, Location::caller())
+    }
+
+    fn block_next(
+        &mut self,
+        ordered: bool,
+        location: &'static Location<'static>,
+    ) -> Option<Result<R, Error>> {
+        let next = std::future::poll_fn(|cx| self.poll_next_in(cx, ordered));
+        let call = match ordered {
+            true => "ActorPool::block_get_next",
+            false => "ActorPool::block_get_next_unordered",
+        };
+        match crate::block_on::block_on(next, None, location, call, None) {
+            Ok(Some(next)) => next,
+            Ok(None) => unreachable!("no deadline"),
+            Err(refused) => Some(Err(refused)),
+        }
+    }
+
+    fn poll_next_in(
+        &mut self,
+        cx: &mut Context<'_>,
+        ordered: bool,
+    ) -> Poll<Option<Result<R, Error>>> {
+        loop {
+            while self.taken.remove(&self.next_out) {
+                self.next_out += 1;
+            }
+            let found = match ordered {
+                true => self
+                    .done
+                    .remove(&self.next_out)
+                    .map(|outcome| (self.next_out, outcome)),
+                false => self.done.pop_first(),
+            };
+            if let Some((index, outcome)) = found {
+                match index == self.next_out {
+                    true => self.next_out += 1,
+                    false => drop(self.taken.insert(index)),
+                }
+                return Poll::Ready(Some(outcome));
+            }
+            if !self.has_next() {
+                return Poll::Ready(None);
+            }
+            if self.running.is_empty() {
+                // Queued work and no actor to run it: every actor was popped.
+                return Poll::Ready(Some(Err(Error::InvalidArgument {
+                    message: "the ActorPool has queued work and no actor to run it: `push` \
+                              an actor first"
+                        .to_owned(),
+                    location: Location::caller(),
+                })));
+            }
+            match self.in_flight.poll_next_unpin(cx) {
+                Poll::Ready(Some((index, object))) => {
+                    if let Some(actor) = self.running.remove(&index) {
+                        self.free(actor);
+                    }
+                    let outcome = object
+                        .take_outcome()
+                        .unwrap_or_else(|_| unreachable!("a ready ref has an outcome"));
+                    self.done.insert(index, outcome);
+                }
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<S: Send + 'static> ActorPool<ActorHandle<S>> {
     /// Calls `method` on each item with the first idle actor and yields
     /// `(index, outcome)` in completion order (Ray's `map_unordered`).
     pub fn map_unordered<I, R, F>(&self, items: I, method: F) -> PoolMap<S, I::IntoIter, F, R>

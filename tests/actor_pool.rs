@@ -1,0 +1,172 @@
+//! `ActorPool`'s stateful interface (Ray's `submit`, `get_next`,
+//! `get_next_unordered`, `has_next`, `has_free`, `push`, `pop_idle`), over
+//! plain and async actors, in both faces.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::{runtime, within_deadline, Concurrency};
+use taskref::{ActorPool, AsyncActorHandle};
+
+#[test]
+fn submitted_items_run_on_idle_actors_and_come_back_in_submission_order() {
+    within_deadline(|| {
+        let rt = runtime(4);
+        let busy = Concurrency::default();
+        let actors: Vec<_> = (0..3).map(|_| rt.actor(busy.clone())).collect();
+        let mut pool = ActorPool::new(actors);
+        assert!(pool.has_free() && !pool.has_next());
+        for x in 0..9u64 {
+            // Later items are quicker: they finish out of submission order.
+            pool.submit(
+                |actor, x| {
+                    actor.call(move |busy: &mut Concurrency| {
+                        let _in = busy.enter();
+                        std::thread::sleep(Duration::from_millis(20 - 2 * x));
+                        x
+                    })
+                },
+                x,
+            );
+        }
+        assert!(!pool.has_free(), "three running, six queued");
+        let mut got = Vec::new();
+        while let Some(next) = pool.block_get_next() {
+            got.push(next.unwrap());
+        }
+        assert_eq!(got, (0..9).collect::<Vec<_>>());
+        assert_eq!(busy.peak(), 3, "every actor busy, never more");
+        assert!(pool.has_free() && !pool.has_next());
+        assert!(pool.block_get_next().is_none());
+    });
+}
+
+#[test]
+fn get_next_unordered_gives_results_as_they_finish_over_async_actors() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let actors: Vec<AsyncActorHandle<u64>> = (0..4)
+            .map(|_| rt.actor_builder().spawn_async(|| 0u64).unwrap())
+            .collect();
+        let mut pool = ActorPool::new(actors);
+        for ms in [80u64, 10, 40, 20] {
+            pool.submit(
+                |actor, ms| {
+                    actor.call(move |_: Arc<u64>| async move {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        ms
+                    })
+                },
+                ms,
+            );
+        }
+        let got: Vec<u64> = rt.handle().block_on(async {
+            let mut got = Vec::new();
+            while let Some(next) = pool.get_next_unordered().await {
+                got.push(next.unwrap());
+            }
+            got
+        });
+        assert_eq!(got, [10, 20, 40, 80]);
+    });
+}
+
+#[test]
+fn get_next_steps_over_results_taken_out_of_order() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let mut pool = ActorPool::new((0..3).map(|_| rt.actor(())));
+        for ms in [60u64, 5, 30] {
+            pool.submit(
+                |actor, ms| {
+                    actor.call(move |_: &mut ()| {
+                        std::thread::sleep(Duration::from_millis(ms));
+                        ms
+                    })
+                },
+                ms,
+            );
+        }
+        assert_eq!(pool.block_get_next_unordered().unwrap().unwrap(), 5);
+        assert_eq!(pool.block_get_next().unwrap().unwrap(), 60);
+        assert_eq!(pool.block_get_next().unwrap().unwrap(), 30);
+        assert!(pool.block_get_next().is_none());
+    });
+}
+
+#[test]
+fn push_adds_an_actor_that_takes_queued_work_and_pop_idle_takes_only_idle_ones() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let mut pool: ActorPool<_, u8> = ActorPool::new([rt.actor(1u8)]);
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let g = Arc::clone(&gate);
+        pool.submit(
+            move |actor, ()| {
+                actor.call(move |n: &mut u8| {
+                    g.wait();
+                    *n
+                })
+            },
+            (),
+        );
+        pool.submit(|actor, ()| actor.call(|n: &mut u8| *n), ());
+        assert!(pool.pop_idle().is_none(), "its only actor is busy");
+        // A second actor takes the queued item at once.
+        pool.push(rt.actor(2u8));
+        assert_eq!(pool.block_get_next_unordered().unwrap().unwrap(), 2);
+        gate.wait();
+        assert_eq!(pool.block_get_next().unwrap().unwrap(), 1);
+        // Both idle now: the longest idle (the pushed one) goes first.
+        let taken = pool.pop_idle().expect("idle now");
+        assert_eq!(taken.call(|n: &mut u8| *n).block_get().unwrap(), 2);
+        assert!(pool.has_free(), "the first actor is still in the pool");
+        assert!(pool.pop_idle().is_some() && pool.pop_idle().is_none());
+    });
+}
+
+#[test]
+fn queued_work_with_no_actor_left_is_an_error_not_a_hang() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let mut pool: ActorPool<_, u8> = ActorPool::new([rt.actor(1u8)]);
+        let actor = pool.pop_idle().unwrap();
+        pool.submit(|a, ()| a.call(|n: &mut u8| *n), ());
+        let err = pool.block_get_next().unwrap().unwrap_err();
+        assert!(err.is_invalid_argument(), "{err}");
+        assert!(err.to_string().contains("push"), "{err}");
+        pool.push(actor);
+        assert_eq!(pool.block_get_next().unwrap().unwrap(), 1);
+    });
+}
+
+#[test]
+fn a_failed_call_gives_its_error_and_frees_its_actor() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let mut pool = ActorPool::new([rt.actor(0u32)]);
+        pool.submit(
+            |a, ()| a.call(|_: &mut u32| -> u32 { panic!("bad item") }),
+            (),
+        );
+        pool.submit(|a, ()| a.call(|n: &mut u32| *n + 1), ());
+        assert!(pool.block_get_next().unwrap().unwrap_err().is_panic());
+        assert_eq!(pool.block_get_next().unwrap().unwrap(), 1);
+    });
+}
+
+#[test]
+fn the_blocking_twins_refuse_a_thread_that_must_not_block() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let tokio_rt = support::user_current_thread();
+        let mut pool = ActorPool::new([rt.actor(0u32)]);
+        pool.submit(|a, ()| a.call(|n: &mut u32| *n), ());
+        let refused = tokio_rt.block_on(async { pool.block_get_next() });
+        assert!(refused.unwrap().unwrap_err().is_blocking_in_async_context());
+        // The item is still there for a thread that may block.
+        assert_eq!(pool.block_get_next().unwrap().unwrap(), 0);
+    });
+}
