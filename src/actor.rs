@@ -276,7 +276,11 @@ impl Runtime {
         let actors = self.context().actors();
         let inner =
             actors.get::<Core<async_actor::AsyncCall<S>>>(name, handle, Location::caller())?;
-        Ok(AsyncActorHandle { inner })
+        Ok(AsyncActorHandle {
+            retries: inner.call_retries,
+            group: 0,
+            inner,
+        })
     }
 
     /// The names of the runtime's live named actors, sorted: Ray's
@@ -319,6 +323,9 @@ struct Core<M> {
     call_retries: u32,
     /// Its name in the runtime's registry, for a named actor.
     registration: Option<Registration>,
+    /// The names of an async actor's concurrency groups: group `i + 1`
+    /// (0 is the default group).
+    groups: Vec<Arc<str>>,
 }
 
 impl<M: Send + 'static> Named for Core<M> {
@@ -446,6 +453,7 @@ pub struct ActorBuilder {
     get_if_exists: bool,
     max_pending_calls: Option<usize>,
     max_task_retries: u32,
+    concurrency_groups: Vec<(Arc<str>, usize)>,
 }
 
 impl ActorBuilder {
@@ -561,8 +569,41 @@ impl ActorBuilder {
     /// How many calls of an async actor ([`spawn_async`](ActorBuilder::spawn_async))
     /// may run at once, interleaving at their `.await`s (default 1). A plain
     /// actor ([`spawn`](ActorBuilder::spawn)) always runs one call at a time.
+    /// With [concurrency groups](ActorBuilder::concurrency_group), this is
+    /// the default group's limit.
     pub fn max_concurrency(mut self, calls: usize) -> ActorBuilder {
         self.max_concurrency = calls;
+        self
+    }
+
+    /// A concurrency group of an async actor (Ray's `concurrency_groups`):
+    /// calls made through [`AsyncActorHandle::in_group`] run in it, at most
+    /// `calls` at once, apart from the other groups: a group whose calls
+    /// are all busy holds up only its own queued calls. Calls start in
+    /// submission order within a group. Naming a group again changes its
+    /// limit.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let rt = taskref::Runtime::new()?;
+    /// let service = rt
+    ///     .actor_builder()
+    ///     .concurrency_group("io", 2)
+    ///     .concurrency_group("compute", 1)
+    ///     .spawn_async(|| ())?;
+    /// let io = service.in_group("io")?;
+    /// let slow = io.call(|_: Arc<()>| async { tokio::time::sleep(Duration::from_millis(50)).await });
+    /// let quick = service.in_group("compute")?.call(|_: Arc<()>| async { 1 + 1 });
+    /// assert_eq!(quick.block_get()?, 2, "not held up by the io group");
+    /// slow.block_get()?;
+    /// assert!(service.in_group("gpu").is_err(), "no such group");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn concurrency_group(mut self, name: impl Into<String>, calls: usize) -> ActorBuilder {
+        let name: Arc<str> = Arc::from(name.into());
+        self.concurrency_groups.retain(|(n, _)| *n != name);
+        self.concurrency_groups.push((name, calls));
         self
     }
 
@@ -582,6 +623,15 @@ impl ActorBuilder {
         let location = Location::caller();
         let (runtime, name, request) = self.admit(location)?;
         let max_concurrency = self.max_concurrency.max(1);
+        // The default group first, then the named ones.
+        let limits: Vec<usize> = std::iter::once(max_concurrency)
+            .chain(
+                self.concurrency_groups
+                    .iter()
+                    .map(|(_, calls)| (*calls).max(1)),
+            )
+            .collect();
+        let seats = limits.iter().sum();
         let handle = registry::handle_name::<AsyncActorHandle<S>>();
         let inner = self.registered(&runtime, &name, location, handle, |registration| {
             let context = Arc::clone(runtime.context());
@@ -595,14 +645,34 @@ impl ActorBuilder {
                 let Some(permit) = admitted(&dispatcher_context, request, &death).await else {
                     return async_actor::fail_queued(inbox, &death).await;
                 };
-                let state = dispatcher_life.construct(&make, &actor_name).map(Arc::new);
-                let context = &dispatcher_context;
-                async_actor::dispatch(context, state, permit, inbox, death, max_concurrency).await;
+                let build = {
+                    let (life, name) = (Arc::clone(&dispatcher_life), actor_name.clone());
+                    move || life.construct(&make, &name).map(Arc::new)
+                };
+                let actor = async_actor::Dispatcher {
+                    context: &dispatcher_context,
+                    life: &dispatcher_life,
+                    name: &actor_name,
+                    death,
+                    limits,
+                };
+                actor.run(build, permit, inbox).await;
             }));
-            let label = ActorSeat::label(name.clone(), max_concurrency);
-            Ok(self.core(&runtime, mailbox, label, (death, life), registration))
+            let label = ActorSeat::label(name.clone(), seats);
+            let mut core = self.core(&runtime, mailbox, label, (death, life), registration);
+            let groups = self
+                .concurrency_groups
+                .iter()
+                .map(|(n, _)| Arc::clone(n))
+                .collect();
+            Arc::get_mut(&mut core).expect("not shared yet").groups = groups;
+            Ok(core)
         })?;
-        Ok(AsyncActorHandle { inner })
+        Ok(AsyncActorHandle {
+            retries: inner.call_retries,
+            group: 0,
+            inner,
+        })
     }
 
     /// Starts the actor: `make` builds its state on the actor's thread, once
@@ -717,6 +787,7 @@ impl ActorBuilder {
             life,
             call_retries: self.max_task_retries,
             registration,
+            groups: Vec::new(),
         })
     }
 
@@ -827,6 +898,7 @@ impl ActorBuilder {
                         life: Arc::new(Life::new(0)),
                         call_retries: 0,
                         registration: None,
+                        groups: Vec::new(),
                     }),
                     retries: 0,
                 });
@@ -1058,6 +1130,13 @@ fn run_actor<S, F: Fn() -> S>(
 /// A kill asked for a restart: a new instance if the budget allows, or the
 /// cause of death.
 fn restart<S>(make: &impl Fn() -> S, life: &Life, name: &str) -> Result<S, String> {
+    spend_restart(life, name)?;
+    life.construct(make, name)
+}
+
+/// Takes the restart a kill asked for from the budget, or says why the
+/// actor dies instead.
+fn spend_restart(life: &Life, name: &str) -> Result<(), String> {
     if !life.spend() {
         return Err(format!(
             "it was killed and asked to restart, with no restarts left (max_restarts({}))",
@@ -1065,7 +1144,7 @@ fn restart<S>(make: &impl Fn() -> S, life: &Life, name: &str) -> Result<S, Strin
         ));
     }
     life.restarted(name, "it was killed and asked to restart");
-    life.construct(make, name)
+    Ok(())
 }
 
 /// How a call's wait for its argument ended.
@@ -1153,6 +1232,7 @@ impl<S: Send + 'static> ActorHandle<S> {
                 life: Arc::new(Life::new(0)),
                 call_retries: 0,
                 registration: None,
+                groups: Vec::new(),
             }),
             retries: 0,
         }

@@ -240,3 +240,45 @@ fn a_kill_while_a_call_runs_lets_it_finish_and_fails_the_rest() {
         assert_eq!(actor.restarts(), 0);
     });
 }
+
+#[test]
+fn async_actors_restart_and_retry_marked_calls_too() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let built = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&built);
+        let actor = rt
+            .actor_builder()
+            .max_restarts(1)
+            .spawn_async(move || counter.fetch_add(1, Ordering::SeqCst))
+            .unwrap();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let g = Arc::clone(&gate);
+        // max_concurrency 1: the first call holds the only slot.
+        let running = actor.call(move |g0: Arc<u32>| async move {
+            let _ = g.acquire().await.map(|p| p.forget());
+            *g0
+        });
+        support::eventually("the first call runs", || {
+            rt.tasks()
+                .iter()
+                .any(|t| t.state.to_string().contains("running"))
+        });
+        let plain = actor.call(|g: Arc<u32>| async move { *g });
+        let marked = actor.max_retries(1).call(|g: Arc<u32>| async move { *g });
+        actor.kill_and_restart();
+        let after = actor.call(|g: Arc<u32>| async move { *g });
+        gate.add_permits(1);
+        assert_eq!(running.block_get().unwrap(), 0, "finished on the old state");
+        assert!(plain.block_get().unwrap_err().is_actor_died());
+        assert_eq!(marked.block_get().unwrap(), 1);
+        assert_eq!(after.block_get().unwrap(), 1);
+        assert_eq!((actor.restarts(), built.load(Ordering::SeqCst)), (1, 2));
+        actor.kill_and_restart(); // none left
+        assert!(actor
+            .call(|g: Arc<u32>| async move { *g })
+            .block_get()
+            .unwrap_err()
+            .is_actor_died());
+    });
+}

@@ -1,12 +1,21 @@
 //! Async actors: methods that are futures over `Arc<S>`, interleaving at their
-//! await points, at most `max_concurrency` at once (Ray's async actors).
+//! await points, at most `max_concurrency` at once (Ray's async actors), and
+//! concurrency groups with limits of their own.
 //
-// A dispatcher task drains the mailbox in order: for each call it waits for a
-// concurrency permit, then spawns the call with the permit, so calls *start*
-// in submission order and up to `max_concurrency` run at once. The dispatcher
-// holds the actor's resources for its life and owns the first `Arc` of the
-// state; running calls hold clones, so the state is dropped once, after the
-// last handle and the last running call are gone.
+// A dispatcher task drains the mailbox in order into one queue per
+// concurrency group (the default group is group 0), and starts the head of
+// each queue whenever its group has a free slot, so calls *start* in
+// submission order within a group and a busy group holds up only its own
+// calls. A running call gives its slot back when it ends and wakes the
+// dispatcher. The dispatcher holds the actor's resources for its life and
+// owns the first `Arc` of the state; running calls hold clones, so each
+// instance's state is dropped once, after the last call that uses it.
+//
+// A restart (`kill_and_restart`) is a marker in the mailbox: when the
+// dispatcher reaches it, it drops its `Arc` of the state (calls running go
+// on with theirs) and builds a new one; the calls still queued in the groups
+// were queued at the death, and run on the new instance only with a retry
+// left (see `life`).
 
 use std::fmt;
 use std::future::Future;
@@ -14,10 +23,12 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use futures::future::{select, Either};
-use futures::FutureExt;
-use tokio::sync::{mpsc, Semaphore};
+use std::collections::VecDeque;
 
+use futures::FutureExt;
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::life::Life;
 use super::{actor_died, new_call_with_deadline, Core, Death};
 use crate::context::RuntimeContext;
 use crate::resources::Permit;
@@ -25,9 +36,43 @@ use crate::task::{Erased, UserError};
 use crate::ObjectRef;
 
 /// A call of an async actor: given the state (or the cause of death), it
-/// returns the future that runs the method and completes its ref.
-pub(super) type AsyncCall<S> =
+/// returns the future that runs the method and completes its ref; with its
+/// group, and how many restarts it may wait through (see `life`).
+pub(super) struct AsyncCall<S> {
+    group: usize,
+    retries: u32,
+    run: RunAsyncCall<S>,
+    /// Not a call: where a kill that asked for a restart happened.
+    restart_marker: bool,
+}
+
+type RunAsyncCall<S> =
     Box<dyn FnOnce(Result<Arc<S>, String>) -> futures::future::BoxFuture<'static, ()> + Send>;
+
+impl<S> AsyncCall<S> {
+    /// A message that only wakes the dispatcher (after a kill).
+    fn wake() -> AsyncCall<S> {
+        AsyncCall {
+            group: 0,
+            retries: 0,
+            run: Box::new(|_| async {}.boxed()),
+            restart_marker: false,
+        }
+    }
+
+    /// The mark of a kill that asked for a restart.
+    fn restart_marker() -> AsyncCall<S> {
+        AsyncCall {
+            restart_marker: true,
+            ..AsyncCall::wake()
+        }
+    }
+
+    /// Fails the call with `cause` (failing never waits).
+    fn fail(self, cause: String) {
+        (self.run)(Err(cause)).now_or_never();
+    }
+}
 
 /// A handle to an async actor, made by
 /// [`ActorBuilder::spawn_async`](crate::ActorBuilder::spawn_async). Cheap to
@@ -60,12 +105,18 @@ pub(super) type AsyncCall<S> =
 /// ```
 pub struct AsyncActorHandle<S> {
     pub(super) inner: Arc<Core<AsyncCall<S>>>,
+    /// The concurrency group its calls run in (0: the default group).
+    pub(super) group: usize,
+    /// How many restarts its calls may wait through (`max_retries`).
+    pub(super) retries: u32,
 }
 
 impl<S> Clone for AsyncActorHandle<S> {
     fn clone(&self) -> Self {
         AsyncActorHandle {
             inner: Arc::clone(&self.inner),
+            group: self.group,
+            retries: self.retries,
         }
     }
 }
@@ -79,65 +130,163 @@ impl<S> fmt::Debug for AsyncActorHandle<S> {
     }
 }
 
-/// The dispatcher: given the state (or why it could not be built) and the
-/// actor's resources, starts calls in order.
-pub(super) async fn dispatch<S: Send + Sync + 'static>(
-    context: &RuntimeContext,
-    state: Result<Arc<S>, String>,
-    resources: Permit,
-    mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>,
-    death: Arc<Death>,
-    max_concurrency: usize,
-) {
-    let state = match state {
-        Ok(state) => Some(state),
-        Err(cause) => {
-            death.set(cause);
-            None
-        }
-    };
-    let permits = Arc::new(Semaphore::new(max_concurrency.max(1)));
-    // A constructor that panicked leaves no state: the actor is dead from
-    // the start and skips straight to failing its calls.
-    while let Some(state) = state.as_ref() {
-        let Some(call) = inbox.recv().await else {
-            break;
-        };
-        if let Some(cause) = death.cause() {
-            call(Err(cause)).await; // fails the ref at once
-            break;
-        }
-        // Waiting for a slot (every slot taken by running calls) ends on a
-        // kill too: the call has not started, so it fails, and the actor
-        // ends now rather than when a running call ends.
-        let slot = pin!(Arc::clone(&permits).acquire_owned());
-        let died = pin!(death.died());
-        let permit = match select(slot, died).await {
-            Either::Left((Ok(permit), _)) => permit,
-            Either::Left((Err(_), _)) => unreachable!("the semaphore is never closed"),
-            Either::Right((cause, _)) => {
-                call(Err(cause)).await;
-                break;
+/// An async actor's dispatcher: what it needs besides its mailbox.
+pub(super) struct Dispatcher<'a> {
+    pub(super) context: &'a RuntimeContext,
+    pub(super) life: &'a Life,
+    pub(super) name: &'a str,
+    pub(super) death: Arc<Death>,
+    /// Each concurrency group's limit (the default group's first).
+    pub(super) limits: Vec<usize>,
+}
+
+/// One concurrency group: its free slots, and its calls waiting for one
+/// (with the restarts each waited through).
+struct Group<S> {
+    slots: Arc<Semaphore>,
+    queue: VecDeque<(AsyncCall<S>, u32)>,
+}
+
+impl Dispatcher<'_> {
+    /// Builds the state with `build` (again at each restart), then starts
+    /// calls until every handle is gone or the actor dies; `resources` are
+    /// held all along.
+    pub(super) async fn run<S: Send + Sync + 'static>(
+        self,
+        build: impl Fn() -> Result<Arc<S>, String>,
+        resources: Permit,
+        mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>,
+    ) {
+        let death = &self.death;
+        let mut state = build().map_err(|cause| death.set(cause)).ok();
+        let mut groups: Vec<Group<S>> = self
+            .limits
+            .iter()
+            .map(|&limit| Group {
+                slots: Arc::new(Semaphore::new(limit.max(1))),
+                queue: VecDeque::new(),
+            })
+            .collect();
+        // Rung by a call that gives its slot back.
+        let freed = Arc::new(Notify::new());
+        // A constructor that panicked leaves no state: the actor is dead
+        // from the start and skips straight to failing its calls.
+        while let Some(current) = state.as_ref() {
+            for group in &mut groups {
+                self.start_heads(group, current, &freed);
             }
-        };
-        // Start the call here, so calls start in submission order; what is
-        // left of it runs as a task of its own. (Its next poll, in that task,
-        // registers that task's waker.)
-        let mut running = call(Ok(Arc::clone(state)));
-        let first = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await;
-        if first.is_pending() {
-            drop(context.spawn(async move {
-                running.await;
-                drop(permit);
-            }));
+            let call = match next_event(death, &mut inbox, &freed).await {
+                Event::Died | Event::Mail(None) => break,
+                Event::Freed => continue,
+                Event::Mail(Some(call)) => call,
+            };
+            if call.restart_marker {
+                if !self.life.take_restart_request() {
+                    continue;
+                }
+                // Every call queued in a group was queued at the death.
+                state = None;
+                match super::spend_restart(self.life, self.name).and_then(|()| build()) {
+                    Ok(fresh) => state = Some(fresh),
+                    Err(cause) => {
+                        death.set(cause);
+                        break;
+                    }
+                }
+                for group in &mut groups {
+                    for (_, waited) in &mut group.queue {
+                        *waited += 1;
+                    }
+                }
+                continue;
+            }
+            let group = call.group.min(groups.len() - 1);
+            groups[group].queue.push_back((call, 0));
+        }
+        // Every handle is gone, or the actor died: drop this reference to
+        // the state (running calls hold theirs), give the actor's resources
+        // back, fail what is queued and refuse the rest.
+        drop(state);
+        drop(resources);
+        let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
+        for group in groups {
+            for (call, _) in group.queue {
+                call.fail(cause.clone());
+            }
+        }
+        fail_queued(inbox, death).await;
+    }
+
+    /// Starts the calls at the head of `group`'s queue while it has free
+    /// slots. A call is polled once here, so calls start in order; what is
+    /// left of it runs as a task of its own, holding its slot.
+    fn start_heads<S: Send + Sync + 'static>(
+        &self,
+        group: &mut Group<S>,
+        state: &Arc<S>,
+        freed: &Arc<Notify>,
+    ) {
+        while !group.queue.is_empty() {
+            let Ok(slot) = Arc::clone(&group.slots).try_acquire_owned() else {
+                return;
+            };
+            let Some((call, waited)) = group.queue.pop_front() else {
+                return;
+            };
+            if waited > call.retries {
+                call.fail(
+                    "it was restarted while this call was queued; the call ran on no instance, \
+                     not being marked safe to repeat (`max_retries`)"
+                        .to_owned(),
+                );
+                continue;
+            }
+            let mut running = (call.run)(Ok(Arc::clone(state)));
+            if running.as_mut().now_or_never().is_none() {
+                let freed = Arc::clone(freed);
+                drop(self.context.spawn(async move {
+                    running.await;
+                    give_back(slot, &freed);
+                }));
+            }
         }
     }
-    // Every handle is gone, or the actor died: drop this reference to the
-    // state (running calls hold theirs), give the actor's resources back,
-    // fail what is queued and refuse the rest.
-    drop(state);
-    drop(resources);
-    fail_queued(inbox, &death).await;
+}
+
+/// What the dispatcher waits for.
+enum Event<S> {
+    Died,
+    /// A call, or `None` once every handle is gone.
+    Mail(Option<AsyncCall<S>>),
+    /// A running call gave its slot back.
+    Freed,
+}
+
+/// The next event, a death first.
+async fn next_event<S>(
+    death: &Death,
+    inbox: &mut mpsc::UnboundedReceiver<AsyncCall<S>>,
+    freed: &Notify,
+) -> Event<S> {
+    let mut died = pin!(death.died());
+    let mut slot_freed = pin!(freed.notified());
+    std::future::poll_fn(|cx| {
+        if died.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Event::Died);
+        }
+        if let Poll::Ready(call) = inbox.poll_recv(cx) {
+            return Poll::Ready(Event::Mail(call));
+        }
+        slot_freed.as_mut().poll(cx).map(|()| Event::Freed)
+    })
+    .await
+}
+
+/// A call gives its slot back and wakes the dispatcher, which may start the
+/// next call of its group.
+fn give_back(slot: OwnedSemaphorePermit, freed: &Notify) {
+    drop(slot);
+    freed.notify_one();
 }
 
 /// Fails every call still queued, and refuses later ones, with the cause of
@@ -149,7 +298,7 @@ pub(super) async fn fail_queued<S>(
     inbox.close();
     let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
     while let Some(call) = inbox.recv().await {
-        call(Err(cause.clone())).await;
+        call.fail(cause.clone());
     }
 }
 
@@ -282,7 +431,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
             }
         };
         let actor = self.inner.name_arc();
-        let call: AsyncCall<S> = Box::new(move |state| {
+        let run: RunAsyncCall<S> = Box::new(move |state| {
             async move {
                 // Its place under the actor's bound: given back before the
                 // call's outcome is stored (a waiter woken then finds the
@@ -306,14 +455,17 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
             }
             .boxed()
         });
+        let call = AsyncCall {
+            group: self.group,
+            retries: self.retries,
+            run,
+            restart_marker: false,
+        };
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
             // The dispatcher is gone: the actor died or the runtime shut down.
             // Failing a call never waits, so the failure is delivered here.
             let cause = self.inner.death.cause();
-            call(Err(
-                cause.unwrap_or_else(|| "its dispatcher stopped".to_owned())
-            ))
-            .now_or_never();
+            call.fail(cause.unwrap_or_else(|| "its dispatcher stopped".to_owned()));
         }
         object
     }
@@ -325,6 +477,72 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
     /// the last running call ends. An actor still waiting for its resources
     /// never starts (its constructor is not run).
     pub fn kill(&self) {
-        self.inner.kill(Box::new(|_| async {}.boxed()));
+        self.inner.kill(AsyncCall::wake());
+    }
+
+    /// Kills the actor's instance and starts a new one, as
+    /// [`ActorHandle::kill_and_restart`](crate::ActorHandle::kill_and_restart):
+    /// calls running finish on the old state (they hold it), calls queued
+    /// in any group run on the new instance only if they may be retried
+    /// ([`max_retries`](AsyncActorHandle::max_retries)), and with no
+    /// restart left this is [`kill`](AsyncActorHandle::kill).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// let rt = taskref::Runtime::new()?;
+    /// let builds = Arc::new(AtomicU32::new(0));
+    /// let b = builds.clone();
+    /// let actor = rt.actor_builder().max_restarts(1).spawn_async(move || b.fetch_add(1, Ordering::SeqCst))?;
+    /// actor.kill_and_restart();
+    /// let instance = actor.call(|n: Arc<u32>| async move { *n });
+    /// assert_eq!(instance.block_get()?, 1, "the second instance");
+    /// assert_eq!(actor.restarts(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kill_and_restart(&self) {
+        self.inner.kill_and_restart(AsyncCall::restart_marker());
+    }
+
+    /// How many times the actor was restarted.
+    pub fn restarts(&self) -> u32 {
+        self.inner.life.restarts()
+    }
+
+    /// A handle whose calls may wait, queued, through `retries` restarts
+    /// and still run on the new instance (as
+    /// [`ActorHandle::max_retries`](crate::ActorHandle::max_retries)).
+    pub fn max_retries(&self, retries: u32) -> AsyncActorHandle<S> {
+        AsyncActorHandle {
+            retries,
+            ..self.clone()
+        }
+    }
+
+    /// A handle whose calls run in the concurrency group `group`
+    /// ([`ActorBuilder::concurrency_group`](crate::ActorBuilder::concurrency_group)),
+    /// apart from the other groups' calls.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if the
+    /// actor has no group of that name.
+    #[track_caller]
+    pub fn in_group(&self, group: &str) -> Result<AsyncActorHandle<S>, crate::Error> {
+        let Some(at) = self.inner.groups.iter().position(|g| &**g == group) else {
+            let known: Vec<&str> = self.inner.groups.iter().map(|g| &**g).collect();
+            return Err(crate::Error::InvalidArgument {
+                message: format!(
+                    "actor `{}` has no concurrency group `{group}` (its groups: {known:?}); \
+                     declare it with `ActorBuilder::concurrency_group`",
+                    self.name()
+                ),
+                location: std::panic::Location::caller(),
+            });
+        };
+        Ok(AsyncActorHandle {
+            group: at + 1,
+            ..self.clone()
+        })
     }
 }
