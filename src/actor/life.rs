@@ -50,13 +50,16 @@ impl Life {
         self.restarts_asked.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Takes one restart request, if one is waiting.
+    /// Takes one restart request, if one is waiting. (Asked before every
+    /// call: a load, and a write only when a request is there.)
     pub(super) fn take_restart_request(&self) -> bool {
-        self.restarts_asked
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |asked| {
-                asked.checked_sub(1)
-            })
-            .is_ok()
+        self.restarts_asked.load(Ordering::Acquire) > 0
+            && self
+                .restarts_asked
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |asked| {
+                    asked.checked_sub(1)
+                })
+                .is_ok()
     }
 
     /// Takes one restart from the budget, if any is left.
