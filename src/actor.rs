@@ -326,6 +326,9 @@ struct Core<M> {
     /// The names of an async actor's concurrency groups: group `i + 1`
     /// (0 is the default group).
     groups: Vec<Arc<str>>,
+    /// Its calls' options, made once: a call's submission then touches the
+    /// label's count once (in its `TaskInfo`), not three times.
+    call_options: TaskOptions,
 }
 
 impl<M: Send + 'static> Named for Core<M> {
@@ -344,6 +347,15 @@ impl<M> Drop for Core<M> {
 }
 
 impl<M> Core<M> {
+    /// Makes the ref of one call at `location`, and what runs it unless it
+    /// failed already.
+    fn new_call<R: Send + 'static>(
+        &self,
+        location: &'static Location<'static>,
+    ) -> (ObjectRef<R>, Option<RunnableCall<R>>) {
+        new_call_with(&self.runtime, &self.call_options, location)
+    }
+
     /// The actor's name.
     fn name(&self) -> &str {
         self.label.name()
@@ -780,6 +792,7 @@ impl ActorBuilder {
         Arc::new(Core {
             runtime: runtime.clone(),
             mailbox,
+            call_options: call_options(&label),
             label,
             death,
             remote: None,
@@ -887,11 +900,13 @@ impl ActorBuilder {
                 let (mailbox, _) = mpsc::unbounded_channel();
                 // Its calls run on the cluster: no mailbox here, and Ray
                 // keeps its restarts, its bounds and its name.
+                let label = ActorSeat::label(name, usize::MAX);
                 return Ok(ActorHandle {
                     inner: Arc::new(Core {
                         runtime: runtime.clone(),
                         mailbox,
-                        label: ActorSeat::label(name, usize::MAX),
+                        call_options: call_options(&label),
+                        label,
                         death: Arc::new(Death::default()),
                         remote: Some(remote),
                         pending: None,
@@ -1001,13 +1016,27 @@ fn new_call_with_deadline<R: Send + 'static>(
     label: &Arc<Label>,
     location: &'static Location<'static>,
 ) -> (ObjectRef<R>, Option<RunnableCall<R>>) {
-    let context = runtime.context();
-    let options = TaskOptions {
+    new_call_with(runtime, &call_options(label), location)
+}
+
+/// The options of an actor's calls: named after the actor, asking for no
+/// resources (the actor holds them).
+fn call_options(label: &Arc<Label>) -> TaskOptions {
+    TaskOptions {
         name: Some(Arc::clone(label)),
         num_cpus: Some(0.0),
         ..TaskOptions::default()
-    };
-    let (object, admitted) = crate::task::new_task::<R>(context, &options, location, 0.0);
+    }
+}
+
+/// A call with `options`, keeping the deadline it inherits.
+fn new_call_with<R: Send + 'static>(
+    runtime: &Runtime,
+    options: &TaskOptions,
+    location: &'static Location<'static>,
+) -> (ObjectRef<R>, Option<RunnableCall<R>>) {
+    let context = runtime.context();
+    let (object, admitted) = crate::task::new_task::<R>(context, options, location, 0.0);
     let call = admitted.map(|admitted| {
         crate::task::register(context, &object, None);
         (admitted.completer, admitted.inherited)
@@ -1221,11 +1250,13 @@ impl<S: Send + 'static> ActorHandle<S> {
         death.set(cause);
         // No receiver: every send fails, and the call fails with the cause.
         let (mailbox, _) = mpsc::unbounded_channel();
+        let label = ActorSeat::label(name, 1);
         ActorHandle {
             inner: Arc::new(Core {
                 runtime: runtime.clone(),
                 mailbox,
-                label: ActorSeat::label(name, 1),
+                call_options: call_options(&label),
+                label,
                 death: Arc::new(death),
                 remote: None,
                 pending: None,
@@ -1468,8 +1499,7 @@ impl<S: Send + 'static> ActorHandle<S> {
         F: FnOnce(&mut S, A) -> Result<R, UserError> + Send + 'static,
     {
         let location = Location::caller();
-        let (object, call) =
-            new_call_with_deadline::<R>(&self.inner.runtime, &self.inner.label, location);
+        let (object, call) = self.inner.new_call::<R>(location);
         let Some((completer, deadline)) = call else {
             return object;
         };

@@ -29,7 +29,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::life::Life;
-use super::{actor_died, new_call_with_deadline, Core, Death};
+use super::{actor_died, Core, Death};
 use crate::context::RuntimeContext;
 use crate::resources::Permit;
 use crate::task::{Erased, UserError};
@@ -418,8 +418,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         Fut: Future<Output = Result<R, UserError>> + Send + 'static,
     {
         let location = std::panic::Location::caller();
-        let (object, call) =
-            new_call_with_deadline::<R>(&self.inner.runtime, &self.inner.label, location);
+        let (object, call) = self.inner.new_call::<R>(location);
         let Some((completer, deadline)) = call else {
             return object;
         };
