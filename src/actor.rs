@@ -332,8 +332,14 @@ struct Core<M> {
 }
 
 impl<M: Send + 'static> Named for Core<M> {
+    fn mortal(&self) -> Arc<dyn registry::Mortal> {
+        self.death.clone()
+    }
+}
+
+impl registry::Mortal for Death {
     fn death_cause(&self) -> Option<String> {
-        self.death.cause()
+        self.cause()
     }
 }
 
@@ -523,7 +529,10 @@ impl ActorBuilder {
     /// of failing, keep the refs of the calls in flight and
     /// [`wait`](crate::wait) for one before making the next (or submit
     /// through [`map_unordered`](crate::map_unordered) with
-    /// `max_in_flight` at most the bound).
+    /// `max_in_flight` at most the bound). The bound is the actor's, across
+    /// all its handles (Ray's is per handle). A call cancelled while queued
+    /// gives its place back when the actor reaches it, and a call running
+    /// when the actor is killed keeps its place until it ends.
     ///
     /// ```
     /// let rt = taskref::Runtime::new()?;
@@ -940,6 +949,14 @@ impl ActorBuilder {
                 location,
             });
         };
+        if self.max_pending_calls == Some(0) {
+            return Err(Error::InvalidArgument {
+                message: "`max_pending_calls(0)` would refuse every call: the bound must be at \
+                          least 1"
+                    .to_owned(),
+                location,
+            });
+        }
         let id = ObjectId::next();
         let name: Arc<str> = match &self.name {
             Some(name) => Arc::from(name.as_str()),
@@ -1625,7 +1642,9 @@ impl<S: Send + 'static> ActorHandle<S> {
     /// this is [`kill`](ActorHandle::kill)). Calls queued at that moment run
     /// on the new instance if they may be retried
     /// ([`max_retries`](ActorHandle::max_retries)); the others fail with
-    /// [`Error::ActorDied`]. Later calls run on the new instance.
+    /// [`Error::ActorDied`]. Later calls run on the new instance. A call at
+    /// the head of the mailbox waiting for its ref argument has been taken:
+    /// the restart happens after it, as after a running call.
     ///
     /// ```
     /// let rt = taskref::Runtime::new()?;
@@ -1646,7 +1665,9 @@ impl<S: Send + 'static> ActorHandle<S> {
     }
 
     /// How many times the actor was restarted (its constructor run again
-    /// after a panic, or after [`kill_and_restart`](ActorHandle::kill_and_restart)).
+    /// after a panic, or after [`kill_and_restart`](ActorHandle::kill_and_restart)):
+    /// a restart counts from when it begins, before the new instance is
+    /// built.
     pub fn restarts(&self) -> u32 {
         self.inner.life.restarts()
     }

@@ -212,3 +212,53 @@ fn async_actors_are_named_too() {
         assert!(err.to_string().contains("killed"), "{err}");
     });
 }
+
+#[test]
+fn lookups_racing_with_the_last_handle_going_never_hang() {
+    // A lookup that upgraded the registry's weak ref under its lock and
+    // then dropped it there, as the last handle, would wait on itself.
+    within_deadline(|| {
+        let rt = runtime(2);
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let rt = rt.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2_000 {
+                        let made = rt.actor_builder().name("x").get_if_exists().spawn(|| 0u8);
+                        let found = rt.get_actor::<u8>("x");
+                        drop(made);
+                        let _ = rt.actor_names();
+                        drop(found);
+                        if (i + t) % 7 == 0 {
+                            let _ = rt.actor_builder().name("x").spawn(|| 1u8);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_dead_actor_is_forgotten_once_its_last_handle_goes() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let actor = rt.actor_builder().name("t0").spawn(|| 0u8).unwrap();
+        actor.kill();
+        assert!(rt
+            .get_actor::<u8>("t0")
+            .unwrap_err()
+            .to_string()
+            .contains("killed"));
+        drop(actor);
+        let err = rt.get_actor::<u8>("t0").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no actor of this runtime has this name"),
+            "{err}"
+        );
+    });
+}

@@ -18,13 +18,19 @@ fn submitted_items_run_on_idle_actors_and_come_back_in_submission_order() {
         let actors: Vec<_> = (0..3).map(|_| rt.actor(busy.clone())).collect();
         let mut pool = ActorPool::new(actors);
         assert!(pool.has_free() && !pool.has_next());
+        let meet = Arc::new(std::sync::Barrier::new(3));
         for x in 0..9u64 {
             // Later items are quicker: they finish out of submission order.
+            let meet = Arc::clone(&meet);
             pool.submit(
                 |actor, x| {
                     actor.call(move |busy: &mut Concurrency| {
                         let _in = busy.enter();
-                        std::thread::sleep(Duration::from_millis(20 - 2 * x));
+                        // The first three meet here: all three actors busy.
+                        if x < 3 {
+                            meet.wait();
+                        }
+                        std::thread::sleep(Duration::from_millis(9 - x));
                         x
                     })
                 },
@@ -51,25 +57,32 @@ fn get_next_unordered_gives_results_as_they_finish_over_async_actors() {
             .map(|_| rt.actor_builder().spawn_async(|| 0u64).unwrap())
             .collect();
         let mut pool = ActorPool::new(actors);
-        for ms in [80u64, 10, 40, 20] {
+        // Each item waits for its own gate; the gates open in the order 1, 3, 2, 0.
+        let gates: Vec<_> = (0..4)
+            .map(|_| Arc::new(tokio::sync::Semaphore::new(0)))
+            .collect();
+        for (i, gate) in gates.iter().enumerate() {
+            let gate = Arc::clone(gate);
             pool.submit(
-                |actor, ms| {
+                move |actor, i| {
                     actor.call(move |_: Arc<u64>| async move {
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
-                        ms
+                        let _ = gate.acquire().await.map(|p| p.forget());
+                        i
                     })
                 },
-                ms,
+                i,
             );
         }
-        let got: Vec<u64> = rt.handle().block_on(async {
+        let got: Vec<usize> = rt.handle().block_on(async {
             let mut got = Vec::new();
-            while let Some(next) = pool.get_next_unordered().await {
-                got.push(next.unwrap());
+            for open in [1, 3, 2, 0] {
+                gates[open].add_permits(1);
+                got.push(pool.get_next_unordered().await.unwrap().unwrap());
             }
+            assert!(pool.get_next_unordered().await.is_none());
             got
         });
-        assert_eq!(got, [10, 20, 40, 80]);
+        assert_eq!(got, [1, 3, 2, 0]);
     });
 }
 
@@ -137,8 +150,13 @@ fn queued_work_with_no_actor_left_is_an_error_not_a_hang() {
         let err = pool.block_get_next().unwrap().unwrap_err();
         assert!(err.is_invalid_argument(), "{err}");
         assert!(err.to_string().contains("push"), "{err}");
-        pool.push(actor);
+        assert!(err.to_string().contains(file!()), "names the caller: {err}");
+        assert!(!pool.has_next(), "the item failed: a has_next loop ends");
+        pool.push(actor.clone());
+        pool.push(actor); // already in the pool: not added twice
+        pool.submit(|a, ()| a.call(|n: &mut u8| *n), ());
         assert_eq!(pool.block_get_next().unwrap().unwrap(), 1);
+        assert!(pool.pop_idle().is_some() && pool.pop_idle().is_none());
     });
 }
 

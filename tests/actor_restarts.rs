@@ -207,8 +207,12 @@ fn restarts_racing_with_calls_from_other_threads_never_lose_or_mix_calls() {
             })
             .collect();
         for _ in 0..5 {
+            // Held, so that the callers' calls queue up behind each restart.
+            let (held, _, release) = hold(&actor);
             actor.kill_and_restart();
-            std::thread::sleep(std::time::Duration::from_millis(2));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            release.wait();
+            let _ = held.block_get();
         }
         for caller in callers {
             caller.join().unwrap();
@@ -280,5 +284,69 @@ fn async_actors_restart_and_retry_marked_calls_too() {
             .block_get()
             .unwrap_err()
             .is_actor_died());
+    });
+}
+
+#[test]
+fn an_async_actor_whose_last_handle_goes_runs_its_queued_calls_first() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let actor = rt.actor_builder().spawn_async(|| 5u32).unwrap();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let g = Arc::clone(&gate);
+        let first = actor.call(move |n: Arc<u32>| async move {
+            let _ = g.acquire().await.map(|p| p.forget());
+            *n
+        });
+        let queued: Vec<_> = (0..3)
+            .map(|i| actor.call(move |n: Arc<u32>| async move { *n + i }))
+            .collect();
+        drop(actor);
+        gate.add_permits(1);
+        assert_eq!(first.block_get().unwrap(), 5);
+        assert_eq!(taskref::block_get_all(queued).unwrap(), [5, 6, 7]);
+    });
+}
+
+#[test]
+fn a_kill_while_an_async_actor_restarts_runs_nothing_after_it() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let building = Arc::new(std::sync::Barrier::new(2));
+        let builds = Arc::new(AtomicU32::new(0));
+        let (b, n) = (Arc::clone(&building), Arc::clone(&builds));
+        let actor = rt
+            .actor_builder()
+            .max_restarts(1)
+            .spawn_async(move || {
+                // The second build waits until the test has killed it.
+                if n.fetch_add(1, Ordering::SeqCst) == 1 {
+                    b.wait();
+                    b.wait();
+                }
+                0u32
+            })
+            .unwrap();
+        assert_eq!(
+            actor
+                .call(|n: Arc<u32>| async move { *n })
+                .block_get()
+                .unwrap(),
+            0
+        );
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let g = Arc::clone(&gate);
+        let running = actor.call(move |_: Arc<u32>| async move {
+            let _ = g.acquire().await.map(|p| p.forget());
+        });
+        let marked = actor.max_retries(1).call(|n: Arc<u32>| async move { *n });
+        actor.kill_and_restart();
+        building.wait(); // the second build has begun
+        actor.kill();
+        building.wait();
+        let err = marked.block_get().unwrap_err();
+        assert!(err.is_actor_died(), "ran after the kill: {err:?}");
+        gate.add_permits(1);
+        running.block_get().unwrap();
     });
 }

@@ -171,13 +171,29 @@ impl Dispatcher<'_> {
         let freed = Arc::new(Notify::new());
         // A constructor that panicked leaves no state: the actor is dead
         // from the start and skips straight to failing its calls.
+        // Set once every handle is gone: the calls queued still run, then
+        // the actor stops.
+        let mut closed = false;
         while let Some(current) = state.as_ref() {
+            // A kill (or a death while a restart built the state) stops
+            // every call not started.
+            if death.is_dead() {
+                break;
+            }
             for group in &mut groups {
                 self.start_heads(group, current, &freed);
             }
-            let call = match next_event(death, &mut inbox, &freed).await {
-                Event::Died | Event::Mail(None) => break,
+            if closed && groups.iter().all(|group| group.queue.is_empty()) {
+                break;
+            }
+            let mailbox = (!closed).then_some(&mut inbox);
+            let call = match next_event(death, mailbox, &freed).await {
+                Event::Died => break,
                 Event::Freed => continue,
+                Event::Mail(None) => {
+                    closed = true;
+                    continue;
+                }
                 Event::Mail(Some(call)) => call,
             };
             if call.restart_marker {
@@ -262,10 +278,11 @@ enum Event<S> {
     Freed,
 }
 
-/// The next event, a death first.
+/// The next event, a death first; mail only while the mailbox is open
+/// (`inbox` is `None` once every handle is gone).
 async fn next_event<S>(
     death: &Death,
-    inbox: &mut mpsc::UnboundedReceiver<AsyncCall<S>>,
+    mut inbox: Option<&mut mpsc::UnboundedReceiver<AsyncCall<S>>>,
     freed: &Notify,
 ) -> Event<S> {
     let mut died = pin!(death.died());
@@ -274,8 +291,10 @@ async fn next_event<S>(
         if died.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Event::Died);
         }
-        if let Poll::Ready(call) = inbox.poll_recv(cx) {
-            return Poll::Ready(Event::Mail(call));
+        if let Some(inbox) = inbox.as_deref_mut() {
+            if let Poll::Ready(call) = inbox.poll_recv(cx) {
+                return Poll::Ready(Event::Mail(call));
+            }
         }
         slot_freed.as_mut().poll(cx).map(|()| Event::Freed)
     })

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::Pin;
@@ -207,8 +208,11 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
     }
 
     /// Adds `actor` to the pool; it takes queued work at once (Ray's
-    /// `push`).
+    /// `push`). An actor already in the pool is not added twice.
     pub fn push(&mut self, actor: A) {
+        if self.actors.iter().any(|a| a.same_actor(&actor)) {
+            return;
+        }
         self.actors.push(actor.clone());
         self.free(actor);
     }
@@ -245,14 +249,19 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
     /// The next result, in submission order (Ray's `get_next`); `None` when
     /// none is left ([`has_next`](ActorPool::has_next) is false). A call
     /// that failed gives its `Err`.
-    pub async fn get_next(&mut self) -> Option<Result<R, Error>> {
-        std::future::poll_fn(|cx| self.poll_next_in(cx, true)).await
+    #[track_caller]
+    pub fn get_next(&mut self) -> impl Future<Output = Option<Result<R, Error>>> + '_ {
+        let location = Location::caller();
+        std::future::poll_fn(move |cx| self.poll_next_in(cx, true, location))
     }
 
-    /// The next result to finish, in completion order (Ray's
-    /// `get_next_unordered`); `None` when none is left.
-    pub async fn get_next_unordered(&mut self) -> Option<Result<R, Error>> {
-        std::future::poll_fn(|cx| self.poll_next_in(cx, false)).await
+    /// A finished result (Ray's `get_next_unordered`): the earliest
+    /// submitted of those finished, or else the next to finish; `None` when
+    /// none is left.
+    #[track_caller]
+    pub fn get_next_unordered(&mut self) -> impl Future<Output = Option<Result<R, Error>>> + '_ {
+        let location = Location::caller();
+        std::future::poll_fn(move |cx| self.poll_next_in(cx, false, location))
     }
 
     /// [`get_next`](ActorPool::get_next) for plain threads: blocks. On a
@@ -274,7 +283,7 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
         ordered: bool,
         location: &'static Location<'static>,
     ) -> Option<Result<R, Error>> {
-        let next = std::future::poll_fn(|cx| self.poll_next_in(cx, ordered));
+        let next = std::future::poll_fn(|cx| self.poll_next_in(cx, ordered, location));
         let call = match ordered {
             true => "ActorPool::block_get_next",
             false => "ActorPool::block_get_next_unordered",
@@ -290,6 +299,7 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
         &mut self,
         cx: &mut Context<'_>,
         ordered: bool,
+        location: &'static Location<'static>,
     ) -> Poll<Option<Result<R, Error>>> {
         loop {
             while self.taken.remove(&self.next_out) {
@@ -313,13 +323,18 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
                 return Poll::Ready(None);
             }
             if self.running.is_empty() {
-                // Queued work and no actor to run it: every actor was popped.
-                return Poll::Ready(Some(Err(Error::InvalidArgument {
-                    message: "the ActorPool has queued work and no actor to run it: `push` \
-                              an actor first"
-                        .to_owned(),
-                    location: Location::caller(),
-                })));
+                // Queued work and no actor to run it (every actor was
+                // popped): each queued item fails, so a `has_next` loop ends.
+                for (index, _) in std::mem::take(&mut self.queued) {
+                    let err = Error::InvalidArgument {
+                        message: "the ActorPool had no actor to run this item (every actor \
+                                  was popped): `push` one before submitting"
+                            .to_owned(),
+                        location,
+                    };
+                    self.done.insert(index, Err(err));
+                }
+                continue;
             }
             match self.in_flight.poll_next_unpin(cx) {
                 Poll::Ready(Some((index, object))) => {

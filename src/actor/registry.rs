@@ -5,10 +5,11 @@
 // share), so the registry never keeps an actor alive: as in Ray, an actor
 // whose every handle is gone stops, and its name with it. When an actor dies
 // (killed, its constructor out of restarts) the registry keeps a tombstone
-// saying how, until the name is taken again, so a late `get_actor` says
-// "it died: it was killed" rather than "no such actor". A claim and the
-// lookups of `get_if_exists` run under the name's shard lock, so two
-// creators racing for one name make one actor between them.
+// saying how while handles to it remain, so a late `get_actor` says "it
+// died: it was killed" rather than "no such actor"; the last handle's drop
+// removes the name. A claim and the lookups of `get_if_exists` run under the
+// name's shard lock, so two creators racing for one name make one actor
+// between them; no actor is ever dropped under that lock (see `Entry`).
 
 use std::any::{type_name, Any};
 use std::panic::Location;
@@ -20,25 +21,56 @@ use dashmap::DashMap;
 
 use crate::error::Error;
 
-/// What a registered actor's core must say about itself.
+/// What a registered actor's core must give the registry.
 pub(crate) trait Named: Any + Send + Sync {
-    /// Why it is dead, if it is.
+    /// What says whether the actor is dead, shared: the registry reads it
+    /// without holding the actor (see `Entry::Live`).
+    fn mortal(&self) -> Arc<dyn Mortal>;
+}
+
+/// Whether an actor is dead, and why.
+pub(crate) trait Mortal: Send + Sync {
     fn death_cause(&self) -> Option<String>;
 }
 
 enum Entry {
     Live {
-        /// A `Weak` of the actor's core, whatever its type.
+        /// A `Weak` of the actor's core, whatever its type. It is upgraded
+        /// under the map's lock only to be returned: a core upgraded and
+        /// dropped there could be the last handle, whose drop removes the
+        /// name, from the same (not re-entrant) lock.
         core: Box<dyn Any + Send + Sync>,
+        /// Whether a handle to `core` is left (made for its type).
+        has_handles: fn(&(dyn Any + Send + Sync)) -> bool,
+        mortal: Arc<dyn Mortal>,
         /// The handle type, for the error when another is asked for.
         handle: &'static str,
         token: u64,
-        /// Whether `core` is alive (made for its type, which only it knows).
-        is_alive: fn(&(dyn Any + Send + Sync)) -> bool,
     },
-    Dead {
-        cause: String,
-    },
+    /// A named actor that died while handles to it remain: its name says
+    /// how, until the name is taken again or the last handle goes.
+    Dead { cause: String, token: u64 },
+}
+
+impl Entry {
+    /// Whether the actor is live: a handle to it is left and it is not dead.
+    fn is_alive(&self) -> bool {
+        match self {
+            Entry::Live {
+                core,
+                has_handles,
+                mortal,
+                ..
+            } => has_handles(core.as_ref()) && mortal.death_cause().is_none(),
+            Entry::Dead { .. } => false,
+        }
+    }
+
+    fn token(&self) -> u64 {
+        match self {
+            Entry::Live { token, .. } | Entry::Dead { token, .. } => *token,
+        }
+    }
 }
 
 /// A runtime's actor names.
@@ -69,21 +101,29 @@ impl Registry {
     ) -> Result<Arc<C>, Error> {
         let entry = self.names.entry(Arc::clone(name));
         if let MapEntry::Occupied(live) = &entry {
-            if let Some(existing) = alive(live.get()) {
-                let Some(core) = existing.downcast_ref::<Weak<C>>().and_then(Weak::upgrade) else {
-                    return Err(wrong_type(name, live.get(), handle, location));
+            let live = live.get();
+            if live.is_alive() {
+                let Entry::Live { core, .. } = live else {
+                    unreachable!("only a live entry is alive")
                 };
-                return match reuse {
-                    true => Ok(core),
-                    false => Err(Error::InvalidArgument {
+                let Some(weak) = core.downcast_ref::<Weak<C>>() else {
+                    return Err(wrong_type(name, live, handle, location));
+                };
+                if !reuse {
+                    return Err(Error::InvalidArgument {
                         message: format!(
                             "the actor name `{name}` is taken by a live actor of this runtime: \
                              pick another name, or call `get_if_exists()` on the builder to get \
                              that actor instead"
                         ),
                         location,
-                    }),
-                };
+                    });
+                }
+                // Returned, never dropped under the lock. If the last handle
+                // went just now, the name is free: a new actor takes it.
+                if let Some(core) = weak.upgrade() {
+                    return Ok(core);
+                }
             }
         }
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
@@ -95,9 +135,10 @@ impl Registry {
         let weak: Weak<C> = Arc::downgrade(&core);
         entry.insert(Entry::Live {
             core: Box::new(weak),
+            has_handles: has_handles::<C>,
+            mortal: core.mortal(),
             handle,
             token,
-            is_alive: is_alive::<C>,
         });
         Ok(core)
     }
@@ -114,24 +155,28 @@ impl Registry {
             reason,
             location,
         };
-        let Some(entry) = self.names.get(name) else {
-            return Err(not_found(
-                "no actor of this runtime has this name".to_owned(),
-            ));
-        };
-        let core = match &*entry {
-            Entry::Dead { cause } => return Err(not_found(format!("it died: {cause}"))),
-            Entry::Live { core, .. } => core,
-        };
-        let Some(weak) = core.downcast_ref::<Weak<C>>() else {
-            return Err(wrong_type(name, &entry, handle, location));
+        // The `Weak` is taken out, and upgraded once the lock is let go.
+        let weak: Weak<C> = {
+            let Some(entry) = self.names.get(name) else {
+                return Err(not_found(
+                    "no actor of this runtime has this name".to_owned(),
+                ));
+            };
+            let core = match &*entry {
+                Entry::Dead { cause, .. } => return Err(not_found(format!("it died: {cause}"))),
+                Entry::Live { core, .. } => core,
+            };
+            match core.downcast_ref::<Weak<C>>() {
+                Some(weak) => weak.clone(),
+                None => return Err(wrong_type(name, &entry, handle, location)),
+            }
         };
         let Some(core) = weak.upgrade() else {
             return Err(not_found(
                 "it stopped: every handle to it was dropped".to_owned(),
             ));
         };
-        match core.death_cause() {
+        match core.mortal().death_cause() {
             Some(cause) => Err(not_found(format!("it died: {cause}"))),
             None => Ok(core),
         }
@@ -142,7 +187,7 @@ impl Registry {
         let mut names: Vec<String> = self
             .names
             .iter()
-            .filter(|entry| alive(entry.value()).is_some())
+            .filter(|entry| entry.value().is_alive())
             .map(|entry| entry.key().to_string())
             .collect();
         names.sort();
@@ -150,40 +195,31 @@ impl Registry {
     }
 
     /// The actor registered as `registration` died of `cause`: its name
-    /// keeps a tombstone (unless another actor has taken it since).
+    /// keeps a tombstone while handles to it remain (unless another actor
+    /// has taken the name since).
     pub(crate) fn died(&self, registration: &Registration, cause: &str) {
         if let Some(mut entry) = self.names.get_mut(&registration.name) {
             if matches!(*entry, Entry::Live { token, .. } if token == registration.token) {
                 *entry = Entry::Dead {
                     cause: cause.to_owned(),
+                    token: registration.token,
                 };
             }
         }
     }
 
-    /// The actor registered as `registration` stopped (its last handle was
-    /// dropped): its name is free, with nothing to say.
+    /// The last handle to the actor registered as `registration` was
+    /// dropped: the registry forgets it, and its name is free.
     pub(crate) fn stopped(&self, registration: &Registration) {
-        self.names.remove_if(
-            &registration.name,
-            |_, entry| matches!(entry, Entry::Live { token, .. } if *token == registration.token),
-        );
+        self.names.remove_if(&registration.name, |_, entry| {
+            entry.token() == registration.token
+        });
     }
 }
 
-/// The core of the live actor `entry` holds, if it is live (its core is
-/// still there, and not dead).
-fn alive(entry: &Entry) -> Option<&(dyn Any + Send + Sync)> {
-    match entry {
-        Entry::Live { core, is_alive, .. } if is_alive(core.as_ref()) => Some(core.as_ref()),
-        _ => None,
-    }
-}
-
-fn is_alive<C: Named>(core: &(dyn Any + Send + Sync)) -> bool {
+fn has_handles<C: Named>(core: &(dyn Any + Send + Sync)) -> bool {
     core.downcast_ref::<Weak<C>>()
-        .and_then(Weak::upgrade)
-        .is_some_and(|core| core.death_cause().is_none())
+        .is_some_and(|weak| weak.strong_count() > 0)
 }
 
 fn wrong_type(
