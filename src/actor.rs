@@ -353,6 +353,26 @@ impl<M> Drop for Core<M> {
 }
 
 impl<M> Core<M> {
+    /// A core with no actor behind it here (an actor on a cluster, or one
+    /// that never started): a mailbox nobody reads (every send fails, and
+    /// the call fails with the cause), no bounds, no restarts, no name.
+    fn bare(runtime: &Runtime, label: Arc<Label>, death: Death) -> Core<M> {
+        let (mailbox, _) = mpsc::unbounded_channel();
+        Core {
+            runtime: runtime.clone(),
+            mailbox,
+            call_options: call_options(&label),
+            label,
+            death: Arc::new(death),
+            remote: None,
+            pending: None,
+            life: Arc::new(Life::new(0)),
+            call_retries: 0,
+            registration: None,
+            groups: Vec::new(),
+        }
+    }
+
     /// Makes the ref of one call at `location`, and what runs it unless it
     /// failed already.
     fn new_call<R: Send + 'static>(
@@ -906,24 +926,13 @@ impl ActorBuilder {
                 }
                 let remote = on_cluster::start(runtime, connection, part, args, options, location)?;
                 let name: Arc<str> = Arc::from(self.name.as_deref().unwrap_or("actor"));
-                let (mailbox, _) = mpsc::unbounded_channel();
                 // Its calls run on the cluster: no mailbox here, and Ray
                 // keeps its restarts, its bounds and its name.
                 let label = ActorSeat::label(name, usize::MAX);
+                let mut core = Core::bare(runtime, label, Death::default());
+                core.remote = Some(remote);
                 return Ok(ActorHandle {
-                    inner: Arc::new(Core {
-                        runtime: runtime.clone(),
-                        mailbox,
-                        call_options: call_options(&label),
-                        label,
-                        death: Arc::new(Death::default()),
-                        remote: Some(remote),
-                        pending: None,
-                        life: Arc::new(Life::new(0)),
-                        call_retries: 0,
-                        registration: None,
-                        groups: Vec::new(),
-                    }),
+                    inner: Arc::new(core),
                     retries: 0,
                 });
             }
@@ -1265,23 +1274,8 @@ impl<S: Send + 'static> ActorHandle<S> {
         };
         let death = Death::default();
         death.set(cause);
-        // No receiver: every send fails, and the call fails with the cause.
-        let (mailbox, _) = mpsc::unbounded_channel();
-        let label = ActorSeat::label(name, 1);
         ActorHandle {
-            inner: Arc::new(Core {
-                runtime: runtime.clone(),
-                mailbox,
-                call_options: call_options(&label),
-                label,
-                death: Arc::new(death),
-                remote: None,
-                pending: None,
-                life: Arc::new(Life::new(0)),
-                call_retries: 0,
-                registration: None,
-                groups: Vec::new(),
-            }),
+            inner: Arc::new(Core::bare(runtime, ActorSeat::label(name, 1), death)),
             retries: 0,
         }
     }
