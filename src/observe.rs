@@ -95,6 +95,16 @@ pub(crate) enum Follow {
     },
 }
 
+impl Follow {
+    /// A task that ended before its code did: followed, or not.
+    pub(crate) fn unfinished(followed: bool) -> Follow {
+        match followed {
+            true => Follow::Unfinished,
+            false => Follow::Not,
+        }
+    }
+}
+
 thread_local! {
     /// The task (its id) whose code began last on this thread, and when:
     /// noted for followed tasks only, read when they finish.
@@ -240,13 +250,8 @@ impl Observer {
             outcome,
             started.map(|(at, _)| now.saturating_duration_since(at.instant())),
         );
-        let finishing = match follow {
-            Follow::Not => None,
-            Follow::Unfinished => Some(None),
-            Follow::Finishing { code_began, at } => Some(Some((code_began, at))),
-        };
-        if let Some(finishing) = finishing {
-            self.followed_task_ended(task, started.map(|(at, _)| at), finishing, now);
+        if !matches!(follow, Follow::Not) {
+            self.followed_task_ended(task, started.map(|(at, _)| at), follow, now);
         }
         if let Some(recorder) = &self.recorder {
             recorder.record_task(TaskRecord {
@@ -264,11 +269,18 @@ impl Observer {
         &self,
         task: &TaskInfo,
         started: Option<Stamp>,
-        finishing: Option<(Option<Stamp>, Stamp)>,
+        follow: Follow,
         now: Instant,
     ) {
         let location = task.location();
-        let (Some(started), Some(finishing)) = (started, finishing) else {
+        let (
+            Some(started),
+            Follow::Finishing {
+                code_began,
+                at: finishing,
+            },
+        ) = (started, follow)
+        else {
             if started.is_none() {
                 self.submissions.left(location);
             }
@@ -279,7 +291,6 @@ impl Observer {
         if task.actor_seat().is_some() {
             return;
         }
-        let (code_began, finishing) = finishing;
         // The run is the task's code; what the runtime did before it (from
         // the start: entering the task) counts with its overhead.
         let (entered, run) = match code_began.filter(|began| *began >= started) {

@@ -213,9 +213,8 @@ impl<T: Send + 'static> Completer<T> {
     /// outcome the slot holds, which may be a cancel's or a shutdown's that
     /// came first.
     ///
-    /// `finishing`: when the task's code began, if this thread saw it, and
-    /// when it was done (taken for a followed task only).
-    fn ended(&self, succeeded: bool, finishing: Option<(Option<Stamp>, Stamp)>) {
+    /// `follow`: what the detector follows of it (see `Follow`).
+    fn ended(&self, succeeded: bool, follow: Follow) {
         let info = self.info();
         // A success we stored ourselves needs no second look at the slot.
         let read = match succeeded {
@@ -239,11 +238,6 @@ impl<T: Send + 'static> Completer<T> {
                 outcome
             }
             None => Outcome::Shutdown,
-        };
-        let follow = match (self.followed, finishing) {
-            (false, _) => Follow::Not,
-            (true, None) => Follow::Unfinished,
-            (true, Some((code_began, at))) => Follow::Finishing { code_began, at },
         };
         self.context().observer().task_ended(
             info,
@@ -330,16 +324,19 @@ impl<T: Send + 'static> Completer<T> {
     /// whoever fills it.
     pub(crate) fn hand_over(mut self) -> Arc<Slot<T>> {
         self.armed = false;
-        self.ended(true, None);
+        self.ended(true, Follow::unfinished(self.followed));
         Arc::clone(&self.slot)
     }
 
     pub(crate) fn complete(mut self, outcome: Result<T, Error>) {
         self.armed = false;
-        let finishing = self.followed.then(|| {
-            let at = Stamp::now();
-            (observe::code_began(self.info().id()), at)
-        });
+        let follow = match self.followed {
+            true => Follow::Finishing {
+                at: Stamp::now(),
+                code_began: observe::code_began(self.info().id()),
+            },
+            false => Follow::Not,
+        };
         // The task's own failures are reported if nobody reads them; a
         // dependency's error is reported where it happened.
         let own_failure = matches!(&outcome, Err(err) if is_own_failure(err));
@@ -352,7 +349,7 @@ impl<T: Send + 'static> Completer<T> {
                 None
             }
         };
-        self.ended(is_ok && wake.is_some(), finishing);
+        self.ended(is_ok && wake.is_some(), follow);
         // Let go of the slot before waking anyone: a reader that holds the last
         // ref then moves the value out instead of cloning it. If every ref is
         // gone already, this drops the value: quietly, see `drop_quietly`.
@@ -395,7 +392,7 @@ impl<T: Send + 'static> Drop for Completer<T> {
     fn drop(&mut self) {
         if self.armed {
             self.slot.fail(|task| Error::Shutdown { task });
-            self.ended(false, None);
+            self.ended(false, Follow::unfinished(self.followed));
         }
     }
 }

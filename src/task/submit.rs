@@ -528,10 +528,7 @@ pub(crate) fn new_task<T: Send + 'static>(
             (object, Some(admitted))
         }
         Err(err) => {
-            let follow = match followed {
-                true => crate::observe::Follow::Unfinished,
-                false => crate::observe::Follow::Not,
-            };
+            let follow = crate::observe::Follow::unfinished(followed);
             let outcome = match (err.is_shutdown(), err.is_cancelled()) {
                 (true, _) => Outcome::Shutdown,
                 (_, true) => Outcome::Cancelled,
