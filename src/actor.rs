@@ -241,7 +241,7 @@ impl Runtime {
     /// [`get_async_actor`](Runtime::get_async_actor)).
     #[track_caller]
     pub fn get_actor<S: Send + 'static>(&self, name: &str) -> Result<ActorHandle<S>, Error> {
-        let handle = registry::handle_name::<ActorHandle<S>>();
+        let handle = std::any::type_name::<ActorHandle<S>>();
         let actors = self.context().actors();
         let inner = actors.get::<Core<Call<S>>>(name, handle, Location::caller())?;
         Ok(ActorHandle {
@@ -272,7 +272,7 @@ impl Runtime {
         &self,
         name: &str,
     ) -> Result<AsyncActorHandle<S>, Error> {
-        let handle = registry::handle_name::<AsyncActorHandle<S>>();
+        let handle = std::any::type_name::<AsyncActorHandle<S>>();
         let actors = self.context().actors();
         let inner =
             actors.get::<Core<async_actor::AsyncCall<S>>>(name, handle, Location::caller())?;
@@ -373,13 +373,24 @@ impl<M> Core<M> {
         }
     }
 
-    /// Makes the ref of one call at `location`, and what runs it unless it
-    /// failed already.
+    /// Makes the ref of one call at `location`, and what runs it with its
+    /// place under the actor's bound (`max_pending_calls`), unless it failed
+    /// already (the runtime is shut down, or the bound refused it).
     fn new_call<R: Send + 'static>(
         &self,
         location: &'static Location<'static>,
-    ) -> (ObjectRef<R>, Option<RunnableCall<R>>) {
-        new_call_with(&self.runtime, &self.call_options, location)
+    ) -> (ObjectRef<R>, Option<AdmittedCall<R>>) {
+        let (object, call) = new_call_with(&self.runtime, &self.call_options, location);
+        let Some((completer, deadline)) = call else {
+            return (object, None);
+        };
+        match self.admit_call(completer.info()) {
+            Ok(counted) => (object, Some(((completer, deadline), counted))),
+            Err(refused) => {
+                completer.complete(Err(refused));
+                (object, None)
+            }
+        }
     }
 
     /// The actor's name.
@@ -673,7 +684,7 @@ impl ActorBuilder {
             )
             .collect();
         let seats = limits.iter().sum();
-        let handle = registry::handle_name::<AsyncActorHandle<S>>();
+        let handle = std::any::type_name::<AsyncActorHandle<S>>();
         let inner = self.registered(&runtime, &name, location, handle, |registration| {
             let context = Arc::clone(runtime.context());
             let (mailbox, inbox) = mpsc::unbounded_channel();
@@ -748,7 +759,7 @@ impl ActorBuilder {
     {
         let location = Location::caller();
         let (runtime, name, request) = self.admit(location)?;
-        let handle = registry::handle_name::<ActorHandle<S>>();
+        let handle = std::any::type_name::<ActorHandle<S>>();
         let inner = self.registered(&runtime, &name, location, handle, |registration| {
             let context = Arc::clone(runtime.context());
             let (mailbox, inbox) = mpsc::unbounded_channel::<Call<S>>();
@@ -1035,6 +1046,10 @@ fn new_call_at<R: Send + 'static>(
 /// A call that will run: its completer, and the deadline it inherits from
 /// the task that made it, if that task has one (see `Policy::inherited`).
 pub(crate) type RunnableCall<R> = (Completer<R>, Option<(std::time::Instant, ObjectId)>);
+
+/// A call that will run, and its place under its actor's bound on pending
+/// calls (if the actor has one).
+type AdmittedCall<R> = (RunnableCall<R>, Option<PendingCall>);
 
 /// `new_call_at`, keeping the deadline the call inherits.
 fn new_call_with_deadline<R: Send + 'static>(
@@ -1511,15 +1526,8 @@ impl<S: Send + 'static> ActorHandle<S> {
     {
         let location = Location::caller();
         let (object, call) = self.inner.new_call::<R>(location);
-        let Some((completer, deadline)) = call else {
+        let Some(((completer, deadline), counted)) = call else {
             return object;
-        };
-        let counted = match self.inner.admit_call(completer.info()) {
-            Ok(counted) => counted,
-            Err(refused) => {
-                completer.complete(Err(refused));
-                return object;
-            }
         };
         let pending = crate::args::PendingArgs::of_arg(&arg);
         let resolving = arg.resolve();
@@ -1529,8 +1537,7 @@ impl<S: Send + 'static> ActorHandle<S> {
             // Its place under the actor's bound: given back before the call's
             // outcome is stored (a waiter woken then finds the room), and in
             // any case when the call is dropped.
-            let mut counted = counted;
-            let mut give_back = move || drop(counted.take());
+            let give_back = move || drop(counted);
             let state = match state {
                 Ok(state) => state,
                 Err(cause) => {

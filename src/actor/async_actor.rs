@@ -438,15 +438,8 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
     {
         let location = std::panic::Location::caller();
         let (object, call) = self.inner.new_call::<R>(location);
-        let Some((completer, deadline)) = call else {
+        let Some(((completer, deadline), counted)) = call else {
             return object;
-        };
-        let counted = match self.inner.admit_call(completer.info()) {
-            Ok(counted) => counted,
-            Err(refused) => {
-                completer.complete(Err(refused));
-                return object;
-            }
         };
         let actor = self.inner.name_arc();
         let run: RunAsyncCall<S> = Box::new(move |state| {
@@ -454,8 +447,7 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
                 // Its place under the actor's bound: given back before the
                 // call's outcome is stored (a waiter woken then finds the
                 // room), and in any case when the call is dropped.
-                let mut counted = counted;
-                let mut give_back = move || drop(counted.take());
+                let give_back = move || drop(counted);
                 let state = match state {
                     Ok(state) => state,
                     Err(cause) => {

@@ -11,7 +11,7 @@
 // name's shard lock, so two creators racing for one name make one actor
 // between them; no actor is ever dropped under that lock (see `Entry`).
 
-use std::any::{type_name, Any};
+use std::any::Any;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -261,11 +261,6 @@ fn short_type(name: &str) -> String {
     }
     out.push_str(&segment);
     out
-}
-
-/// The handle type's name, for messages.
-pub(crate) fn handle_name<H>() -> &'static str {
-    type_name::<H>()
 }
 
 #[cfg(test)]
