@@ -25,6 +25,16 @@ fn reports(what: &str, line: u32) -> usize {
     global_warnings().text().matches(&at).count()
 }
 
+/// The report of `what` at `line` of this file says each of `parts`.
+fn assert_report_says(what: &str, line: u32, parts: &[&str]) {
+    let at = format!("{what} at {}:{line}:", file!());
+    let text = global_warnings().text();
+    let report = text.lines().find(|l| l.contains(&at)).expect("the report");
+    for part in parts {
+        assert!(report.contains(part), "{part:?} missing: {report}");
+    }
+}
+
 fn refused_kind(err: &Error) -> Option<AntiPatternKind> {
     match err {
         Error::AntiPattern { report, .. } => Some(report.kind),
@@ -56,19 +66,16 @@ fn tiny_tasks_are_reported_once_with_run_time_overhead_and_batch_size() {
             assert_eq!(doubled[4_999], 9_998);
         }
         assert_eq!(reports("too fine-grained tasks", line), 1);
-        let text = global_warnings().text();
-        let report = text
-            .lines()
-            .find(|l| l.contains(&format!("{}:{line}:", file!())))
-            .unwrap();
-        for part in [
-            "ran for a median of",
-            "to submit, start and finish",
-            "of their time is overhead",
-            "tasks' work in one, the overhead falls under 5%",
-        ] {
-            assert!(report.contains(part), "{part:?} missing: {report}");
-        }
+        assert_report_says(
+            "too fine-grained tasks",
+            line,
+            &[
+                "ran for a median of",
+                "to submit, start and finish",
+                "of their time is overhead",
+                "tasks' work in one, the overhead falls under 5%",
+            ],
+        );
     });
 }
 
@@ -267,18 +274,15 @@ fn a_line_that_keeps_submitting_faster_than_tasks_start_is_reported() {
         let submitted = refs.len();
         assert_eq!(taskref::block_get_all(refs).unwrap().len(), submitted);
         assert_eq!(reports("an unbounded backlog", line), 1);
-        let text = global_warnings().text();
-        let report = text
-            .lines()
-            .find(|l| l.contains(&format!("unbounded backlog at {}:{line}:", file!())))
-            .unwrap();
-        for part in [
-            "are waiting to start",
-            "per CPU",
-            "map_unordered(items, max_in_flight, f)",
-        ] {
-            assert!(report.contains(part), "{part:?} missing: {report}");
-        }
+        assert_report_says(
+            "an unbounded backlog",
+            line,
+            &[
+                "are waiting to start",
+                "per CPU",
+                "map_unordered(items, max_in_flight, f)",
+            ],
+        );
     });
 }
 
