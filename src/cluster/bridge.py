@@ -110,6 +110,12 @@ class TaskrefError(Exception):
         return (TaskrefError, (self.taskref_kind, self.taskref_message, self.taskref_at))
 
 
+# The driver's programs on a node are files named with this prefix in its temp
+# directory, one per build; one not started from for this long is removed.
+_PROGRAM_PREFIX = "taskref-worker-"
+_PROGRAM_UNUSED_SECONDS = 600
+
+
 def _program(exe, build):
     """The driver's program on this node: written once per node and build
     from the object store (where the bridge put it), then reused by every
@@ -117,15 +123,38 @@ def _program(exe, build):
     machine share its unpacking directory and race on it."""
     import tempfile
 
-    path = os.path.join(tempfile.gettempdir(), f"taskref-worker-{build}")
-    if not os.path.exists(path):
-        data = ray.get(exe[0])
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, path)
+    path = os.path.join(tempfile.gettempdir(), f"{_PROGRAM_PREFIX}{build}")
+    try:
+        os.utime(path)  # started from now: `_prune_programs` keeps it
+        return path
+    except FileNotFoundError:
+        pass
+    data = ray.get(exe[0])
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+    _prune_programs(tempfile.gettempdir(), keep=path)
     return path
+
+
+def _prune_programs(directory, keep):
+    """Removes the programs of other builds that no worker started from for
+    a while. Each rebuild of the user's binary is a new build, and a program
+    is tens of megabytes: kept forever, a developer's edit-run loop fills the
+    node's disk. Removing one that is still wanted costs only time: a driver
+    still running that build writes it again when it next starts a worker."""
+    now = time.time()
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if not name.startswith(_PROGRAM_PREFIX) or path == keep:
+            continue
+        try:
+            if now - os.stat(path).st_mtime > _PROGRAM_UNUSED_SECONDS:
+                os.remove(path)
+        except OSError:  # removed meanwhile, or not ours to remove
+            pass
 
 
 def _worker_process(exe, build):
@@ -136,13 +165,21 @@ def _worker_process(exe, build):
     w = getattr(sys, "_taskref_worker", None)
     if w is not None and w[0].poll() is None:
         return w
-    path = _program(exe, build)
     r, wfd = os.pipe()
     env = dict(os.environ)
     env["TASKREF_RAY_WORKER"] = "1"
     env["TASKREF_RAY_REPLY_FD"] = str(wfd)
     env["TASKREF_RAY_BUILD"] = build  # the file at `path` holds that build's bytes
-    proc = subprocess.Popen([path], stdin=subprocess.PIPE, pass_fds=(wfd,), env=env)
+    try:
+        proc = subprocess.Popen(
+            [_program(exe, build)], stdin=subprocess.PIPE, pass_fds=(wfd,), env=env
+        )
+    except FileNotFoundError:
+        # Pruned by another build's worker between the check and the start
+        # (it had been unused for minutes): written again, started once more.
+        proc = subprocess.Popen(
+            [_program(exe, build)], stdin=subprocess.PIPE, pass_fds=(wfd,), env=env
+        )
     os.close(wfd)
     w = (proc, os.fdopen(r, "rb", buffering=0))
     sys._taskref_worker = w
