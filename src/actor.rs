@@ -77,15 +77,26 @@ struct Call<S> {
     restart_marker: bool,
 }
 
-/// A call's work: run on the state, or fail with the cause of death.
-type RunCall<S> = Box<dyn FnOnce(Result<&mut S, &str>) + Send>;
+/// A call's work: run on the state, or fail with the cause of death; told
+/// which actor it runs on.
+type RunCall<S> = Box<dyn FnOnce(Result<&mut S, &str>, Host<'_>) + Send>;
+
+/// The actor a call runs on, lent to the call by whoever runs it (the actor's
+/// thread, or the caller when the actor is gone) rather than captured by it:
+/// a call's closure then holds no reference counts of its own, and is small
+/// enough for the allocator's fast path.
+#[derive(Clone, Copy)]
+struct Host<'a> {
+    name: &'a str,
+    death: &'a Death,
+}
 
 impl<S> Call<S> {
     /// A message that only wakes the actor's thread (after a kill).
     fn wake() -> Call<S> {
         Call {
             retries: 0,
-            run: Box::new(|_| {}),
+            run: Box::new(|_, _| {}),
             restart_marker: false,
         }
     }
@@ -398,14 +409,6 @@ impl<M> Core<M> {
         self.label.name()
     }
 
-    /// The actor's name, shared (for a call's closure).
-    fn name_arc(&self) -> Arc<str> {
-        match self.label.seat() {
-            Some(seat) => Arc::clone(&seat.name),
-            None => Arc::from(self.label.name()),
-        }
-    }
-
     /// Kills the actor, and wakes its thread or dispatcher with `wake` if it
     /// waits for mail, so it stops now (if it is gone already, nothing is to
     /// be woken).
@@ -695,7 +698,7 @@ impl ActorBuilder {
             drop(context.spawn(async move {
                 let death = dispatcher_death;
                 let Some(permit) = admitted(&dispatcher_context, request, &death).await else {
-                    return async_actor::fail_queued(inbox, &death).await;
+                    return async_actor::fail_queued(inbox, &death, &actor_name).await;
                 };
                 let build = {
                     let (life, name) = (Arc::clone(&dispatcher_life), actor_name.clone());
@@ -786,11 +789,17 @@ impl ActorBuilder {
                 // actor ever runs.
                 None => {
                     let starter = Arc::clone(&context);
-                    let death = Arc::clone(&death);
+                    let (death, name) = (Arc::clone(&death), name.clone());
                     drop(context.spawn(async move {
                         match admitted(&starter, request, &death).await {
                             Some(permit) => start(permit, inbox),
-                            None => fail_queued(inbox, &death).await,
+                            None => {
+                                let host = Host {
+                                    name: &name,
+                                    death: &death,
+                                };
+                                fail_queued(inbox, host).await
+                            }
                         }
                     }));
                 }
@@ -1011,13 +1020,14 @@ async fn admitted(context: &RuntimeContext, request: Request, death: &Death) -> 
 /// Fails every call queued for a sync actor that never started (and refuses
 /// later ones): it died before its resources were free, or its runtime shut
 /// down meanwhile.
-async fn fail_queued<S>(mut inbox: mpsc::UnboundedReceiver<Call<S>>, death: &Death) {
+async fn fail_queued<S>(mut inbox: mpsc::UnboundedReceiver<Call<S>>, host: Host<'_>) {
     inbox.close();
-    let cause = death
+    let cause = host
+        .death
         .cause()
         .unwrap_or_else(|| "its runtime was shut down before it started".to_owned());
     while let Some(call) = inbox.recv().await {
-        (call.run)(Err(&cause));
+        (call.run)(Err(&cause), host);
     }
 }
 
@@ -1085,6 +1095,13 @@ fn new_call_with<R: Send + 'static>(
     (object, call)
 }
 
+/// Fails a call that will not run, giving back its place under the actor's
+/// bound first (a waiter woken by the failure then finds the room).
+fn fail_call<R: Send + 'static>(completer: Completer<R>, place: Option<PendingCall>, err: Error) {
+    drop(place);
+    completer.complete(Err(err));
+}
+
 /// The error of a call that reached the actor after it died.
 fn actor_died(task: &TaskInfo, actor: &str, cause: String) -> Error {
     Error::ActorDied {
@@ -1104,6 +1121,7 @@ fn run_actor<S, F: Fn() -> S>(
     death: &Death,
     name: &str,
 ) {
+    let host = Host { name, death };
     // Killed between getting its resources and getting its thread: it never
     // starts, as if killed while it waited.
     let mut state = if death.is_dead() {
@@ -1125,7 +1143,7 @@ fn run_actor<S, F: Fn() -> S>(
             },
         };
         if let Some(cause) = death.cause() {
-            (call.run)(Err(&cause));
+            (call.run)(Err(&cause), host);
             break;
         }
         if life.take_restart_request() {
@@ -1150,7 +1168,7 @@ fn run_actor<S, F: Fn() -> S>(
                 Err(cause) => {
                     death.set(cause.clone());
                     for (call, _) in at_death {
-                        (call.run)(Err(&cause));
+                        (call.run)(Err(&cause), host);
                     }
                     break;
                 }
@@ -1168,11 +1186,14 @@ fn run_actor<S, F: Fn() -> S>(
             unreachable!("the loop runs while there is a state")
         };
         match restarts_waited > call.retries {
-            true => (call.run)(Err(
-                "it was restarted while this call was queued; the call ran on no instance, not \
-                 being marked safe to repeat (`max_retries`)",
-            )),
-            false => (call.run)(Ok(current)),
+            true => (call.run)(
+                Err(
+                    "it was restarted while this call was queued; the call ran on no instance, \
+                     not being marked safe to repeat (`max_retries`)",
+                ),
+                host,
+            ),
+            false => (call.run)(Ok(current), host),
         }
         // A kill during the call (or one that ended its wait for an
         // argument) ends the actor now, not at the next mail.
@@ -1183,7 +1204,7 @@ fn run_actor<S, F: Fn() -> S>(
     // Calls taken out of the mailbox at a restart and not run yet.
     let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
     for (call, _) in queued {
-        (call.run)(Err(&cause));
+        (call.run)(Err(&cause), host);
     }
     // Every handle is gone, or the actor died. A dead actor ends here too, so
     // its state goes and its resources come back now (as Ray's kill does),
@@ -1193,7 +1214,7 @@ fn run_actor<S, F: Fn() -> S>(
     inbox.close();
     let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
     while let Some(call) = inbox.blocking_recv() {
-        (call.run)(Err(&cause));
+        (call.run)(Err(&cause), host);
     }
 }
 
@@ -1529,23 +1550,14 @@ impl<S: Send + 'static> ActorHandle<S> {
         let Some(((completer, deadline), counted)) = call else {
             return object;
         };
-        let pending = crate::args::PendingArgs::of_arg(&arg);
+        let pending = crate::args::PendingArgs::of_arg(&arg).boxed();
         let resolving = arg.resolve();
-        let actor = self.inner.name_arc();
-        let death = Arc::clone(&self.inner.death);
-        let run = Box::new(move |state: Result<&mut S, &str>| {
-            // Its place under the actor's bound: given back before the call's
-            // outcome is stored (a waiter woken then finds the room), and in
-            // any case when the call is dropped.
-            let give_back = move || drop(counted);
+        let run = Box::new(move |state: Result<&mut S, &str>, host: Host<'_>| {
             let state = match state {
                 Ok(state) => state,
                 Err(cause) => {
-                    let err = actor_died(completer.info(), &actor, cause.to_owned());
-                    {
-                        give_back();
-                        return completer.complete(Err(err));
-                    }
+                    let err = actor_died(completer.info(), host.name, cause.to_owned());
+                    return fail_call(completer, counted, err);
                 }
             };
             if completer.is_decided() {
@@ -1553,34 +1565,25 @@ impl<S: Send + 'static> ActorHandle<S> {
             }
             // At the head of the mailbox, the call holds the actor while it
             // waits for its argument: the calls behind it wait on it.
-            let mut noted = completer.waits_for(pending);
+            let mut noted = pending.and_then(|pending| completer.waits_for(*pending));
             if let Some(waiting) = noted.take() {
                 let detector = &completer.context().observer().detector;
                 match crate::waits::check(detector, waiting, true) {
                     Ok(waiting) => noted = Some(waiting),
-                    Err(deadlock) => {
-                        give_back();
-                        return completer.complete(Err(deadlock));
-                    }
+                    Err(deadlock) => return fail_call(completer, counted, deadlock),
                 }
             }
-            let awaited = wait_for_args(resolving, &death, &completer);
+            let awaited = wait_for_args(resolving, host.death, &completer);
             drop(noted);
             let args = match awaited {
                 Awaited::Args(Ok(args)) => args,
                 Awaited::Args(Err(upstream)) => {
                     let err = completer.upstream_failed(&upstream);
-                    {
-                        give_back();
-                        return completer.complete(Err(err));
-                    }
+                    return fail_call(completer, counted, err);
                 }
                 Awaited::Died(cause) => {
-                    let err = actor_died(completer.info(), &actor, cause);
-                    {
-                        give_back();
-                        return completer.complete(Err(err));
-                    }
+                    let err = actor_died(completer.info(), host.name, cause);
+                    return fail_call(completer, counted, err);
                 }
                 Awaited::Decided => return,
             };
@@ -1589,14 +1592,12 @@ impl<S: Send + 'static> ActorHandle<S> {
             if completer.is_decided() {
                 return;
             }
-            if let Some(cause) = death.cause() {
-                let err = actor_died(completer.info(), &actor, cause);
-                {
-                    give_back();
-                    return completer.complete(Err(err));
-                }
+            if let Some(cause) = host.death.cause() {
+                let err = actor_died(completer.info(), host.name, cause);
+                return fail_call(completer, counted, err);
             }
             let method = move |args| method(state, args);
+            let give_back = move || drop(counted);
             completer.run_blocking::<_, _, _, Erased>(method, args, deadline, give_back);
         });
         let call = Call {
@@ -1607,7 +1608,11 @@ impl<S: Send + 'static> ActorHandle<S> {
         if let Err(mpsc::error::SendError(call)) = self.inner.mailbox.send(call) {
             // The actor's thread is gone: it died, or its runtime shut down.
             let cause = self.inner.death.cause();
-            (call.run)(Err(cause.as_deref().unwrap_or("its thread stopped")));
+            let host = Host {
+                name: self.inner.name(),
+                death: &self.inner.death,
+            };
+            (call.run)(Err(cause.as_deref().unwrap_or("its thread stopped")), host);
         }
         object
     }

@@ -29,7 +29,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::life::Life;
-use super::{actor_died, Core, Death};
+use super::{actor_died, fail_call, Core, Death};
 use crate::context::RuntimeContext;
 use crate::resources::Permit;
 use crate::task::{Erased, UserError};
@@ -46,8 +46,11 @@ pub(super) struct AsyncCall<S> {
     restart_marker: bool,
 }
 
-type RunAsyncCall<S> =
-    Box<dyn FnOnce(Result<Arc<S>, String>) -> futures::future::BoxFuture<'static, ()> + Send>;
+/// Given the state, or the cause of death and the actor's name (lent by the
+/// dispatcher, so that a call's closure holds no count of its own).
+type RunAsyncCall<S> = Box<
+    dyn FnOnce(Result<Arc<S>, (String, &str)>) -> futures::future::BoxFuture<'static, ()> + Send,
+>;
 
 impl<S> AsyncCall<S> {
     /// A message that only wakes the dispatcher (after a kill).
@@ -68,9 +71,10 @@ impl<S> AsyncCall<S> {
         }
     }
 
-    /// Fails the call with `cause` (failing never waits).
-    fn fail(self, cause: String) {
-        (self.run)(Err(cause)).now_or_never();
+    /// Fails the call of the actor `name` with `cause` (failing never
+    /// waits).
+    fn fail(self, cause: String, name: &str) {
+        (self.run)(Err((cause, name))).now_or_never();
     }
 }
 
@@ -227,10 +231,10 @@ impl Dispatcher<'_> {
         let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
         for group in groups {
             for (call, _) in group.queue {
-                call.fail(cause.clone());
+                call.fail(cause.clone(), self.name);
             }
         }
-        fail_queued(inbox, death).await;
+        fail_queued(inbox, death, self.name).await;
     }
 
     /// Starts the calls at the head of `group`'s queue while it has free
@@ -254,6 +258,7 @@ impl Dispatcher<'_> {
                     "it was restarted while this call was queued; the call ran on no instance, \
                      not being marked safe to repeat (`max_retries`)"
                         .to_owned(),
+                    self.name,
                 );
                 continue;
             }
@@ -313,11 +318,12 @@ fn give_back(slot: OwnedSemaphorePermit, freed: &Notify) {
 pub(super) async fn fail_queued<S>(
     mut inbox: mpsc::UnboundedReceiver<AsyncCall<S>>,
     death: &Death,
+    name: &str,
 ) {
     inbox.close();
     let cause = death.cause().unwrap_or_else(|| "it stopped".to_owned());
     while let Some(call) = inbox.recv().await {
-        call.fail(cause.clone());
+        call.fail(cause.clone(), name);
     }
 }
 
@@ -441,24 +447,23 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
         let Some(((completer, deadline), counted)) = call else {
             return object;
         };
-        let actor = self.inner.name_arc();
         let run: RunAsyncCall<S> = Box::new(move |state| {
+            let state = match state {
+                Ok(state) => state,
+                Err((cause, actor)) => {
+                    let err = actor_died(completer.info(), actor, cause);
+                    fail_call(completer, counted, err);
+                    return async {}.boxed(); // no allocation: nothing to run
+                }
+            };
             async move {
+                if completer.is_decided() {
+                    return;
+                }
                 // Its place under the actor's bound: given back before the
                 // call's outcome is stored (a waiter woken then finds the
                 // room), and in any case when the call is dropped.
                 let give_back = move || drop(counted);
-                let state = match state {
-                    Ok(state) => state,
-                    Err(cause) => {
-                        give_back();
-                        let err = actor_died(completer.info(), &actor, cause);
-                        return completer.complete(Err(err));
-                    }
-                };
-                if completer.is_decided() {
-                    return;
-                }
                 completer
                     .run_async::<_, _, _, Erased>(method, state, deadline, give_back)
                     .await;
@@ -475,7 +480,8 @@ impl<S: Send + Sync + 'static> AsyncActorHandle<S> {
             // The dispatcher is gone: the actor died or the runtime shut down.
             // Failing a call never waits, so the failure is delivered here.
             let cause = self.inner.death.cause();
-            call.fail(cause.unwrap_or_else(|| "its dispatcher stopped".to_owned()));
+            let cause = cause.unwrap_or_else(|| "its dispatcher stopped".to_owned());
+            call.fail(cause, self.inner.name());
         }
         object
     }
