@@ -28,6 +28,7 @@ mod async_actor;
 mod life;
 mod pending;
 mod pool;
+mod queued_call;
 mod registry;
 
 mod on_cluster;
@@ -40,16 +41,15 @@ pub(crate) use registry::Registry;
 
 use life::Life;
 use pending::{PendingCall, PendingCalls};
+use queued_call::QueuedCall;
 use registry::{Named, Registration};
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::task::Poll;
 
 use futures::future::{select, Either};
 use tokio::sync::{mpsc, Notify};
@@ -59,10 +59,9 @@ use crate::context::RuntimeContext;
 use crate::error::Error;
 use crate::identity::Label;
 use crate::identity::TaskInfo;
-use crate::park::park_on;
 use crate::resources::{BlockingTaskScope, Permit, Request};
 use crate::runtime::Runtime;
-use crate::task::{Completer, Erased, TaskOptions, UserError};
+use crate::task::{Completer, TaskOptions, UserError};
 use crate::waits::ActorSeat;
 use crate::{ObjectId, ObjectRef};
 
@@ -1238,46 +1237,6 @@ fn spend_restart(life: &Life, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// How a call's wait for its argument ended.
-enum Awaited<A> {
-    /// The argument is here, or its task failed.
-    Args(Result<A, Error>),
-    /// The actor died meanwhile (a kill): the call has not started, so it
-    /// fails with `ActorDied` like every other call not yet started.
-    Died(String),
-    /// The call was cancelled (or shut down) meanwhile.
-    Decided,
-}
-
-/// Waits on the actor's thread for a call's argument, or until the actor dies
-/// or the call is cancelled, whichever comes first. Without this, a call
-/// waiting for an argument that never comes would hold a killed actor (its
-/// state, its resources, the calls behind it) until it came.
-fn wait_for_args<A, R: Send + 'static>(
-    resolving: impl Future<Output = Result<A, Error>>,
-    death: &Death,
-    completer: &Completer<R>,
-) -> Awaited<A> {
-    let mut resolving = pin!(resolving);
-    let mut died = pin!(death.died());
-    let mut decided = pin!(completer.decided());
-    let waiting = std::future::poll_fn(|cx| {
-        // The argument first: a value, or a ref that is ready, returns here
-        // without registering anything anywhere (the common case).
-        if let Poll::Ready(args) = resolving.as_mut().poll(cx) {
-            return Poll::Ready(Awaited::Args(args));
-        }
-        if let Poll::Ready(cause) = died.as_mut().poll(cx) {
-            return Poll::Ready(Awaited::Died(cause));
-        }
-        if decided.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Awaited::Decided);
-        }
-        Poll::Pending
-    });
-    park_on(waiting, None, || ()).unwrap_or_else(|| unreachable!("no deadline"))
-}
-
 impl<S: Send + 'static> ActorHandle<S> {
     /// [`Runtime::actor`]: never fails itself. If the actor cannot start (its
     /// runtime is shut down), the handle is dead from the start and each call
@@ -1550,56 +1509,16 @@ impl<S: Send + 'static> ActorHandle<S> {
         let Some(((completer, deadline), counted)) = call else {
             return object;
         };
-        let pending = crate::args::PendingArgs::of_arg(&arg).boxed();
-        let resolving = arg.resolve();
-        let run = Box::new(move |state: Result<&mut S, &str>, host: Host<'_>| {
-            let state = match state {
-                Ok(state) => state,
-                Err(cause) => {
-                    let err = actor_died(completer.info(), host.name, cause.to_owned());
-                    return fail_call(completer, counted, err);
-                }
-            };
-            if completer.is_decided() {
-                return; // cancelled while queued
-            }
-            // At the head of the mailbox, the call holds the actor while it
-            // waits for its argument: the calls behind it wait on it.
-            let mut noted = pending.and_then(|pending| completer.waits_for(*pending));
-            if let Some(waiting) = noted.take() {
-                let detector = &completer.context().observer().detector;
-                match crate::waits::check(detector, waiting, true) {
-                    Ok(waiting) => noted = Some(waiting),
-                    Err(deadlock) => return fail_call(completer, counted, deadlock),
-                }
-            }
-            let awaited = wait_for_args(resolving, host.death, &completer);
-            drop(noted);
-            let args = match awaited {
-                Awaited::Args(Ok(args)) => args,
-                Awaited::Args(Err(upstream)) => {
-                    let err = completer.upstream_failed(&upstream);
-                    return fail_call(completer, counted, err);
-                }
-                Awaited::Died(cause) => {
-                    let err = actor_died(completer.info(), host.name, cause);
-                    return fail_call(completer, counted, err);
-                }
-                Awaited::Decided => return,
-            };
-            // The argument may have come just as the call was cancelled or
-            // the actor killed: neither may run the method.
-            if completer.is_decided() {
-                return;
-            }
-            if let Some(cause) = host.death.cause() {
-                let err = actor_died(completer.info(), host.name, cause);
-                return fail_call(completer, counted, err);
-            }
-            let method = move |args| method(state, args);
-            let give_back = move || drop(counted);
-            completer.run_blocking::<_, _, _, Erased>(method, args, deadline, give_back);
-        });
+        let queued = QueuedCall {
+            completer,
+            deadline,
+            place: counted,
+            pending: crate::args::PendingArgs::of_arg(&arg).boxed(),
+            resolving: arg.resolve(),
+            method,
+        };
+        let run =
+            Box::new(move |state: Result<&mut S, &str>, host: Host<'_>| queued.run(state, host));
         let call = Call {
             retries: self.retries,
             run,

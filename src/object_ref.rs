@@ -104,12 +104,10 @@ impl<T> ObjectRef<T> {
 
     /// Awaits the value for the runtime's own use (argument resolution): not a
     /// user's wait, so neither recorded nor checked by the detector.
-    pub(crate) fn into_get_internal(self) -> IntoGet<T> {
-        IntoGet {
+    pub(crate) fn into_get_internal(self) -> ResolveArg<T> {
+        ResolveArg {
             object: Some(self),
             key: None,
-            location: None,
-            waiting: Waiting::default(),
         }
     }
 
@@ -398,7 +396,7 @@ impl<T: Clone> IntoFuture for ObjectRef<T> {
         IntoGet {
             object: Some(self),
             key: None,
-            location: Some(Location::caller()),
+            location: Location::caller(),
             waiting: Waiting::default(),
         }
     }
@@ -477,9 +475,8 @@ impl<T> fmt::Debug for Get<'_, T> {
 pub struct IntoGet<T> {
     object: Option<ObjectRef<T>>,
     key: Option<usize>,
-    /// The caller's `.await`; `None` when the runtime itself resolves an
-    /// argument (not a user's wait).
-    location: Option<&'static Location<'static>>,
+    /// The caller's `.await`.
+    location: &'static Location<'static>,
     waiting: Waiting,
 }
 
@@ -494,26 +491,24 @@ impl<T: Clone> Future for IntoGet<T> {
             .expect("`IntoGet` polled after completion");
         let slot = &object.slot;
         let pending = slot.poll_read(&mut this.key, cx, |_| ()).is_pending();
-        if let Some(location) = this.location {
-            let (observer, info) = (observer_of(slot), slot.info());
-            let started = this.waiting.start_get(
-                slot.context(),
-                info,
-                location,
-                "await",
-                pending,
-                || slot.edge(),
-                false,
-            );
-            if let Err(denied) = started {
-                this.object = Some(object);
-                return Poll::Ready(Err(denied));
-            }
-            if !pending {
-                let fanned_out = slot.fanned_out();
-                this.waiting
-                    .finish_get(observer, "await", location, info.id(), fanned_out);
-            }
+        let (observer, info, location) = (observer_of(slot), slot.info(), this.location);
+        let started = this.waiting.start_get(
+            slot.context(),
+            info,
+            location,
+            "await",
+            pending,
+            || slot.edge(),
+            false,
+        );
+        if let Err(denied) = started {
+            this.object = Some(object);
+            return Poll::Ready(Err(denied));
+        }
+        if !pending {
+            let fanned_out = slot.fanned_out();
+            this.waiting
+                .finish_get(observer, "await", location, info.id(), fanned_out);
         }
         if pending {
             this.object = Some(object);
@@ -539,6 +534,47 @@ impl<T> fmt::Debug for IntoGet<T> {
         f.debug_struct("IntoGet")
             .field("object", &self.object)
             .finish_non_exhaustive()
+    }
+}
+
+/// A ref's value awaited by the runtime itself, for an argument: not a
+/// user's wait, so neither recorded nor checked by the detector. A word and
+/// a waiter key, as it travels inside every call queued with a ref argument
+/// (see `actor/queued_call.rs` for why that size matters).
+pub(crate) struct ResolveArg<T> {
+    object: Option<ObjectRef<T>>,
+    key: Option<usize>,
+}
+
+impl<T: Clone> Future for ResolveArg<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let object = this
+            .object
+            .take()
+            .expect("`ResolveArg` polled after completion");
+        if object
+            .slot
+            .poll_read(&mut this.key, cx, |_| ())
+            .is_pending()
+        {
+            this.object = Some(object);
+            return Poll::Pending;
+        }
+        match object.take_outcome() {
+            Ok(outcome) => Poll::Ready(outcome),
+            Err(_) => unreachable!("the slot was complete a moment ago"),
+        }
+    }
+}
+
+impl<T> Drop for ResolveArg<T> {
+    fn drop(&mut self) {
+        if let (Some(object), Some(key)) = (&self.object, self.key) {
+            object.slot.remove_waiter(key);
+        }
     }
 }
 
