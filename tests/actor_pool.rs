@@ -188,3 +188,119 @@ fn the_blocking_twins_refuse_a_thread_that_must_not_block() {
         assert_eq!(pool.block_get_next().unwrap().unwrap(), 0);
     });
 }
+
+/// A gate a call waits at until the test opens it.
+fn gate() -> (
+    std::sync::mpsc::Sender<()>,
+    std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+) {
+    let (open, wait) = std::sync::mpsc::channel();
+    (open, std::sync::Mutex::new(wait))
+}
+
+#[test]
+fn get_next_with_a_timeout_gives_up_names_the_call_and_keeps_the_result() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let (open, wait) = gate();
+        let mut pool = ActorPool::new([rt.actor(wait)]);
+        pool.submit(
+            |a, ()| {
+                a.call(|wait: &mut std::sync::Mutex<_>| {
+                    let wait: &std::sync::mpsc::Receiver<()> = wait.get_mut().unwrap();
+                    wait.recv().is_ok()
+                })
+            },
+            (),
+        );
+        // Queued behind the first: the only actor is busy.
+        pool.submit(|a, ()| a.call(|_: &mut std::sync::Mutex<_>| true), ());
+        let timed_out = pool
+            .block_get_next_timeout(Duration::from_millis(30))
+            .expect("a result is due")
+            .unwrap_err();
+        assert!(timed_out.is_get_timeout(), "{timed_out}");
+        assert!(
+            timed_out.to_string().contains("tests/actor_pool.rs"),
+            "names the call: {timed_out}"
+        );
+        let unordered = pool
+            .block_get_next_unordered_timeout(Duration::ZERO)
+            .expect("results are due")
+            .unwrap_err();
+        assert!(unordered.is_get_timeout(), "{unordered}");
+        assert!(pool.has_next(), "nothing was lost");
+        open.send(()).unwrap();
+        assert!(pool
+            .block_get_next_timeout(Duration::from_secs(5))
+            .unwrap()
+            .unwrap());
+        assert!(pool
+            .block_get_next_timeout(Duration::from_secs(5))
+            .unwrap()
+            .unwrap());
+        assert!(pool.block_get_next_timeout(Duration::ZERO).is_none());
+    });
+}
+
+#[test]
+fn an_async_get_next_with_a_timeout_gives_up_then_gets_the_result() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let shared = Arc::clone(&gate);
+        let models = [rt
+            .actor_builder()
+            .spawn_async(move || Arc::clone(&shared))
+            .unwrap()];
+        let mut pool: ActorPool<AsyncActorHandle<_>, u8> = ActorPool::new(models);
+        pool.submit(
+            |a, ()| {
+                a.call(|gate: Arc<Arc<tokio::sync::Semaphore>>| async move {
+                    let _open = gate.acquire().await.unwrap();
+                    7
+                })
+            },
+            (),
+        );
+        rt.handle().block_on(async {
+            let timed_out = pool.get_next_timeout(Duration::from_millis(30)).await;
+            assert!(timed_out.unwrap().unwrap_err().is_get_timeout());
+            let timed_out = pool.get_next_unordered_timeout(Duration::ZERO).await;
+            assert!(timed_out.unwrap().unwrap_err().is_get_timeout());
+            gate.add_permits(1);
+            let got = pool.get_next_timeout(Duration::from_secs(5)).await;
+            assert_eq!(got.unwrap().unwrap(), 7);
+            assert!(pool.get_next_timeout(Duration::ZERO).await.is_none());
+        });
+    });
+}
+
+#[test]
+fn an_empty_pool_fails_each_item_and_works_once_an_actor_is_pushed() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let empty: ActorPool<taskref::ActorHandle<u64>> = ActorPool::new([]);
+        let mapped: Vec<_> = empty
+            .block_map(0..3u64, |n: &mut u64, x| *n + x)
+            .unwrap()
+            .collect();
+        assert_eq!(mapped.len(), 3, "every item is accounted for");
+        for (index, (at, outcome)) in mapped.into_iter().enumerate() {
+            assert_eq!(at, index);
+            let err = outcome.unwrap_err();
+            assert!(err.is_invalid_argument(), "{err}");
+            assert!(err.to_string().contains("tests/actor_pool.rs"), "{err}");
+        }
+        let mut pool: ActorPool<_, u64> = ActorPool::new([]);
+        pool.submit(
+            |a: &taskref::ActorHandle<u64>, x| a.call(move |n| *n + x),
+            1,
+        );
+        let err = pool.block_get_next().unwrap().unwrap_err();
+        assert!(err.is_invalid_argument(), "{err}");
+        pool.push(rt.actor(10u64));
+        pool.submit(|a, x| a.call(move |n| *n + x), 2);
+        assert_eq!(pool.block_get_next().unwrap().unwrap(), 12);
+    });
+}

@@ -8,8 +8,10 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
+use futures::FutureExt;
 
 use super::{ActorHandle, AsyncActorHandle};
 use crate::error::Error;
@@ -133,14 +135,21 @@ impl<A, R> fmt::Debug for ActorPool<A, R> {
 }
 
 impl<A: Clone, R> ActorPool<A, R> {
-    /// A pool of `actors` (at least one).
+    /// A pool of `actors`. An empty pool is allowed, as in Ray, to be
+    /// filled with [`push`](ActorPool::push): until an actor is pushed, an
+    /// item submitted fails with [`Error::InvalidArgument`] when it is gotten,
+    /// and `map` yields that error for each item (nothing waits forever, and
+    /// nothing is dropped silently).
     ///
-    /// # Panics
-    ///
-    /// If `actors` is empty: a pool without actors could never make progress.
+    /// ```
+    /// let rt = taskref::Runtime::new()?;
+    /// let mut pool = taskref::ActorPool::new(Vec::<taskref::ActorHandle<u8>>::new());
+    /// pool.submit(|a, ()| a.call(|n: &mut u8| *n), ());
+    /// assert!(pool.block_get_next().unwrap().unwrap_err().is_invalid_argument());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(actors: impl IntoIterator<Item = A>) -> Self {
         let actors: Vec<A> = actors.into_iter().collect();
-        assert!(!actors.is_empty(), "an ActorPool needs at least one actor");
         ActorPool::from_actors(actors)
     }
 
@@ -278,21 +287,163 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
         self.block_next(false, Location::caller())
     }
 
+    /// [`get_next`](ActorPool::get_next), giving up after `timeout` (Ray's
+    /// `get_next(timeout=...)`): then `Some(Err(GetTimeout))`, naming the
+    /// call it waited on, and the result stays in the pool for a later get
+    /// (Ray's default, `ignore_if_timedout=False`).
+    ///
+    /// The call named is the next result's; if that one has not started (every
+    /// actor is busy), the earliest running call, which it waits behind.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let rt = taskref::Runtime::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// let mut pool = taskref::ActorPool::new([rt.actor(rx)]);
+    /// pool.submit(|a, ()| a.call(|rx: &mut std::sync::Mutex<_>| rx.get_mut().unwrap().recv().is_ok()), ());
+    /// let waited = pool.block_get_next_timeout(Duration::from_millis(20)).unwrap();
+    /// assert!(waited.unwrap_err().is_get_timeout());
+    /// tx.send(()).unwrap();
+    /// assert!(pool.block_get_next().unwrap()?, "the result was kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn get_next_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> impl Future<Output = Option<Result<R, Error>>> + '_ {
+        self.next_within(true, timeout, Location::caller())
+    }
+
+    /// [`get_next_unordered`](ActorPool::get_next_unordered), giving up
+    /// after `timeout` as [`get_next_timeout`](ActorPool::get_next_timeout)
+    /// does (the call named is the earliest running).
+    #[track_caller]
+    pub fn get_next_unordered_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> impl Future<Output = Option<Result<R, Error>>> + '_ {
+        self.next_within(false, timeout, Location::caller())
+    }
+
+    /// [`get_next_timeout`](ActorPool::get_next_timeout) for plain threads:
+    /// blocks for at most `timeout`.
+    #[track_caller]
+    pub fn block_get_next_timeout(&mut self, timeout: Duration) -> Option<Result<R, Error>> {
+        self.block_next_within(true, Some(timeout), Location::caller())
+    }
+
+    /// [`get_next_unordered_timeout`](ActorPool::get_next_unordered_timeout)
+    /// for plain threads: blocks for at most `timeout`.
+    #[track_caller]
+    pub fn block_get_next_unordered_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<Result<R, Error>> {
+        self.block_next_within(false, Some(timeout), Location::caller())
+    }
+
     fn block_next(
         &mut self,
         ordered: bool,
         location: &'static Location<'static>,
     ) -> Option<Result<R, Error>> {
+        self.block_next_within(ordered, None, location)
+    }
+
+    fn block_next_within(
+        &mut self,
+        ordered: bool,
+        timeout: Option<Duration>,
+        location: &'static Location<'static>,
+    ) -> Option<Result<R, Error>> {
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
         let next = std::future::poll_fn(|cx| self.poll_next_in(cx, ordered, location));
-        let call = match ordered {
-            true => "ActorPool::block_get_next",
-            false => "ActorPool::block_get_next_unordered",
+        let call = match (ordered, timeout.is_some()) {
+            (true, false) => "ActorPool::block_get_next",
+            (false, false) => "ActorPool::block_get_next_unordered",
+            (true, true) => "ActorPool::block_get_next_timeout",
+            (false, true) => "ActorPool::block_get_next_unordered_timeout",
         };
-        match crate::block_on::block_on(next, None, location, call, None) {
+        match crate::block_on::block_on(next, deadline, location, call, None) {
             Ok(Some(next)) => next,
-            Ok(None) => unreachable!("no deadline"),
+            Ok(None) => self.timed_out(ordered, timeout.unwrap_or_default(), location),
             Err(refused) => Some(Err(refused)),
         }
+    }
+
+    /// The next result as `poll_next_in` gives it, or a timeout once
+    /// `timeout` has passed (the timer is started on the first wait only).
+    fn next_within(
+        &mut self,
+        ordered: bool,
+        timeout: Duration,
+        location: &'static Location<'static>,
+    ) -> impl Future<Output = Option<Result<R, Error>>> + '_ {
+        let mut sleep: Option<Pin<Box<tokio::time::Sleep>>> = None;
+        std::future::poll_fn(move |cx| {
+            if let Poll::Ready(next) = self.poll_next_in(cx, ordered, location) {
+                return Poll::Ready(next);
+            }
+            if timeout.is_zero() {
+                return Poll::Ready(self.timed_out(ordered, timeout, location));
+            }
+            let sleep = match &mut sleep {
+                Some(sleep) => sleep,
+                None => {
+                    // Pending means a call is running, and its ref knows its
+                    // runtime's timer.
+                    let Some(context) = self.waited_on(ordered).and_then(|r| r.slot.context())
+                    else {
+                        return Poll::Pending;
+                    };
+                    match context.sleep(timeout, location) {
+                        Ok(started) => sleep.insert(started),
+                        Err(no_timer) => return Poll::Ready(Some(Err(no_timer))),
+                    }
+                }
+            };
+            match crate::timer::poll_sleep(sleep, cx) {
+                Poll::Ready(()) => Poll::Ready(self.timed_out(ordered, timeout, location)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+    }
+
+    /// The call a get waits on: the next result's call if it runs, else the
+    /// earliest running call (the next result waits for an actor to come
+    /// free, or, unordered, whichever finishes first).
+    fn waited_on(&self, ordered: bool) -> Option<&ObjectRef<R>> {
+        let running = || {
+            self.in_flight
+                .iter()
+                .filter_map(|call| Some((call.index(), call.object()?)))
+        };
+        let next = match ordered {
+            true => running().find(|(index, _)| *index == self.next_out),
+            false => None,
+        };
+        next.or_else(|| running().min_by_key(|(index, _)| *index))
+            .map(|(_, object)| object)
+    }
+
+    /// What a get that gave up after `timeout` returns: the timeout, naming
+    /// the call it waited on; or, if no call runs any more (the last one
+    /// finished as the time ran out), what the get can answer now.
+    fn timed_out(
+        &mut self,
+        ordered: bool,
+        timeout: Duration,
+        location: &'static Location<'static>,
+    ) -> Option<Result<R, Error>> {
+        if let Some(object) = self.waited_on(ordered) {
+            let task = object.task().clone();
+            return Some(Err(Error::GetTimeout { task, timeout }));
+        }
+        std::future::poll_fn(|cx| self.poll_next_in(cx, ordered, location))
+            .now_or_never()
+            .flatten()
     }
 
     fn poll_next_in(
@@ -327,8 +478,9 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
                 // popped): each queued item fails, so a `has_next` loop ends.
                 for (index, _) in std::mem::take(&mut self.queued) {
                     let err = Error::InvalidArgument {
-                        message: "the ActorPool had no actor to run this item (every actor \
-                                  was popped): `push` one before submitting"
+                        message: "the ActorPool had no actor to run this item (it was made \
+                                  empty, or every actor was popped): `push` one before \
+                                  submitting"
                             .to_owned(),
                         location,
                     };
@@ -355,6 +507,7 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
 impl<S: Send + 'static> ActorPool<ActorHandle<S>> {
     /// Calls `method` on each item with the first idle actor and yields
     /// `(index, outcome)` in completion order (Ray's `map_unordered`).
+    #[track_caller]
     pub fn map_unordered<I, R, F>(&self, items: I, method: F) -> PoolMap<S, I::IntoIter, F, R>
     where
         I: IntoIterator,
@@ -372,6 +525,7 @@ impl<S: Send + 'static> ActorPool<ActorHandle<S>> {
             ordered: false,
             next: 0,
             held: BTreeMap::new(),
+            location: Location::caller(),
             _result: PhantomData,
         }
     }
@@ -379,6 +533,7 @@ impl<S: Send + 'static> ActorPool<ActorHandle<S>> {
     /// Like [`map_unordered`](ActorPool::map_unordered), but yields in input
     /// order (Ray's `map`). Actors still work in parallel; finished results
     /// wait for the earlier ones.
+    #[track_caller]
     pub fn map<I, R, F>(&self, items: I, method: F) -> PoolMap<S, I::IntoIter, F, R>
     where
         I: IntoIterator,
@@ -409,6 +564,9 @@ pub struct PoolMap<S, I, F, R> {
     next: usize,
     /// Finished results waiting for earlier ones (input order only).
     held: BTreeMap<usize, Result<R, Error>>,
+    /// Where the map was made: named by the error each item gets from a
+    /// pool with no actor.
+    location: &'static Location<'static>,
     _result: PhantomData<fn() -> R>,
 }
 
@@ -426,6 +584,16 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if this.actors.is_empty() {
+            // No actor will ever take an item: each fails, in input order.
+            return Poll::Ready(this.items.next().map(|(index, _)| {
+                let message = "the ActorPool has no actor to run this item: make it with at \
+                               least one, or `push` one before mapping"
+                    .to_owned();
+                let location = this.location;
+                (index, Err(Error::InvalidArgument { message, location }))
+            }));
+        }
         loop {
             if this.ordered {
                 if let Some(outcome) = this.held.remove(&this.next) {
