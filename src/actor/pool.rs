@@ -146,6 +146,9 @@ impl<A: Clone, R> ActorPool<A, R> {
     /// let mut pool = taskref::ActorPool::new(Vec::<taskref::ActorHandle<u8>>::new());
     /// pool.submit(|a, ()| a.call(|n: &mut u8| *n), ());
     /// assert!(pool.block_get_next().unwrap().unwrap_err().is_invalid_argument());
+    /// pool.push(rt.actor(7u8));
+    /// pool.submit(|a, ()| a.call(|n: &mut u8| *n), ());
+    /// assert_eq!(pool.block_get_next().unwrap()?, 7);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(actors: impl IntoIterator<Item = A>) -> Self {
