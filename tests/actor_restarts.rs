@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
 
 use support::{runtime, within_deadline};
@@ -259,15 +259,14 @@ fn async_actors_restart_and_retry_marked_calls_too() {
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let g = Arc::clone(&gate);
         // max_concurrency 1: the first call holds the only slot.
+        let started = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&started);
         let running = actor.call(move |g0: Arc<u32>| async move {
+            s.store(true, Ordering::SeqCst);
             let _ = g.acquire().await.map(|p| p.forget());
             *g0
         });
-        support::eventually("the first call runs", || {
-            rt.tasks()
-                .iter()
-                .any(|t| t.state.to_string().contains("running"))
-        });
+        support::eventually("the first call runs", || started.load(Ordering::SeqCst));
         let plain = actor.call(|g: Arc<u32>| async move { *g });
         let marked = actor.max_retries(1).call(|g: Arc<u32>| async move { *g });
         actor.kill_and_restart();
@@ -336,9 +335,14 @@ fn a_kill_while_an_async_actor_restarts_runs_nothing_after_it() {
         );
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let g = Arc::clone(&gate);
+        let started = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&started);
         let running = actor.call(move |_: Arc<u32>| async move {
+            s.store(true, Ordering::SeqCst);
             let _ = g.acquire().await.map(|p| p.forget());
         });
+        // Started before the kill: a call still queued then would fail.
+        support::eventually("the first call runs", || started.load(Ordering::SeqCst));
         let marked = actor.max_retries(1).call(|n: Arc<u32>| async move { *n });
         actor.kill_and_restart();
         building.wait(); // the second build has begun

@@ -184,6 +184,18 @@ impl Dispatcher<'_> {
             if death.is_dead() {
                 break;
             }
+            // A kill that asked for a restart: the instance dies here, before
+            // another call starts. The calls sent before the kill (up to its
+            // marker in the mailbox) were queued at the death, wherever they
+            // are now.
+            if self.life.take_restart_request() {
+                if !closed {
+                    closed = take_up_to_marker(&mut inbox, &mut groups).await;
+                }
+                drop(state.take()); // the old instance goes before the new is built
+                state = self.restart(&build, &mut groups);
+                continue;
+            }
             for group in &mut groups {
                 self.start_heads(group, current, &freed);
             }
@@ -201,27 +213,15 @@ impl Dispatcher<'_> {
                 Event::Mail(Some(call)) => call,
             };
             if call.restart_marker {
-                if !self.life.take_restart_request() {
-                    continue;
-                }
-                // Every call queued in a group was queued at the death.
-                state = None;
-                match super::spend_restart(self.life, self.name).and_then(|()| build()) {
-                    Ok(fresh) => state = Some(fresh),
-                    Err(cause) => {
-                        death.set(cause);
-                        break;
-                    }
-                }
-                for group in &mut groups {
-                    for (_, waited) in &mut group.queue {
-                        *waited += 1;
-                    }
+                // Its request came after the check above: every call ahead
+                // of it is in a group's queue already.
+                if self.life.take_restart_request() {
+                    drop(state.take());
+                    state = self.restart(&build, &mut groups);
                 }
                 continue;
             }
-            let group = call.group.min(groups.len() - 1);
-            groups[group].queue.push_back((call, 0));
+            queue(&mut groups, call);
         }
         // Every handle is gone, or the actor died: drop this reference to
         // the state (running calls hold theirs), give the actor's resources
@@ -235,6 +235,30 @@ impl Dispatcher<'_> {
             }
         }
         fail_queued(inbox, death, self.name).await;
+    }
+
+    /// Restarts the actor: a new instance from `build` if the budget allows,
+    /// every queued call having waited through one more restart; `None` (and
+    /// the actor dead) if not.
+    fn restart<S>(
+        &self,
+        build: &impl Fn() -> Result<Arc<S>, String>,
+        groups: &mut [Group<S>],
+    ) -> Option<Arc<S>> {
+        match super::spend_restart(self.life, self.name).and_then(|()| build()) {
+            Ok(fresh) => {
+                for group in groups {
+                    for (_, waited) in &mut group.queue {
+                        *waited += 1;
+                    }
+                }
+                Some(fresh)
+            }
+            Err(cause) => {
+                self.death.set(cause);
+                None
+            }
+        }
     }
 
     /// Starts the calls at the head of `group`'s queue while it has free
@@ -270,6 +294,28 @@ impl Dispatcher<'_> {
                     give_back(slot, &freed);
                 }));
             }
+        }
+    }
+}
+
+/// Puts `call` at the back of its group's queue.
+fn queue<S>(groups: &mut [Group<S>], call: AsyncCall<S>) {
+    let group = call.group.min(groups.len() - 1);
+    groups[group].queue.push_back((call, 0));
+}
+
+/// Moves the calls ahead of the next restart marker from the mailbox to
+/// their groups' queues, and takes the marker. `true` if the mailbox closed
+/// (every handle gone) before a marker came.
+async fn take_up_to_marker<S>(
+    inbox: &mut mpsc::UnboundedReceiver<AsyncCall<S>>,
+    groups: &mut [Group<S>],
+) -> bool {
+    loop {
+        match inbox.recv().await {
+            Some(call) if call.restart_marker => return false,
+            Some(call) => queue(groups, call),
+            None => return true,
         }
     }
 }
