@@ -395,7 +395,16 @@ impl<M> Core<M> {
             return (object, None);
         };
         match self.admit_call(completer.info()) {
-            Ok(counted) => (object, Some(((completer, deadline), counted))),
+            Ok(counted) => {
+                if let Some(place) = &counted {
+                    // Decided without the call (a cancel while it is queued),
+                    // the ref gives the place back at once.
+                    let waker = place.waker();
+                    let mut cx = std::task::Context::from_waker(&waker);
+                    let _ = object.slot.poll_ready(&mut None, &mut cx);
+                }
+                (object, Some(((completer, deadline), counted)))
+            }
             Err(refused) => {
                 completer.complete(Err(refused));
                 (object, None)
@@ -563,9 +572,10 @@ impl ActorBuilder {
     /// [`wait`](crate::wait) for one before making the next (or submit
     /// through [`map_unordered`](crate::map_unordered) with
     /// `max_in_flight` at most the bound). The bound is the actor's, across
-    /// all its handles (Ray's is per handle). A call cancelled while queued
-    /// gives its place back when the actor reaches it, and a call running
-    /// when the actor is killed keeps its place until it ends.
+    /// all its handles (Ray's is per handle). A cancelled call gives its
+    /// place back at once, even while it still waits in the mailbox (or, a
+    /// method not being interruptible, still runs); a call running when the
+    /// actor is killed keeps its place until it ends.
     ///
     /// ```
     /// let rt = taskref::Runtime::new()?;

@@ -140,3 +140,53 @@ fn async_actors_have_the_bound_too() {
         drop(waiting);
     });
 }
+
+#[test]
+fn a_queued_call_cancelled_gives_its_place_back_at_once() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let actor = rt
+            .actor_builder()
+            .max_pending_calls(2)
+            .spawn(|| 0u32)
+            .unwrap();
+        let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
+        let running = actor.call(move |_: &mut u32| {
+            s.wait();
+            r.wait();
+        });
+        started.wait();
+        let queued = actor.call(|n: &mut u32| *n);
+        assert!(actor
+            .call(|n: &mut u32| *n)
+            .block_get()
+            .unwrap_err()
+            .is_pending_calls_limit_exceeded());
+        // Still in the mailbox behind the running call, but decided: its
+        // place is free now, not when the actor reaches it.
+        assert!(queued.cancel());
+        let admitted = actor.call(|n: &mut u32| *n + 1);
+        assert!(!admitted.is_ready(), "queued, not refused");
+        release.wait();
+        running.block_get().unwrap();
+        assert!(queued.block_get().unwrap_err().is_cancelled());
+        assert_eq!(admitted.block_get().unwrap(), 1);
+        // Every place came back, once: two more fit, the third does not.
+        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
+        let held = actor.call(move |_: &mut u32| {
+            s.wait();
+            r.wait();
+        });
+        started.wait();
+        let second = actor.call(|n: &mut u32| *n);
+        let third = actor.call(|n: &mut u32| *n);
+        assert!(third
+            .block_get()
+            .unwrap_err()
+            .is_pending_calls_limit_exceeded());
+        release.wait();
+        held.block_get().unwrap();
+        assert_eq!(second.block_get().unwrap(), 0);
+    });
+}

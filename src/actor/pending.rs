@@ -4,9 +4,13 @@
 // A call counts from its submission until it is done (run, failed, or
 // cancelled): the count lives in a guard the call's closure owns, so every
 // way a call can end, including being dropped unrun, gives its place back.
+// The call's ref also holds a waker of the place: a cancel decides the ref
+// while the call may still sit in the mailbox behind a long one, and the
+// place comes back then, not when the actor reaches the call.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Wake, Waker};
 
 /// The bound, and how many calls hold a place under it.
 pub(super) struct PendingCalls {
@@ -14,8 +18,40 @@ pub(super) struct PendingCalls {
     count: AtomicUsize,
 }
 
-/// One call's place under the bound, given back when dropped.
-pub(super) struct PendingCall(Arc<PendingCalls>);
+/// One call's place under the bound, given back when dropped, or when
+/// its [`waker`](PendingCall::waker) is woken, whichever comes first.
+pub(super) struct PendingCall(Arc<Place>);
+
+struct Place {
+    bound: Arc<PendingCalls>,
+    given_back: AtomicBool,
+}
+
+impl Place {
+    fn give_back(&self) {
+        if !self.given_back.swap(true, Ordering::AcqRel) {
+            self.bound.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Wake for Place {
+    fn wake(self: Arc<Self>) {
+        self.give_back();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.give_back();
+    }
+}
+
+impl PendingCall {
+    /// A waker that gives the place back: registered on the call's ref, it
+    /// is woken when the ref is decided, however that happens.
+    pub(super) fn waker(&self) -> Waker {
+        Waker::from(Arc::clone(&self.0))
+    }
+}
 
 impl PendingCalls {
     pub(super) fn new(limit: usize) -> Arc<PendingCalls> {
@@ -36,13 +72,18 @@ impl PendingCalls {
                 (n < self.limit).then_some(n + 1)
             })
             .ok()
-            .map(|_| PendingCall(Arc::clone(self)))
+            .map(|_| {
+                PendingCall(Arc::new(Place {
+                    bound: Arc::clone(self),
+                    given_back: AtomicBool::new(false),
+                }))
+            })
     }
 }
 
 impl Drop for PendingCall {
     fn drop(&mut self) {
-        self.0.count.fetch_sub(1, Ordering::AcqRel);
+        self.0.give_back();
     }
 }
 
@@ -58,6 +99,23 @@ mod tests {
         drop(a);
         let c = bound.admit().expect("a place came back");
         drop((b, c));
+        assert_eq!(bound.count.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_place_is_given_back_once_by_its_waker_or_its_drop() {
+        let bound = PendingCalls::new(1);
+        let place = bound.admit().unwrap();
+        let waker = place.waker();
+        waker.wake_by_ref();
+        let next = bound.admit().expect("woken: the place came back");
+        waker.wake();
+        drop(place);
+        assert!(
+            bound.admit().is_none(),
+            "the first place was given back once"
+        );
+        drop(next);
         assert_eq!(bound.count.load(Ordering::SeqCst), 0);
     }
 }
