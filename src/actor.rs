@@ -399,9 +399,7 @@ impl<M> Core<M> {
                 if let Some(place) = &counted {
                     // Decided without the call (a cancel while it is queued),
                     // the ref gives the place back at once.
-                    let waker = place.waker();
-                    let mut cx = std::task::Context::from_waker(&waker);
-                    let _ = object.slot.poll_ready(&mut None, &mut cx);
+                    place.watch(&object);
                 }
                 (object, Some(((completer, deadline), counted)))
             }
@@ -530,7 +528,9 @@ impl ActorBuilder {
     /// fails with [`Error::InvalidArgument`] for a name a live actor has,
     /// unless [`get_if_exists`](ActorBuilder::get_if_exists) asks for that
     /// actor instead. The runtime forgets the actor when it dies or its last
-    /// handle is dropped.
+    /// handle is dropped. An actor on a Ray cluster is registered here the
+    /// same way; the name is not given to Ray, whose names every driver of
+    /// a namespace shares.
     ///
     /// ```
     /// let rt = taskref::Runtime::new()?;
@@ -597,7 +597,9 @@ impl ActorBuilder {
     /// How many restarts a call may wait through, queued, and still run on
     /// the new instance (Ray's `max_task_retries`); 0 by default: a call
     /// queued when the actor restarts fails with [`Error::ActorDied`].
-    /// [`ActorHandle::max_retries`] sets it for the calls of one handle.
+    /// [`ActorHandle::max_retries`] sets it for the calls of one handle. On
+    /// a Ray cluster it is Ray's actor option of that name (a handle's own
+    /// `max_retries` is not mapped there).
     pub fn max_task_retries(mut self, retries: u32) -> ActorBuilder {
         self.max_task_retries = retries;
         self
@@ -953,17 +955,10 @@ impl ActorBuilder {
                         .collect();
                     options["resources"] = serde_json::Value::Object(resources);
                 }
-                let remote = on_cluster::start(runtime, connection, part, args, options, location)?;
-                let name: Arc<str> = Arc::from(self.name.as_deref().unwrap_or("actor"));
-                // Its calls run on the cluster: no mailbox here, and Ray
-                // keeps its restarts, its bounds and its name.
-                let label = ActorSeat::label(name, usize::MAX);
-                let mut core = Core::bare(runtime, label, Death::default());
-                core.remote = Some(remote);
-                return Ok(ActorHandle {
-                    inner: Arc::new(core),
-                    retries: 0,
-                });
+                if self.max_task_retries > 0 {
+                    options["max_task_retries"] = serde_json::json!(self.max_task_retries);
+                }
+                return self.spawn_on_cluster(runtime, (part, connection), args, options, location);
             }
         }
         self.spawn(move || {
@@ -971,6 +966,52 @@ impl ActorBuilder {
                 .unwrap_or_else(|err| panic!("a constructor argument failed: {err}"));
             make.call(args)
         })
+    }
+
+    /// Starts the actor on the cluster with the registered constructor
+    /// `part`. Its name is registered in this runtime, as in-process, so
+    /// `get_actor` finds it from anywhere in the program; it is not given to
+    /// Ray, whose names are shared by every driver of a namespace (two runs
+    /// of the program would collide). Ray keeps its restarts and its calls'
+    /// retries; the bound on pending calls is kept here.
+    fn spawn_on_cluster<L, X, S>(
+        &self,
+        runtime: &Runtime,
+        (part, connection): (
+            &'static crate::distributed::ActorPart,
+            Arc<crate::cluster::Connection>,
+        ),
+        args: X,
+        options: serde_json::Value,
+        location: &'static Location<'static>,
+    ) -> Result<ActorHandle<S>, Error>
+    where
+        S: Send + 'static,
+        X: crate::args::IntoArgs<L>,
+    {
+        if self.max_pending_calls == Some(0) {
+            return Err(Error::InvalidArgument {
+                message: "`max_pending_calls(0)` would refuse every call: the bound must be at \
+                          least 1"
+                    .to_owned(),
+                location,
+            });
+        }
+        let name: Arc<str> = Arc::from(self.name.as_deref().unwrap_or("actor"));
+        let handle = std::any::type_name::<ActorHandle<S>>();
+        let inner = self.registered(runtime, &name, location, handle, |registration| {
+            let remote = on_cluster::start(runtime, connection, part, args, options, location)?;
+            // Its calls run on the cluster: no mailbox here.
+            let label = ActorSeat::label(name.clone(), usize::MAX);
+            let (death, _) = self.life(runtime.context(), registration.as_ref());
+            let mut core = Core::bare(runtime, label, Death::default());
+            core.death = death;
+            core.remote = Some(remote);
+            core.pending = self.max_pending_calls.map(PendingCalls::new);
+            core.registration = registration;
+            Ok(Arc::new(core))
+        })?;
+        Ok(ActorHandle { inner, retries: 0 })
     }
 
     /// What both kinds of actor check before they start: the name, that the
@@ -1401,7 +1442,34 @@ impl<S: Send + 'static> ActorHandle<S> {
     {
         let inner = &self.inner;
         let death = inner.death.cause();
-        on_cluster::call::<L, X, R, F>(&inner.runtime, remote, &inner.label, death, args, location)
+        // The bound is kept here, on the driver, as in-process: a call holds
+        // its place until its ref is decided.
+        let place = match &inner.pending {
+            Some(bound) => match bound.admit() {
+                Some(place) => Some(place),
+                None => {
+                    let refused = |task: &TaskInfo| Error::PendingCallsLimitExceeded {
+                        task: task.clone(),
+                        actor: inner.name().to_owned(),
+                        limit: bound.limit(),
+                    };
+                    return on_cluster::refused(&inner.runtime, &inner.label, refused, location);
+                }
+            },
+            None => None,
+        };
+        let object = on_cluster::call::<L, X, R, F>(
+            &inner.runtime,
+            remote,
+            &inner.label,
+            death,
+            args,
+            location,
+        );
+        if let Some(place) = place {
+            place.give_back_when_decided(&object);
+        }
+        object
     }
 
     /// Like [`call`](ActorHandle::call), with one argument that may be a value

@@ -155,6 +155,11 @@ impl Tally {
     fn fail(&mut self, why: String) -> u64 {
         panic!("{why}")
     }
+
+    fn nap(&mut self, ms: u64) -> u64 {
+        std::thread::sleep(Duration::from_millis(ms));
+        self.total
+    }
 }
 
 // ------------------------------------------------------------ the tests
@@ -210,6 +215,10 @@ const TESTS: &[(&str, Test)] = &[
     ("panics_are_retried_by_ray_and_counted", panic_retries),
     ("an_actor_runs_on_the_cluster_in_call_order", actor_in_order),
     ("actor_failures_are_values", actor_failures),
+    (
+        "a_named_cluster_actor_is_found_and_bounded_as_in_process",
+        named_and_bounded_actor,
+    ),
     (
         "refs_read_after_their_tasks_finished_and_polling_loops_end",
         late_reads_and_polling,
@@ -409,6 +418,43 @@ fn actor_in_order(rt: &Runtime) {
     tally.kill();
     let err = tally.call_with(1, Tally::add).block_get().unwrap_err();
     assert!(err.is_actor_died(), "{err}");
+}
+
+fn named_and_bounded_actor(rt: &Runtime) {
+    let tally = rt
+        .actor_builder()
+        .name("counted")
+        .max_pending_calls(2)
+        .max_task_retries(1)
+        .spawn_with(Tally::new, 0)
+        .unwrap();
+    let found = rt.get_actor::<Tally>("counted").unwrap();
+    assert_eq!(found.call_with(5, Tally::add).block_get().unwrap(), 5);
+    let again = rt
+        .actor_builder()
+        .name("counted")
+        .get_if_exists()
+        .spawn_with(Tally::new, 100)
+        .unwrap();
+    assert_eq!(
+        again.call(Tally::calls).block_get().unwrap(),
+        1,
+        "the same actor"
+    );
+    let err = rt.get_actor::<u8>("counted").unwrap_err();
+    assert!(err.is_invalid_argument(), "another state type: {err}");
+    // Two calls pending (the bound, kept on the driver): the third is refused
+    // at once, and room comes back as they end.
+    let slow: Vec<_> = (0..2).map(|_| tally.call_with(300, Tally::nap)).collect();
+    let refused = tally.call_with(1, Tally::add);
+    assert!(refused.is_ready(), "refused at once");
+    let err = refused.block_get().unwrap_err();
+    assert!(err.is_pending_calls_limit_exceeded(), "{err}");
+    taskref::block_get_all(slow).unwrap();
+    assert_eq!(tally.call_with(1, Tally::add).block_get().unwrap(), 6);
+    tally.kill();
+    let err = rt.get_actor::<Tally>("counted").unwrap_err();
+    assert!(err.to_string().contains("killed"), "{err}");
 }
 
 fn actor_failures(rt: &Runtime) {

@@ -21,7 +21,7 @@ use crate::args::IntoArgs;
 use crate::cluster::Connection;
 use crate::distributed::{self, ActorPart};
 use crate::error::Error;
-use crate::identity::Label;
+use crate::identity::{Label, TaskInfo};
 use crate::object_ref::ObjectRef;
 use crate::runtime::Runtime;
 
@@ -124,8 +124,19 @@ fn failed<R: Send + 'static>(
     err: Error,
     location: &'static Location<'static>,
 ) -> ObjectRef<R> {
+    refused(runtime, label, |_| err, location)
+}
+
+/// A call's ref, failed at once with the error `refuse` makes for it.
+pub(super) fn refused<R: Send + 'static>(
+    runtime: &Runtime,
+    label: &Arc<Label>,
+    refuse: impl FnOnce(&TaskInfo) -> Error,
+    location: &'static Location<'static>,
+) -> ObjectRef<R> {
     let (object, completer) = super::new_call_at::<R>(runtime, label, location);
     if let Some(completer) = completer {
+        let err = refuse(completer.info());
         completer.complete(Err(err));
     }
     object

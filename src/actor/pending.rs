@@ -10,7 +10,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::task::{Context, Wake, Waker};
+
+use crate::ObjectRef;
 
 /// The bound, and how many calls hold a place under it.
 pub(super) struct PendingCalls {
@@ -20,7 +22,7 @@ pub(super) struct PendingCalls {
 
 /// One call's place under the bound, given back when dropped, or when
 /// its [`waker`](PendingCall::waker) is woken, whichever comes first.
-pub(super) struct PendingCall(Arc<Place>);
+pub(super) struct PendingCall(Option<Arc<Place>>);
 
 struct Place {
     bound: Arc<PendingCalls>,
@@ -46,10 +48,25 @@ impl Wake for Place {
 }
 
 impl PendingCall {
-    /// A waker that gives the place back: registered on the call's ref, it
-    /// is woken when the ref is decided, however that happens.
-    pub(super) fn waker(&self) -> Waker {
-        Waker::from(Arc::clone(&self.0))
+    /// Gives the place back when `object` is decided, however that happens
+    /// (and not before, even if this guard is dropped first: see
+    /// [`give_back_when_decided`](PendingCall::give_back_when_decided)).
+    pub(super) fn watch<R>(&self, object: &ObjectRef<R>) {
+        let Some(place) = &self.0 else { return };
+        let waker = Waker::from(Arc::clone(place));
+        let _ = object
+            .slot
+            .poll_ready(&mut None, &mut Context::from_waker(&waker));
+    }
+
+    /// Hands the place to `object`: given back when it is decided. For a
+    /// call that runs elsewhere (on a Ray cluster), whose ref is all there
+    /// is to watch here.
+    pub(super) fn give_back_when_decided<R>(mut self, object: &ObjectRef<R>) {
+        self.watch(object);
+        // The slot's waker holds the place now; this guard lets go without
+        // giving it back.
+        self.0 = None;
     }
 }
 
@@ -73,17 +90,19 @@ impl PendingCalls {
             })
             .ok()
             .map(|_| {
-                PendingCall(Arc::new(Place {
+                PendingCall(Some(Arc::new(Place {
                     bound: Arc::clone(self),
                     given_back: AtomicBool::new(false),
-                }))
+                })))
             })
     }
 }
 
 impl Drop for PendingCall {
     fn drop(&mut self) {
-        self.0.give_back();
+        if let Some(place) = &self.0 {
+            place.give_back();
+        }
     }
 }
 
@@ -106,7 +125,7 @@ mod tests {
     fn a_place_is_given_back_once_by_its_waker_or_its_drop() {
         let bound = PendingCalls::new(1);
         let place = bound.admit().unwrap();
-        let waker = place.waker();
+        let waker = Waker::from(Arc::clone(place.0.as_ref().unwrap()));
         waker.wake_by_ref();
         let next = bound.admit().expect("woken: the place came back");
         waker.wake();

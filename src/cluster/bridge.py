@@ -496,6 +496,10 @@ def _actor_new(h, payload):
     opts = {"num_cpus": o.get("num_cpus", 0), "max_restarts": o.get("max_restarts", 0)}
     if o.get("resources"):
         opts["resources"] = o["resources"]
+    if o.get("max_task_retries"):
+        # Calls queued or running when the actor's process dies are run
+        # again on the restarted actor (Ray's own retry, not the driver's).
+        opts["max_task_retries"] = o["max_task_retries"]
     try:
         _actors[h["actor"]] = _Actor.options(**opts).remote(
             _job["exe"], _job["build"], h["fn"], *args
