@@ -348,6 +348,11 @@ impl<F, L, K> RemoteFn<F, L, K> {
     /// anew. After the last attempt the ref holds that attempt's error, and
     /// [`Error::attempts`](crate::Error::attempts) says how many ran.
     ///
+    /// On a Ray cluster it is also Ray's `max_retries` for worker deaths.
+    /// Unset, a task there is not retried for panics (as in-process) but its
+    /// worker's death is retried 3 times, Ray's default: a machine failure
+    /// has no in-process twin, and Ray's users count on that default.
+    ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::sync::Arc;
@@ -372,6 +377,7 @@ impl<F, L, K> RemoteFn<F, L, K> {
         L: Clone,
     {
         self.options.policy.max_retries = retries;
+        self.options.policy.retries_chosen = true;
         self.clone_args = Some(<L as Clone>::clone);
         self
     }

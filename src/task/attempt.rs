@@ -22,6 +22,9 @@ pub(crate) type Panic = Box<dyn Any + Send>;
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Policy {
     pub(crate) max_retries: u32,
+    /// Whether `max_retries` was set: unset, a task on a Ray cluster gets
+    /// Ray's default for worker deaths (see `task/on_cluster.rs`).
+    pub(crate) retries_chosen: bool,
     pub(crate) retry_on_error: bool,
     pub(crate) timeout: Option<Duration>,
     /// The deadline of an ancestor the task was submitted under (when, and

@@ -47,6 +47,10 @@ use crate::identity::TaskInfo;
 use crate::object_ref::slot::{self, Slot};
 use crate::object_ref::ObjectRef;
 
+/// Ray's own default `max_retries` for a task: how many times it re-runs a
+/// task whose worker process died.
+const RAY_DEFAULT_MAX_RETRIES: u32 = 3;
+
 /// What a cluster call runs: a registered function, or a registered method
 /// of an actor on the cluster.
 #[derive(Clone)]
@@ -389,9 +393,16 @@ fn admit(
     // `Err`, panics too (`retry_exceptions`): under one ref, so a dependent
     // submitted meanwhile sees the final attempt. A fallible function's `Err`
     // is a value Ray cannot see: the driver retries those, and timeouts.
+    // Unless the task says otherwise, a worker death (a failure of the
+    // machine, which has no in-process twin) is retried as Ray's default
+    // does, and nothing else is, as in-process.
+    let worker_death_retries = match options.policy.retries_chosen {
+        true => options.policy.max_retries,
+        false => RAY_DEFAULT_MAX_RETRIES,
+    };
     let mut ray = json!({
         "num_cpus": cpus,
-        "max_retries": options.policy.max_retries,
+        "max_retries": worker_death_retries,
         "retry_exceptions": options.policy.max_retries > 0 && !fallible,
     });
     if !resources.is_empty() {
