@@ -304,3 +304,32 @@ fn an_empty_pool_fails_each_item_and_works_once_an_actor_is_pushed() {
         assert_eq!(pool.block_get_next().unwrap().unwrap(), 12);
     });
 }
+
+#[test]
+fn a_timeout_too_long_to_represent_is_no_timeout() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        let mut pool: ActorPool<_, u64> = ActorPool::new([rt.actor(0u64)]);
+        for x in [1, 2] {
+            pool.submit(
+                |a, x| {
+                    a.call(move |n: &mut u64| {
+                        std::thread::sleep(Duration::from_millis(20));
+                        *n + x
+                    })
+                },
+                x,
+            );
+        }
+        assert_eq!(
+            pool.block_get_next_timeout(Duration::MAX).unwrap().unwrap(),
+            1
+        );
+        assert_eq!(
+            pool.block_get_next_unordered_timeout(Duration::MAX)
+                .unwrap()
+                .unwrap(),
+            2
+        );
+    });
+}

@@ -354,3 +354,41 @@ fn a_kill_while_an_async_actor_restarts_runs_nothing_after_it() {
         running.block_get().unwrap();
     });
 }
+
+#[test]
+fn an_async_restart_never_runs_an_earlier_call_on_the_new_instance_nor_a_later_on_the_old() {
+    within_deadline(|| {
+        let rt = runtime(2);
+        for round in 0..100 {
+            let built = Arc::new(AtomicU32::new(0));
+            let b = Arc::clone(&built);
+            let actor = rt
+                .actor_builder()
+                .max_restarts(1)
+                .max_concurrency(4)
+                .spawn_async(move || b.fetch_add(1, Ordering::SeqCst))
+                .unwrap();
+            let generation =
+                |a: &taskref::AsyncActorHandle<u32>| a.call(|g: Arc<u32>| async move { *g });
+            let before: Vec<_> = (0..6).map(|_| generation(&actor)).collect();
+            let marked: Vec<_> = (0..3).map(|_| generation(&actor.max_retries(1))).collect();
+            actor.kill_and_restart();
+            let after: Vec<_> = (0..6).map(|_| generation(&actor)).collect();
+            if round % 2 == 0 {
+                drop(actor); // every handle gone while the restart drains
+            }
+            for r in before {
+                match r.block_get() {
+                    Ok(g) => assert_eq!(g, 0, "round {round}: an earlier call ran on the new one"),
+                    Err(e) => assert!(e.is_actor_died(), "round {round}: {e}"),
+                }
+            }
+            for r in marked {
+                assert!(r.block_get().unwrap() <= 1, "round {round}");
+            }
+            for r in after {
+                assert_eq!(r.block_get().unwrap(), 1, "round {round}: a later call");
+            }
+        }
+    });
+}

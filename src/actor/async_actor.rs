@@ -11,11 +11,13 @@
 // owns the first `Arc` of the state; running calls hold clones, so each
 // instance's state is dropped once, after the last call that uses it.
 //
-// A restart (`kill_and_restart`) is a marker in the mailbox: when the
-// dispatcher reaches it, it drops its `Arc` of the state (calls running go
-// on with theirs) and builds a new one; the calls still queued in the groups
-// were queued at the death, and run on the new instance only with a retry
-// left (see `life`).
+// A restart (`kill_and_restart`) is a request, then a marker in the
+// mailbox. The dispatcher checks for a request before it starts calls: it
+// then moves the calls ahead of the marker into their groups' queues, drops
+// its `Arc` of the state (calls running go on with theirs) and builds a new
+// one. Every call queued in a group then was queued at the death, and runs
+// on the new instance only with a retry left (see `life`). A marker whose
+// request came after the check restarts when the dispatcher reaches it.
 
 use std::fmt;
 use std::future::Future;

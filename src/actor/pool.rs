@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
 use futures::FutureExt;
@@ -296,7 +296,11 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
     /// (Ray's default, `ignore_if_timedout=False`).
     ///
     /// The call named is the next result's; if that one has not started (every
-    /// actor is busy), the earliest running call, which it waits behind.
+    /// actor is busy: it starts when one frees), the earliest running call.
+    /// As from [`block_get_next`](ActorPool::block_get_next), other errors
+    /// come back as `Some(Err(..))` too: `BlockingInAsyncContext` from a
+    /// blocking twin on a thread that must not block, `NoTimer` from an
+    /// async one on a tokio runtime without its time driver.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -361,7 +365,7 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
         timeout: Option<Duration>,
         location: &'static Location<'static>,
     ) -> Option<Result<R, Error>> {
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let deadline = timeout.map(crate::block_on::deadline_after);
         let next = std::future::poll_fn(|cx| self.poll_next_in(cx, ordered, location));
         let call = match (ordered, timeout.is_some()) {
             (true, false) => "ActorPool::block_get_next",
@@ -399,7 +403,9 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
                     // runtime's timer.
                     let Some(context) = self.waited_on(ordered).and_then(|r| r.slot.context())
                     else {
-                        return Poll::Pending;
+                        // No timer to wait on (cannot happen: a running
+                        // call's ref has its runtime); never a silent hang.
+                        return Poll::Ready(self.timed_out(ordered, timeout, location));
                     };
                     match context.sleep(timeout, location) {
                         Ok(started) => sleep.insert(started),
@@ -431,22 +437,21 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
             .map(|(_, object)| object)
     }
 
-    /// What a get that gave up after `timeout` returns: the timeout, naming
-    /// the call it waited on; or, if no call runs any more (the last one
-    /// finished as the time ran out), what the get can answer now.
+    /// What a get that gave up after `timeout` returns: what it can answer
+    /// now, if the result it waited for came just as the time ran out; else
+    /// the timeout, naming the call it waited on.
     fn timed_out(
         &mut self,
         ordered: bool,
         timeout: Duration,
         location: &'static Location<'static>,
     ) -> Option<Result<R, Error>> {
-        if let Some(object) = self.waited_on(ordered) {
-            let task = object.task().clone();
-            return Some(Err(Error::GetTimeout { task, timeout }));
+        let now = std::future::poll_fn(|cx| self.poll_next_in(cx, ordered, location));
+        if let Some(answer) = now.now_or_never() {
+            return answer;
         }
-        std::future::poll_fn(|cx| self.poll_next_in(cx, ordered, location))
-            .now_or_never()
-            .flatten()
+        let task = self.waited_on(ordered)?.task().clone();
+        Some(Err(Error::GetTimeout { task, timeout }))
     }
 
     fn poll_next_in(

@@ -2,8 +2,9 @@
 //! how the actor's thread runs it.
 //!
 //! Its size matters. The caller boxes it and the actor's thread frees it, and
-//! glibc's allocator frees a block of under 128 bytes from another thread
-//! without taking the arena lock the caller allocates under; past that size,
+//! glibc's allocator frees a block of up to 120 bytes (128 with its header)
+//! from another thread without taking the arena lock the caller allocates
+//! under; past that size,
 //! the two threads fight for that lock on every call, and gathered calls cost
 //! twice as much (measured by `cargo bench --bench actors`). So it holds no
 //! reference counts of its own (the actor's name and death record are lent by
@@ -164,6 +165,9 @@ mod tests {
     /// allocator's header): see the module's docs for why it matters.
     const FREED_WITHOUT_A_LOCK: usize = 120;
 
+    // The reasoning is glibc's on 64-bit targets; elsewhere the size is what
+    // it is.
+    #[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
     #[test]
     fn an_ordinary_call_is_small_enough_to_be_freed_across_threads_without_a_lock() {
         let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();

@@ -129,6 +129,10 @@ def _program(exe, build):
         return path
     except FileNotFoundError:
         pass
+    except OSError:
+        # Another user's copy in a shared temp directory: the same build's
+        # bytes, which this user may run but not touch.
+        return path
     data = ray.get(exe[0])
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
