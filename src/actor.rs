@@ -989,14 +989,7 @@ impl ActorBuilder {
         S: Send + 'static,
         X: crate::args::IntoArgs<L>,
     {
-        if self.max_pending_calls == Some(0) {
-            return Err(Error::InvalidArgument {
-                message: "`max_pending_calls(0)` would refuse every call: the bound must be at \
-                          least 1"
-                    .to_owned(),
-                location,
-            });
-        }
+        self.check_bound(location)?;
         let name: Arc<str> = Arc::from(self.name.as_deref().unwrap_or("actor"));
         let handle = std::any::type_name::<ActorHandle<S>>();
         let inner = self.registered(runtime, &name, location, handle, |registration| {
@@ -1014,6 +1007,19 @@ impl ActorBuilder {
         Ok(ActorHandle { inner, retries: 0 })
     }
 
+    /// Refuses a bound on pending calls that would refuse every call.
+    fn check_bound(&self, location: &'static Location<'static>) -> Result<(), Error> {
+        match self.max_pending_calls {
+            Some(0) => Err(Error::InvalidArgument {
+                message: "`max_pending_calls(0)` would refuse every call: the bound must be at \
+                          least 1"
+                    .to_owned(),
+                location,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// What both kinds of actor check before they start: the name, that the
     /// resources asked for can ever fit, and that the runtime is running.
     fn admit(
@@ -1028,14 +1034,7 @@ impl ActorBuilder {
                 location,
             });
         };
-        if self.max_pending_calls == Some(0) {
-            return Err(Error::InvalidArgument {
-                message: "`max_pending_calls(0)` would refuse every call: the bound must be at \
-                          least 1"
-                    .to_owned(),
-                location,
-            });
-        }
+        self.check_bound(location)?;
         let id = ObjectId::next();
         let name: Arc<str> = match &self.name {
             Some(name) => Arc::from(name.as_str()),

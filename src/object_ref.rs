@@ -104,8 +104,8 @@ impl<T> ObjectRef<T> {
 
     /// Awaits the value for the runtime's own use (argument resolution): not a
     /// user's wait, so neither recorded nor checked by the detector.
-    pub(crate) fn into_get_internal(self) -> ResolveArg<T> {
-        ResolveArg {
+    pub(crate) fn into_get_internal(self) -> PlainGet<T> {
+        PlainGet {
             object: Some(self),
             key: None,
         }
@@ -394,8 +394,7 @@ impl<T: Clone> IntoFuture for ObjectRef<T> {
     #[track_caller]
     fn into_future(self) -> IntoGet<T> {
         IntoGet {
-            object: Some(self),
-            key: None,
+            read: self.into_get_internal(),
             location: Location::caller(),
             waiting: Waiting::default(),
         }
@@ -473,8 +472,7 @@ impl<T> fmt::Debug for Get<'_, T> {
 /// Future returned by awaiting an [`ObjectRef`] by value (`r.await`).
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct IntoGet<T> {
-    object: Option<ObjectRef<T>>,
-    key: Option<usize>,
+    read: PlainGet<T>,
     /// The caller's `.await`.
     location: &'static Location<'static>,
     waiting: Waiting,
@@ -486,11 +484,12 @@ impl<T: Clone> Future for IntoGet<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let object = this
+            .read
             .object
             .take()
             .expect("`IntoGet` polled after completion");
         let slot = &object.slot;
-        let pending = slot.poll_read(&mut this.key, cx, |_| ()).is_pending();
+        let pending = slot.poll_read(&mut this.read.key, cx, |_| ()).is_pending();
         let (observer, info, location) = (observer_of(slot), slot.info(), this.location);
         let started = this.waiting.start_get(
             slot.context(),
@@ -502,7 +501,7 @@ impl<T: Clone> Future for IntoGet<T> {
             false,
         );
         if let Err(denied) = started {
-            this.object = Some(object);
+            this.read.object = Some(object);
             return Poll::Ready(Err(denied));
         }
         if !pending {
@@ -511,42 +510,43 @@ impl<T: Clone> Future for IntoGet<T> {
                 .finish_get(observer, "await", location, info.id(), fanned_out);
         }
         if pending {
-            this.object = Some(object);
+            this.read.object = Some(object);
             return Poll::Pending;
         }
-        match object.take_outcome() {
-            Ok(outcome) => Poll::Ready(outcome),
-            Err(_) => unreachable!("the slot was complete a moment ago"),
-        }
-    }
-}
-
-impl<T> Drop for IntoGet<T> {
-    fn drop(&mut self) {
-        if let (Some(object), Some(key)) = (&self.object, self.key) {
-            object.slot.remove_waiter(key);
-        }
+        Poll::Ready(PlainGet::outcome(object))
     }
 }
 
 impl<T> fmt::Debug for IntoGet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntoGet")
-            .field("object", &self.object)
+            .field("object", &self.read.object)
             .finish_non_exhaustive()
     }
 }
 
-/// A ref's value awaited by the runtime itself, for an argument: not a
-/// user's wait, so neither recorded nor checked by the detector. A word and
-/// a waiter key, as it travels inside every call queued with a ref argument
-/// (see `actor/queued_call.rs` for why that size matters).
-pub(crate) struct ResolveArg<T> {
+/// A ref's value, awaited without being observed: the runtime's own reads
+/// (an argument's value: not a user's wait, so neither recorded nor checked
+/// by the detector), and the core of [`IntoGet`]. A word and a waiter key,
+/// as it travels inside every call queued with a ref argument (see
+/// `actor/queued_call.rs` for why that size matters).
+pub(crate) struct PlainGet<T> {
     object: Option<ObjectRef<T>>,
     key: Option<usize>,
 }
 
-impl<T: Clone> Future for ResolveArg<T> {
+impl<T: Clone> PlainGet<T> {
+    /// The outcome of `object`, whose slot is complete: moved out if it is
+    /// the last ref.
+    fn outcome(object: ObjectRef<T>) -> Result<T, Error> {
+        match object.take_outcome() {
+            Ok(outcome) => outcome,
+            Err(_) => unreachable!("the slot was complete a moment ago"),
+        }
+    }
+}
+
+impl<T: Clone> Future for PlainGet<T> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -554,7 +554,7 @@ impl<T: Clone> Future for ResolveArg<T> {
         let object = this
             .object
             .take()
-            .expect("`ResolveArg` polled after completion");
+            .expect("`PlainGet` polled after completion");
         if object
             .slot
             .poll_read(&mut this.key, cx, |_| ())
@@ -563,14 +563,11 @@ impl<T: Clone> Future for ResolveArg<T> {
             this.object = Some(object);
             return Poll::Pending;
         }
-        match object.take_outcome() {
-            Ok(outcome) => Poll::Ready(outcome),
-            Err(_) => unreachable!("the slot was complete a moment ago"),
-        }
+        Poll::Ready(PlainGet::outcome(object))
     }
 }
 
-impl<T> Drop for ResolveArg<T> {
+impl<T> Drop for PlainGet<T> {
     fn drop(&mut self) {
         if let (Some(object), Some(key)) = (&self.object, self.key) {
             object.slot.remove_waiter(key);
