@@ -634,7 +634,8 @@ impl ActorBuilder {
 
     /// How many calls of an async actor ([`spawn_async`](ActorBuilder::spawn_async))
     /// may run at once, interleaving at their `.await`s (default 1). A plain
-    /// actor ([`spawn`](ActorBuilder::spawn)) always runs one call at a time.
+    /// actor ([`spawn`](ActorBuilder::spawn)) always runs one call at a time:
+    /// its `spawn` refuses more with [`Error::InvalidArgument`].
     /// With [concurrency groups](ActorBuilder::concurrency_group), this is
     /// the default group's limit.
     pub fn max_concurrency(mut self, calls: usize) -> ActorBuilder {
@@ -772,6 +773,7 @@ impl ActorBuilder {
         F: Fn() -> S + Send + 'static,
     {
         let location = Location::caller();
+        self.check_one_call_at_a_time(location)?;
         let (runtime, name, request) = self.admit(location)?;
         let handle = std::any::type_name::<ActorHandle<S>>();
         let inner = self.registered(&runtime, &name, location, handle, |registration| {
@@ -941,6 +943,7 @@ impl ActorBuilder {
         F: crate::remote::Func<L, Output = S>,
     {
         let location = Location::caller();
+        self.check_one_call_at_a_time(location)?;
         if let Some(runtime) = &self.runtime {
             if let Some((part, connection)) = on_cluster::constructor::<F>(runtime) {
                 let mut options = serde_json::json!({
@@ -1005,6 +1008,20 @@ impl ActorBuilder {
             Ok(Arc::new(core))
         })?;
         Ok(ActorHandle { inner, retries: 0 })
+    }
+
+    /// Refuses what only an async actor can do, asked of a plain one (whose
+    /// calls take `&mut S`, one at a time): ignoring it would be silent.
+    fn check_one_call_at_a_time(&self, location: &'static Location<'static>) -> Result<(), Error> {
+        if self.max_concurrency <= 1 && self.concurrency_groups.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument {
+            message: "`max_concurrency` above 1 and `concurrency_group` are for async actors \
+                      (`spawn_async`): a plain actor's calls take `&mut S`, one at a time"
+                .to_owned(),
+            location,
+        })
     }
 
     /// Refuses a bound on pending calls that would refuse every call.

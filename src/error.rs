@@ -587,8 +587,9 @@ impl fmt::Display for Error {
             }
             Error::PendingCallsLimitExceeded { task, actor, limit } => write!(
                 f,
-                "{task} was refused: actor `{actor}` already has {limit} calls pending, its \
-                 `max_pending_calls`; wait for some to finish before making more"
+                "{task} was refused: actor `{actor}` already has {limit} call{} pending, its \
+                 `max_pending_calls`; wait for some to finish before making more",
+                if *limit == 1 { "" } else { "s" }
             ),
             Error::ActorNotFound {
                 name,

@@ -145,3 +145,19 @@ fn a_kill_fails_the_calls_queued_in_every_group() {
         taskref::block_get_all(running).unwrap();
     });
 }
+
+#[test]
+fn a_plain_actor_refuses_concurrency_it_cannot_give() {
+    let rt = runtime(2);
+    for builder in [
+        rt.actor_builder().max_concurrency(2),
+        rt.actor_builder().concurrency_group("io", 2),
+    ] {
+        let err = builder.spawn(|| 0u8).unwrap_err();
+        assert!(err.is_invalid_argument(), "{err}");
+        assert!(err.to_string().contains("spawn_async"), "{err}");
+        assert!(err.to_string().contains(file!()), "names the caller: {err}");
+    }
+    let one = rt.actor_builder().max_concurrency(1).spawn(|| 3u8).unwrap();
+    assert_eq!(one.call(|n: &mut u8| *n).block_get().unwrap(), 3);
+}
