@@ -8,6 +8,19 @@ use std::sync::{Arc, Barrier};
 
 use support::{runtime, within_deadline};
 
+/// A call that holds the actor, running, until the returned barrier is
+/// passed.
+fn hold(actor: &taskref::ActorHandle<u32>) -> (taskref::ObjectRef<()>, Arc<Barrier>) {
+    let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let (s, r) = (Arc::clone(&started), Arc::clone(&release));
+    let running = actor.call(move |_: &mut u32| {
+        s.wait();
+        r.wait();
+    });
+    started.wait();
+    (running, release)
+}
+
 #[test]
 fn a_call_beyond_the_bound_fails_at_once_and_room_comes_back() {
     within_deadline(|| {
@@ -18,13 +31,7 @@ fn a_call_beyond_the_bound_fails_at_once_and_room_comes_back() {
             .max_pending_calls(2)
             .spawn(|| 0u32)
             .unwrap();
-        let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
-        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
-        let running = actor.call(move |_: &mut u32| {
-            s.wait();
-            r.wait();
-        });
-        started.wait();
+        let (running, release) = hold(&actor);
         let queued = actor.call(|n: &mut u32| *n);
         // Running and queued both count: the third is refused.
         let refused = actor.call(|n: &mut u32| *n);
@@ -150,13 +157,7 @@ fn a_queued_call_cancelled_gives_its_place_back_at_once() {
             .max_pending_calls(2)
             .spawn(|| 0u32)
             .unwrap();
-        let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
-        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
-        let running = actor.call(move |_: &mut u32| {
-            s.wait();
-            r.wait();
-        });
-        started.wait();
+        let (running, release) = hold(&actor);
         let queued = actor.call(|n: &mut u32| *n);
         assert!(actor
             .call(|n: &mut u32| *n)
@@ -173,12 +174,7 @@ fn a_queued_call_cancelled_gives_its_place_back_at_once() {
         assert!(queued.block_get().unwrap_err().is_cancelled());
         assert_eq!(admitted.block_get().unwrap(), 1);
         // Every place came back, once: two more fit, the third does not.
-        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
-        let held = actor.call(move |_: &mut u32| {
-            s.wait();
-            r.wait();
-        });
-        started.wait();
+        let (held, release) = hold(&actor);
         let second = actor.call(|n: &mut u32| *n);
         let third = actor.call(|n: &mut u32| *n);
         assert!(third
