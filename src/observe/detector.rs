@@ -100,9 +100,14 @@ impl Detector {
             "taskref anti-pattern: {}",
             report.message
         );
-        match self.mode {
-            AntiPatterns::Deny => Err(Error::AntiPattern { report }),
-            _ => Ok(()),
+        self.verdict(report)
+    }
+
+    /// Under `Deny`, the call that `report` is about is refused.
+    fn verdict(&self, report: AntiPatternReport) -> Result<(), Error> {
+        match self.denies() {
+            true => Err(Error::AntiPattern { report }),
+            false => Ok(()),
         }
     }
 
@@ -309,10 +314,7 @@ impl Detector {
         if self.first_at(report.location, report.kind) {
             return self.raise(report);
         }
-        match self.mode {
-            AntiPatterns::Deny => Err(Error::AntiPattern { report }),
-            _ => Ok(()),
-        }
+        self.verdict(report)
     }
 
     /// The tasks submitted at `location` run for far less than what each
