@@ -366,14 +366,14 @@ impl<M> Core<M> {
     /// A core with no actor behind it here (an actor on a cluster, or one
     /// that never started): a mailbox nobody reads (every send fails, and
     /// the call fails with the cause), no bounds, no restarts, no name.
-    fn bare(runtime: &Runtime, label: Arc<Label>, death: Death) -> Core<M> {
+    fn bare(runtime: &Runtime, label: Arc<Label>, death: Arc<Death>) -> Core<M> {
         let (mailbox, _) = mpsc::unbounded_channel();
         Core {
             runtime: runtime.clone(),
             mailbox,
             call_options: call_options(&label),
             label,
-            death: Arc::new(death),
+            death,
             remote: None,
             pending: None,
             life: Arc::new(Life::new(0)),
@@ -394,7 +394,7 @@ impl<M> Core<M> {
         let Some((completer, deadline)) = call else {
             return (object, None);
         };
-        match self.admit_call(completer.info()) {
+        match self.admit_call() {
             Ok(counted) => {
                 if let Some(place) = &counted {
                     // Decided without the call (a cancel while it is queued),
@@ -403,8 +403,9 @@ impl<M> Core<M> {
                 }
                 (object, Some(((completer, deadline), counted)))
             }
-            Err(refused) => {
-                completer.complete(Err(refused));
+            Err(refuse) => {
+                let err = refuse(completer.info());
+                completer.complete(Err(err));
                 (object, None)
             }
         }
@@ -431,20 +432,21 @@ impl<M> Core<M> {
         let _ = self.mailbox.send(marker);
     }
 
-    /// A place for one more call under the actor's bound, or the error that
-    /// refuses `task` (`Err`); `Ok(None)` when the actor has no bound.
-    fn admit_call(&self, task: &TaskInfo) -> Result<Option<PendingCall>, Error> {
+    /// A place for one more call under the actor's bound (`Ok(None)` when
+    /// the actor has no bound), or what makes the error refusing the call
+    /// (given its task).
+    fn admit_call(&self) -> Result<Option<PendingCall>, impl FnOnce(&TaskInfo) -> Error + '_> {
         let Some(bound) = &self.pending else {
             return Ok(None);
         };
-        bound
-            .admit()
-            .map(Some)
-            .ok_or_else(|| Error::PendingCallsLimitExceeded {
+        match bound.admit() {
+            Some(place) => Ok(Some(place)),
+            None => Err(|task: &TaskInfo| Error::PendingCallsLimitExceeded {
                 task: task.clone(),
                 actor: self.name().to_owned(),
                 limit: bound.limit(),
-            })
+            }),
+        }
     }
 }
 
@@ -727,13 +729,12 @@ impl ActorBuilder {
             }));
             let label = ActorSeat::label(name.clone(), seats);
             let mut core = self.core(&runtime, mailbox, label, (death, life), registration);
-            let groups = self
+            core.groups = self
                 .concurrency_groups
                 .iter()
                 .map(|(n, _)| Arc::clone(n))
                 .collect();
-            Arc::get_mut(&mut core).expect("not shared yet").groups = groups;
-            Ok(core)
+            Ok(Arc::new(core))
         })?;
         Ok(AsyncActorHandle {
             retries: inner.call_retries,
@@ -818,7 +819,8 @@ impl ActorBuilder {
                 }
             }
             let label = ActorSeat::label(name.clone(), 1);
-            Ok(self.core(&runtime, mailbox, label, (death, life), registration))
+            let core = self.core(&runtime, mailbox, label, (death, life), registration);
+            Ok(Arc::new(core))
         })?;
         Ok(ActorHandle {
             retries: inner.call_retries,
@@ -826,19 +828,30 @@ impl ActorBuilder {
         })
     }
 
-    /// A new actor's death record and life; a named actor's death is told
-    /// to the registry.
-    fn life(
+    /// A new actor's death record; a named actor's death is told to the
+    /// registry.
+    fn death(
         &self,
         context: &Arc<RuntimeContext>,
         registration: Option<&Registration>,
-    ) -> (Arc<Death>, Arc<Life>) {
+    ) -> Arc<Death> {
         let death = Arc::new(Death::default());
         if let Some(registration) = registration {
             let _ = death
                 .registered
                 .set((Arc::downgrade(context), registration.clone()));
         }
+        death
+    }
+
+    /// A new actor's death record (see [`death`](ActorBuilder::death)) and
+    /// its restart budget.
+    fn life(
+        &self,
+        context: &Arc<RuntimeContext>,
+        registration: Option<&Registration>,
+    ) -> (Arc<Death>, Arc<Life>) {
+        let death = self.death(context, registration);
         (death, Arc::new(Life::new(self.max_restarts)))
     }
 
@@ -850,8 +863,8 @@ impl ActorBuilder {
         label: Arc<Label>,
         (death, life): (Arc<Death>, Arc<Life>),
         registration: Option<Registration>,
-    ) -> Arc<Core<M>> {
-        Arc::new(Core {
+    ) -> Core<M> {
+        Core {
             runtime: runtime.clone(),
             mailbox,
             call_options: call_options(&label),
@@ -863,7 +876,7 @@ impl ActorBuilder {
             call_retries: self.max_task_retries,
             registration,
             groups: Vec::new(),
-        })
+        }
     }
 
     /// Makes the actor with `make`, taking its name in the runtime's
@@ -999,9 +1012,8 @@ impl ActorBuilder {
             let remote = on_cluster::start(runtime, connection, part, args, options, location)?;
             // Its calls run on the cluster: no mailbox here.
             let label = ActorSeat::label(name.clone(), usize::MAX);
-            let (death, _) = self.life(runtime.context(), registration.as_ref());
-            let mut core = Core::bare(runtime, label, Death::default());
-            core.death = death;
+            let death = self.death(runtime.context(), registration.as_ref());
+            let mut core = Core::bare(runtime, label, death);
             core.remote = Some(remote);
             core.pending = self.max_pending_calls.map(PendingCalls::new);
             core.registration = registration;
@@ -1252,13 +1264,7 @@ fn run_actor<S, F: Fn() -> S>(
             unreachable!("the loop runs while there is a state")
         };
         match restarts_waited > call.retries {
-            true => (call.run)(
-                Err(
-                    "it was restarted while this call was queued; the call ran on no instance, \
-                     not being marked safe to repeat (`max_retries`)",
-                ),
-                host,
-            ),
+            true => (call.run)(Err(life::RESTARTED_WHILE_QUEUED), host),
             false => (call.run)(Ok(current), host),
         }
         // A kill during the call (or one that ended its wait for an
@@ -1287,21 +1293,8 @@ fn run_actor<S, F: Fn() -> S>(
 /// A kill asked for a restart: a new instance if the budget allows, or the
 /// cause of death.
 fn restart<S>(make: &impl Fn() -> S, life: &Life, name: &str) -> Result<S, String> {
-    spend_restart(life, name)?;
+    life.spend_for_kill(name)?;
     life.construct(make, name)
-}
-
-/// Takes the restart a kill asked for from the budget, or says why the
-/// actor dies instead.
-fn spend_restart(life: &Life, name: &str) -> Result<(), String> {
-    if !life.spend() {
-        return Err(format!(
-            "it was killed and asked to restart, with no restarts left (max_restarts({}))",
-            life.max_restarts()
-        ));
-    }
-    life.restarted(name, "it was killed and asked to restart");
-    Ok(())
 }
 
 impl<S: Send + 'static> ActorHandle<S> {
@@ -1337,7 +1330,11 @@ impl<S: Send + 'static> ActorHandle<S> {
         let death = Death::default();
         death.set(cause);
         ActorHandle {
-            inner: Arc::new(Core::bare(runtime, ActorSeat::label(name, 1), death)),
+            inner: Arc::new(Core::bare(
+                runtime,
+                ActorSeat::label(name, 1),
+                Arc::new(death),
+            )),
             retries: 0,
         }
     }
@@ -1460,19 +1457,11 @@ impl<S: Send + 'static> ActorHandle<S> {
         let death = inner.death.cause();
         // The bound is kept here, on the driver, as in-process: a call holds
         // its place until its ref is decided.
-        let place = match &inner.pending {
-            Some(bound) => match bound.admit() {
-                Some(place) => Some(place),
-                None => {
-                    let refused = |task: &TaskInfo| Error::PendingCallsLimitExceeded {
-                        task: task.clone(),
-                        actor: inner.name().to_owned(),
-                        limit: bound.limit(),
-                    };
-                    return on_cluster::refused(&inner.runtime, &inner.label, refused, location);
-                }
-            },
-            None => None,
+        let place = match inner.admit_call() {
+            Ok(place) => place,
+            Err(refuse) => {
+                return on_cluster::refused(&inner.runtime, &inner.label, refuse, location)
+            }
         };
         let object = on_cluster::call::<L, X, R, F>(
             &inner.runtime,

@@ -247,7 +247,7 @@ impl Dispatcher<'_> {
         build: &impl Fn() -> Result<Arc<S>, String>,
         groups: &mut [Group<S>],
     ) -> Option<Arc<S>> {
-        match super::spend_restart(self.life, self.name).and_then(|()| build()) {
+        match self.life.spend_for_kill(self.name).and_then(|()| build()) {
             Ok(fresh) => {
                 for group in groups {
                     for (_, waited) in &mut group.queue {
@@ -280,12 +280,7 @@ impl Dispatcher<'_> {
                 return;
             };
             if waited > call.retries {
-                call.fail(
-                    "it was restarted while this call was queued; the call ran on no instance, \
-                     not being marked safe to repeat (`max_retries`)"
-                        .to_owned(),
-                    self.name,
-                );
+                call.fail(super::life::RESTARTED_WHILE_QUEUED.to_owned(), self.name);
                 continue;
             }
             let mut running = (call.run)(Ok(Arc::clone(state)));

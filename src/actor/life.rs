@@ -18,6 +18,12 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Why a call queued at a restart fails: it may wait through fewer restarts
+/// than it did.
+pub(super) const RESTARTED_WHILE_QUEUED: &str = "it was restarted while this call was queued; \
+                                                 the call ran on no instance, not being marked \
+                                                 safe to repeat (`max_retries`)";
+
 /// An actor's restarts: its budget, how many it had, and the kills that
 /// asked for one and were not seen yet.
 pub(super) struct Life {
@@ -38,10 +44,6 @@ impl Life {
     /// How many times the actor was restarted so far.
     pub(super) fn restarts(&self) -> u32 {
         self.restarts.load(Ordering::Acquire)
-    }
-
-    pub(super) fn max_restarts(&self) -> u32 {
-        self.max_restarts
     }
 
     /// A kill asks for a restart (its marker goes into the mailbox next):
@@ -69,6 +71,19 @@ impl Life {
                 (used < self.max_restarts).then_some(used + 1)
             })
             .is_ok()
+    }
+
+    /// Takes the restart a kill asked for from the budget, or says why the
+    /// actor dies instead.
+    pub(super) fn spend_for_kill(&self, name: &str) -> Result<(), String> {
+        if !self.spend() {
+            return Err(format!(
+                "it was killed and asked to restart, with no restarts left (max_restarts({}))",
+                self.max_restarts
+            ));
+        }
+        self.restarted(name, "it was killed and asked to restart");
+        Ok(())
     }
 
     /// Runs the constructor; after a panic, again while restarts are left.
