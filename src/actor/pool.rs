@@ -280,14 +280,14 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
     /// thread that must not block, `Some(Err(BlockingInAsyncContext))`.
     #[track_caller]
     pub fn block_get_next(&mut self) -> Option<Result<R, Error>> {
-        self.block_next(true, Location::caller())
+        self.block_next(true, None, Location::caller())
     }
 
     /// [`get_next_unordered`](ActorPool::get_next_unordered) for plain
     /// threads: blocks.
     #[track_caller]
     pub fn block_get_next_unordered(&mut self) -> Option<Result<R, Error>> {
-        self.block_next(false, Location::caller())
+        self.block_next(false, None, Location::caller())
     }
 
     /// [`get_next`](ActorPool::get_next), giving up after `timeout` (Ray's
@@ -338,7 +338,7 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
     /// blocks for at most `timeout`.
     #[track_caller]
     pub fn block_get_next_timeout(&mut self, timeout: Duration) -> Option<Result<R, Error>> {
-        self.block_next_within(true, Some(timeout), Location::caller())
+        self.block_next(true, Some(timeout), Location::caller())
     }
 
     /// [`get_next_unordered_timeout`](ActorPool::get_next_unordered_timeout)
@@ -348,18 +348,11 @@ impl<A: PoolActor, R: Clone + Send + 'static> ActorPool<A, R> {
         &mut self,
         timeout: Duration,
     ) -> Option<Result<R, Error>> {
-        self.block_next_within(false, Some(timeout), Location::caller())
+        self.block_next(false, Some(timeout), Location::caller())
     }
 
+    /// The blocking twins: the next result, waiting at most `timeout`.
     fn block_next(
-        &mut self,
-        ordered: bool,
-        location: &'static Location<'static>,
-    ) -> Option<Result<R, Error>> {
-        self.block_next_within(ordered, None, location)
-    }
-
-    fn block_next_within(
         &mut self,
         ordered: bool,
         timeout: Option<Duration>,
